@@ -1,0 +1,1 @@
+"""samples of csq-intake."""

@@ -1,0 +1,1 @@
+"""scan of csq-intake."""

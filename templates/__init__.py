@@ -1,0 +1,1 @@
+"""The CSQ application form as data: template, geometry, codes and the one validator."""
