@@ -1,0 +1,455 @@
+"""`csq`: the command line of csq-intake (docs/interface.md is its contract).
+
+This module only parses arguments and calls forms/, scan/, registry/ and station/. It is
+also the one place where errors become a one-line message and an exit code: library code
+raises errors.CsqError subclasses, `main()` prints them; a traceback only with --verbose.
+Heavy packages are imported inside each command so that `csq --help` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+
+from errors import BadArguments, CsqError, ExitCode, InputFileError, InvalidData
+
+DEFAULT_DB_URL = "sqlite:///csq-data/registry.db"
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="csq-intake: the paper channel of the CSQ application (forms, scanning, registry, review).",
+)
+forms_app = typer.Typer(no_args_is_help=True, help="Print the application form, prefilled forms and separator sheets.")
+scan_app = typer.Typer(no_args_is_help=True, help="Read scanned envelopes into the registry.")
+online_app = typer.Typer(no_args_is_help=True, help="The online channel: applications received over the Internet.")
+registry_app = typer.Typer(no_args_is_help=True, help="The registry: priority, queue, export.")
+review_app = typer.Typer(no_args_is_help=True, help="Fields waiting for a person.")
+letters_app = typer.Typer(no_args_is_help=True, help="Acknowledgment letters.")
+users_app = typer.Typer(no_args_is_help=True, help="Staff accounts of the review station.")
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: speed and accuracy figures.")
+for sub, name in (
+    (forms_app, "forms"),
+    (scan_app, "scan"),
+    (online_app, "online"),
+    (registry_app, "registry"),
+    (review_app, "review"),
+    (letters_app, "letters"),
+    (users_app, "users"),
+    (audit_app, "audit"),
+    (bench_app, "bench"),
+):
+    app.add_typer(sub, name=name)
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_url: str
+    data_dir: Path
+    verbose: bool
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    return ctx.find_root().obj
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    db: Optional[str] = typer.Option(None, "--db", help="Registry URL (sqlite:///... or postgresql+psycopg://...). Env: CSQ_DATABASE_URL."),
+    verbose: bool = typer.Option(False, "--verbose", help="Show tracebacks of unexpected errors."),
+) -> None:
+    ctx.obj = Settings(
+        db_url=db or os.environ.get("CSQ_DATABASE_URL") or DEFAULT_DB_URL,
+        data_dir=Path(os.environ.get("CSQ_DATA_DIR", "csq-data")),
+        verbose=verbose,
+    )
+
+
+def _emit(payload, as_json: bool, text: str | None = None) -> None:
+    """Exactly one JSON document on stdout with --json; otherwise a human line."""
+    if as_json:
+        sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=str) + "\n")
+    else:
+        sys.stdout.write((text if text is not None else json.dumps(payload, ensure_ascii=False, indent=2, default=str)) + "\n")
+
+
+def _parse_day(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise BadArguments(f"{option} {value!r} is not a date: write YYYY-MM-DD, for example 2016-02-16") from None
+
+
+def _read_json_file(path: Path) -> dict:
+    if not path.exists():
+        raise InputFileError("no such file: check the path", path=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(f"cannot read it as UTF-8 text ({exc.__class__.__name__}): save it as UTF-8 JSON", path=str(path)) from None
+    if not text.strip():
+        raise InputFileError('the file is empty: it must hold a JSON document {"fields": {...}}', path=str(path))
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputFileError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): fix the file and run again", path=str(path)) from None
+
+
+def _open_registry(ctx: typer.Context):
+    from registry.service import Registry
+
+    s = _settings(ctx)
+    return Registry.open(s.db_url, s.data_dir)
+
+
+# ------------------------------------------------------------------------------ forms
+
+
+@forms_app.command("blank")
+def forms_blank(
+    out: Path = typer.Option(..., "--out", help="Where to write the PDF."),
+    lang: str = typer.Option("fr", "--lang", help="Language shown first: fr or en (the form is bilingual)."),
+) -> None:
+    """The printable application form, blank, to fill by hand."""
+    from forms.render import blank_pdf
+
+    _check_lang(lang)
+    path = blank_pdf(out, lang=lang)
+    _emit({"pdf": str(path)}, False, f"wrote {path}")
+
+
+@forms_app.command("prefill")
+def forms_prefill(
+    data: Path = typer.Argument(..., help='A data document {"fields": {...}} (docs/interface.md).'),
+    out: Path = typer.Option(..., "--out", help="Where to write the PDF."),
+    lang: str = typer.Option("fr", "--lang", help="Language shown first: fr or en."),
+) -> None:
+    """The form with DATA.json typed in, plus 2D barcodes carrying the values."""
+    from forms.render import prefill_pdf
+
+    _check_lang(lang)
+    doc = _read_json_file(data)
+    try:
+        path = prefill_pdf(doc, out, lang=lang)
+    except InvalidData as exc:
+        raise InvalidData(f"{len(exc.problems)} problem(s), no PDF written: " + "; ".join(str(p) for p in exc.problems), exc.problems, path=str(data)) from None
+    _emit({"pdf": str(path)}, False, f"wrote {path}")
+
+
+@forms_app.command("separator")
+def forms_separator(
+    out: Path = typer.Option(..., "--out", help="Where to write the PDF."),
+    count: int = typer.Option(1, "--count", min=1, max=1000, help="How many sheets (each has its own serial)."),
+) -> None:
+    """Envelope separator sheets for batch scanning (the clerk writes the postmark date on each)."""
+    from forms.render import separator_pdf
+
+    serials = separator_pdf(out, count=count)
+    _emit({"pdf": str(out), "serials": serials}, False, f"wrote {out} ({len(serials)} sheet(s))")
+
+
+@forms_app.command("layout")
+def forms_layout(
+    as_json: bool = typer.Option(False, "--json", help="Print the layout as one JSON document."),
+    lang: str = typer.Option("fr", "--lang", help="Language of the labels first: fr or en."),
+) -> None:
+    """The geometry of the form (PDF points, origin bottom-left), for tools that print or fill it."""
+    from templates.spec import form_layout
+
+    _check_lang(lang)
+    layout = form_layout(lang)
+    if as_json:
+        _emit(layout, True)
+    else:
+        for page in layout["pages"]:
+            _emit(None, False, f"page {page['index'] + 1}: {len(page['fields'])} fields")
+
+
+def _check_lang(lang: str) -> None:
+    if lang not in ("fr", "en"):
+        raise BadArguments(f"--lang {lang!r}: use fr or en")
+
+
+# ------------------------------------------------------------------------------- scan
+
+
+def _progress_bar(label: str):
+    """A rich progress bar on stderr (stdout stays clean for --json)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    )
+
+
+@scan_app.command("ingest")
+def scan_ingest(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="The scanned pages of ONE envelope (PDF, TIFF, PNG, JPEG)."),
+    postmark: str = typer.Option(..., "--postmark", help="Postmark date YYYY-MM-DD, or 'illegible'."),
+    received: Optional[str] = typer.Option(None, "--received", help="Date received (YYYY-MM-DD); default today."),
+    envelope: Optional[Path] = typer.Option(None, "--envelope", help="A picture of the envelope itself."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """One envelope's scanned contents become ONE application."""
+    from scan.pipeline import read_envelope
+
+    postmark_date = None if postmark.strip().lower() == "illegible" else _parse_day(postmark, "--postmark")
+    received_date = _parse_day(received, "--received") if received else date.today()
+    envelope_image = _read_binary(envelope) if envelope else None
+    registry = _open_registry(ctx)  # fail fast on a down database, before minutes of reading
+    with _progress_bar("reading") as bar:
+        task = bar.add_task("", total=None)
+        reading = read_envelope(files, progress=lambda done, total, what: bar.update(task, completed=done, total=total, description=what))
+    result = registry.register_mail(reading, postmark=postmark_date, received=received_date, envelope_image=envelope_image)
+    _emit(result.to_json(), as_json, _describe(result))
+
+
+@scan_app.command("batch")
+def scan_batch(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="A whole stack, envelopes split by separator sheets."),
+    received: Optional[str] = typer.Option(None, "--received", help="Date received (YYYY-MM-DD); default today."),
+    as_json: bool = typer.Option(False, "--json", help="Print the results as one JSON document."),
+) -> None:
+    """A stack scanned in one go: each separator sheet starts an envelope."""
+    from scan.pipeline import read_stack
+
+    received_date = _parse_day(received, "--received") if received else date.today()
+    registry = _open_registry(ctx)
+    results = []
+    pages = 0
+    with _progress_bar("reading") as bar:
+        task = bar.add_task("", total=None)
+        # Envelopes are registered as soon as each is read: a crash loses at most the one in hand,
+        # and running the command again skips those already registered (same fingerprint).
+        for reading in read_stack(files, progress=lambda done, total, what: bar.update(task, completed=done, total=total, description=what)):
+            pages += len(reading.pages)
+            results.append(registry.register_mail(reading, postmark=None, received=received_date))
+    payload = {"applications": [r.to_json() for r in results], "pages": pages}
+    _emit(payload, as_json, "\n".join(_describe(r) for r in results) + f"\n{len(results)} envelope(s), {pages} page(s)")
+
+
+def _read_binary(path: Path) -> bytes:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(f"cannot read it ({exc.strerror}): check the path", path=str(path)) from None
+    if not data:
+        raise InputFileError("the file is empty: scan it again", path=str(path))
+    return data
+
+
+def _describe(result) -> str:
+    tail = f", {len(result.needs_review)} field(s) to review" if result.needs_review else ""
+    again = " (already registered: nothing new written)" if not result.created else ""
+    return f"{result.file_no}: {result.status}, {result.pages} page(s){tail}{again}"
+
+
+# ----------------------------------------------------------------------------- online
+
+
+@online_app.command("submit")
+def online_submit(
+    ctx: typer.Context,
+    data: Path = typer.Argument(..., help='The application as a data document {"fields": {...}}.'),
+    submitted_at: Optional[str] = typer.Option(None, "--submitted-at", help="ISO-8601 time of submission; default now."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """An application received online enters the same registry."""
+    doc = _read_json_file(data)
+    when = None
+    if submitted_at:
+        try:
+            when = datetime.fromisoformat(submitted_at.replace("Z", "+00:00"))
+        except ValueError:
+            raise BadArguments(f"--submitted-at {submitted_at!r} is not ISO-8601: write e.g. 2016-02-16T09:30:00-05:00") from None
+    try:
+        result = _open_registry(ctx).submit_online(doc, submitted_at=when)
+    except InvalidData as exc:
+        raise InvalidData(f"{len(exc.problems)} problem(s), nothing registered: " + "; ".join(str(p) for p in exc.problems), exc.problems, path=str(data)) from None
+    _emit(result.to_json(), as_json, _describe(result))
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@registry_app.command("init")
+def registry_init(ctx: typer.Context) -> None:
+    """Create or upgrade the registry's tables (also done automatically on first use)."""
+    _open_registry(ctx)
+    _emit(None, False, f"registry ready at {_settings(ctx).db_url}")
+
+
+@registry_app.command("export")
+def registry_export(
+    ctx: typer.Context,
+    fmt: str = typer.Option("jsonl", "--format", help="jsonl or csv."),
+) -> None:
+    """Every application, one line each (docs/interface.md)."""
+    registry = _open_registry(ctx)
+    if fmt == "jsonl":
+        for row in registry.export_rows():
+            sys.stdout.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    elif fmt == "csv":
+        registry.export_csv(sys.stdout)
+    else:
+        raise BadArguments(f"--format {fmt!r}: use jsonl or csv")
+
+
+@registry_app.command("queue")
+def registry_queue(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the queue as one JSON document."),
+) -> None:
+    """Applications in priority order."""
+    rows = _open_registry(ctx).queue()
+    lines = [f"{r['rank'] if r['rank'] is not None else '-':>6}  {r['priority_date']}  {r['channel']:<6}  {r['file_no']}" for r in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else "the queue is empty")
+
+
+@registry_app.command("rank")
+def registry_rank(
+    ctx: typer.Context,
+    cap: Optional[int] = typer.Option(None, "--cap", min=0, help="How many complete applications are accepted."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document."),
+) -> None:
+    """Rank applications by priority date (reproducible draw among equal dates), then apply the cap."""
+    summary = _open_registry(ctx).rank(cap)
+    _emit(summary, as_json, ", ".join(f"{k}: {v}" for k, v in summary.items()))
+
+
+# ----------------------------------------------------------------------------- review
+
+
+@review_app.command("list")
+def review_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the list as one JSON document."),
+) -> None:
+    """The fields waiting for a person, best priority first."""
+    rows = _open_registry(ctx).review_list()
+    lines = [f"{r['file_no']}  {r['field']:<28} {str(r['value'])!r:<30} {r['reason']}" for r in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else "nothing to review")
+
+
+@review_app.command("set")
+def review_set(
+    ctx: typer.Context,
+    file_no: str = typer.Argument(..., help="The application's file number."),
+    field: str = typer.Argument(..., help="The field name (see `csq forms layout`)."),
+    value: str = typer.Argument(..., help="The corrected value (dates YYYY-MM-DD; checkboxes true/false)."),
+    by: str = typer.Option(..., "--by", help="Who makes the correction (audited)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """A manual correction of one field (audited; the machine's reading is kept)."""
+    result = _open_registry(ctx).review_set(file_no, field, value, by=by)
+    _emit(result, as_json, f"{file_no} {field} = {result.get('value')!r} (status {result.get('status')})")
+
+
+# ---------------------------------------------------------------------------- letters
+
+
+@letters_app.command("print")
+def letters_print(
+    ctx: typer.Context,
+    since: str = typer.Option(..., "--since", help="Gather the letters of registrations since this date (YYYY-MM-DD)."),
+    out: Path = typer.Option(Path("letters.pdf"), "--out", help="Where to write the combined PDF."),
+) -> None:
+    """One PDF with the acknowledgment letters of a day's registrations, for the mailroom."""
+    path = _open_registry(ctx).letters_print(_parse_day(since, "--since"), out)
+    _emit(None, False, f"wrote {path}")
+
+
+# ------------------------------------------------------------------------------ users
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The login name."),
+    role: str = typer.Option(..., "--role", help="clerk, reviewer or supervisor."),
+    password: Optional[str] = typer.Option(None, "--password", help="Default: asked at the prompt, or env CSQ_NEW_PASSWORD."),
+) -> None:
+    """Create a staff account of the review station."""
+    if role not in ("clerk", "reviewer", "supervisor"):
+        raise BadArguments(f"--role {role!r}: use clerk, reviewer or supervisor")
+    secret = password or os.environ.get("CSQ_NEW_PASSWORD") or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    _open_registry(ctx).add_user(name, role, secret)
+    _emit(None, False, f"user {name} ({role}) added")
+
+
+# ------------------------------------------------------------------------------ serve
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8000, "--port"),
+) -> None:
+    """The web review station (and the online API)."""
+    import uvicorn
+
+    from station.app import create_app
+
+    s = _settings(ctx)
+    uvicorn.run(create_app(s.db_url, s.data_dir), host=host, port=port, log_level="info")
+
+
+# ------------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the command, turn every known error into one line and its exit code."""
+    verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        code = exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("csq: interrupted\n")
+        code = 130
+    except click.exceptions.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except CsqError as exc:
+        if verbose:
+            raise
+        sys.stderr.write(f"csq: error: {exc}\n")
+        code = int(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("csq: interrupted; what was registered is kept, run the same command again to go on\n")
+        code = 130
+    except Exception as exc:  # the last guard: no traceback reaches a clerk
+        if verbose:
+            raise
+        sys.stderr.write(
+            f"csq: error: unexpected {exc.__class__.__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            "(nothing half-written is kept; run again with --verbose and report it)\n"
+        )
+        code = int(ExitCode.other)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()
