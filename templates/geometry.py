@@ -60,3 +60,10 @@ FIELD_GAP_PT = 14.0  # between fields on one row
 SECTION_TITLE_HEIGHT_PT = 16.0
 SECTION_TEXT_LINE_PT = 9.0
 SECTION_GAP_PT = 6.0
+
+# Ink of the printed boxes (comb cells, tick boxes, signature box). A red "dropout" colour:
+# in a colour scan's red channel the boxes all but vanish while black and blue ink stay dark;
+# on a grey scan they sit at about 39 % luminance, lighter than ink yet dark enough to survive
+# a bilevel (50 %) threshold and to be located.
+BOX_LINE_RGB = (0.85, 0.2, 0.2)
+BOX_LINE_WIDTH_PT = 0.6
