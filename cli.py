@@ -36,7 +36,6 @@ registry_app = typer.Typer(no_args_is_help=True, help="The registry: priority, q
 review_app = typer.Typer(no_args_is_help=True, help="Fields waiting for a person.")
 letters_app = typer.Typer(no_args_is_help=True, help="Acknowledgment letters.")
 users_app = typer.Typer(no_args_is_help=True, help="Staff accounts of the review station.")
-audit_app = typer.Typer(no_args_is_help=True, help="The audit trail.")
 bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks: speed and accuracy figures.")
 for sub, name in (
     (forms_app, "forms"),
@@ -46,7 +45,6 @@ for sub, name in (
     (review_app, "review"),
     (letters_app, "letters"),
     (users_app, "users"),
-    (audit_app, "audit"),
     (bench_app, "bench"),
 ):
     app.add_typer(sub, name=name)

@@ -1,0 +1,105 @@
+"""The `csq` command as external tools drive it (docs/interface.md): real processes, exit
+codes, one JSON document on stdout, one line on stderr for every failure."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer.main
+
+import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def csq(*args: str, cwd: Path, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "CSQ_DATA_DIR": str(cwd / "csq-data"), **(env or {})}
+    full_env.pop("CSQ_DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=cwd, env={**full_env, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, input=input, timeout=300
+    )
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> None:
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for n in needles:
+        assert n in lines[0], lines[0]
+
+
+def test_help_lists_the_contract_commands(tmp_path):
+    proc = csq("--help", cwd=tmp_path)
+    assert proc.returncode == 0
+    for name in ("forms", "scan", "online", "registry", "review", "serve"):
+        assert name in proc.stdout
+
+
+def test_forms_blank_and_layout(tmp_path):
+    proc = csq("forms", "blank", "--out", "out/blank.pdf", "--lang", "en", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "out/blank.pdf").read_bytes()[:5] == b"%PDF-"
+    proc = csq("forms", "layout", "--json", cwd=tmp_path)
+    doc = json.loads(proc.stdout)  # exactly one JSON document
+    assert doc["form"] == "csq-rtq" and doc["pages"] and doc["separator"]["fields"]
+
+
+def test_forms_prefill_good_and_bad(tmp_path):
+    good = ROOT / "samples" / "prefill-example.json"
+    proc = csq("forms", "prefill", str(good), "--out", "p.pdf", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"fields": {"family_name": "x", "email": "nope"}}), encoding="utf-8")
+    proc = csq("forms", "prefill", str(bad), "--out", "q.pdf", cwd=tmp_path)
+    assert_one_line_error(proc, "bad.json", "problem", "email")
+    assert proc.returncode == 4
+    assert not (tmp_path / "q.pdf").exists()
+
+
+@pytest.mark.parametrize(
+    "content,needle",
+    [("", "empty"), ("{not json", "not valid JSON"), (b"\xff\xfe\x00bad", "UTF-8")],
+)
+def test_bad_data_files_get_one_line(tmp_path, content, needle):
+    path = tmp_path / "data.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    proc = csq("forms", "prefill", str(path), "--out", "x.pdf", cwd=tmp_path)
+    assert_one_line_error(proc, "data.json", needle)
+    assert proc.returncode == 3
+
+
+def test_missing_file_and_bad_options(tmp_path):
+    proc = csq("forms", "prefill", "nowhere.json", "--out", "x.pdf", cwd=tmp_path)
+    assert_one_line_error(proc, "nowhere.json", "no such file")
+    proc = csq("forms", "blank", "--out", "x.pdf", "--lang", "de", cwd=tmp_path)
+    assert_one_line_error(proc, "--lang")
+    assert proc.returncode == 2
+
+
+def test_separator_sheets(tmp_path):
+    proc = csq("forms", "separator", "--out", "sep.pdf", "--count", "3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "sep.pdf").exists()
+
+
+def _commands(group, prefix: str = ""):
+    # typer's groups are not click.Group instances: walk anything that has sub-commands
+    for name, cmd in group.commands.items():
+        if hasattr(cmd, "commands"):
+            yield from _commands(cmd, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", cmd
+
+
+def test_every_command_is_documented_in_the_readme():
+    """datasette's test_docs idea: a command nobody can find is a command nobody uses."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    group = typer.main.get_command(cli.app)
+    names = [name for name, _ in _commands(group)]
+    assert "scan ingest" in names and "registry export" in names
+    missing = [name for name in names if f"csq {name}" not in readme]
+    assert not missing, f"commands missing from README.md: {missing}"
