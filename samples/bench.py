@@ -146,13 +146,16 @@ def machine() -> dict:
 # -------------------------------------------------------------------------------- bench
 
 
-def _stage_times(reading) -> dict:
-    """Per-stage seconds, if the reader recorded them (scan/ may expose `timings`)."""
-    for name in ("timings", "stage_seconds", "stage_timings"):
-        value = getattr(reading, name, None)
-        if isinstance(value, dict):
-            return {str(k): float(v) for k, v in value.items()}
-    return {}
+def _stage_recorder():
+    """scan.pipeline's per-stage clock, when it has one (a StageTimes passed as `stats=`)."""
+    import inspect
+
+    from scan import pipeline
+
+    recorder = getattr(pipeline, "StageTimes", None)
+    if recorder is None or "stats" not in inspect.signature(pipeline.read_envelope).parameters:
+        return None
+    return recorder()
 
 
 def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdir: Path, prefilled_share: float = 0.25,
@@ -171,13 +174,13 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
     form = load_form()
     registry = Registry.open(db_url, Path(data_dir))
     try:
-        stage_totals: dict[str, float] = defaultdict(float)
+        stats = _stage_recorder()
         read_s = register_s = 0.0
         pages = 0
         results = []
         for sample in samples:
             t0 = time.perf_counter()
-            reading = read_envelope(list(sample.files))
+            reading = read_envelope(list(sample.files), stats=stats) if stats is not None else read_envelope(list(sample.files))
             t1 = time.perf_counter()
             postmark = date.fromisoformat(sample.truth["postmark_date"]) if sample.truth["postmark_date"] else None
             result = registry.register_mail(reading, postmark=postmark, received=date.fromisoformat(sample.truth["received_date"]))
@@ -185,8 +188,6 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
             read_s += t1 - t0
             register_s += t2 - t1
             pages += len(sample.truth["pages"])
-            for stage, seconds in _stage_times(reading).items():
-                stage_totals[stage] += seconds
             results.append((sample, result, list(reading.problems)))
         exported = {row["file_no"]: row for row in registry.export_rows()}
     finally:
@@ -225,7 +226,8 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
             "generate": round(generate_s / pages * 1000, 1) if pages else None,
             "read": round(read_s / pages * 1000, 1) if pages else None,
             "register": round(register_s / pages * 1000, 1) if pages else None,
-            **{f"stage:{k}": round(v / pages * 1000, 1) for k, v in sorted(stage_totals.items())} if pages else {},
+            # Summed over the reader's worker processes: with 2 workers, twice the wall time.
+            **({f"stage:{k}": v for k, v in stats.per_page().items()} if stats is not None else {}),
         },
         **summarize(all_rows),
         "tick_box_accuracy": summarize(ticks)["field_accuracy"],

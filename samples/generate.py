@@ -163,12 +163,14 @@ def _fonts(fonts: str) -> tuple[handprint.FontStyle, ...]:
 
 
 def plan_envelope(rng: np.random.Generator, *, kind: str, level: str, fonts: str, fmt: str | None = None,
-                  mode: str | None = None, dpi: int | None = None) -> Plan:
+                  mode: str | None = None, dpi: int | None = None, jpeg_quality: int | None = None) -> Plan:
     page_count = len(load_form().pages)
     fmt = fmt or _weighted(rng, FORMAT_WEIGHTS)
     mode = mode or _weighted(rng, FORMAT_MODES[fmt])
     dpi = dpi or (_weighted(rng, DPI_WEIGHTS) if level != "none" else 200)
     quality = int(rng.integers(60, 91)) if fmt in ("pdf", "jpeg") and mode != "bilevel" else None
+    if quality is not None and jpeg_quality is not None:
+        quality = jpeg_quality
     choices = _fonts(fonts)
     font = choices[int(rng.integers(len(choices)))]
     postmark = POSTMARK_WINDOW[0] + timedelta(days=int(rng.integers(0, (POSTMARK_WINDOW[1] - POSTMARK_WINDOW[0]).days + 1)))
@@ -401,13 +403,13 @@ def _kind(seed: int, index: int, kinds: tuple[str, ...], prefilled_share: float)
 
 def generate_envelope(out_dir: Path, index: int, *, seed: int, kind: str = "handwritten", fonts: str = "holdout",
                       damage: str = "mixed", fmt: str | None = None, mode: str | None = None, dpi: int | None = None,
-                      invalid_share: float = 0.15) -> EnvelopeSample:
+                      jpeg_quality: int | None = None, invalid_share: float = 0.15) -> EnvelopeSample:
     """Envelope number `index` of the corpus of `seed`, as a folder of its own in `out_dir`."""
     if damage not in DAMAGE_LEVELS:
         raise ValueError(f"damage must be one of {DAMAGE_LEVELS}, not {damage!r}")
     rng = np.random.default_rng([seed, index, 0])
     person = _person(seed, index, invalid_share, kind)
-    plan = plan_envelope(rng, kind=kind, level=damage, fonts=fonts, fmt=fmt, mode=mode, dpi=dpi)
+    plan = plan_envelope(rng, kind=kind, level=damage, fonts=fonts, fmt=fmt, mode=mode, dpi=dpi, jpeg_quality=jpeg_quality)
     sheets, values, log = envelope_sheets(plan, person, rng)
     pages = scan_sheets(plan, sheets, rng)
     name = f"env-{index:04d}"

@@ -278,7 +278,7 @@ def _mrz_name(text: str) -> str:
     return "".join(ch if "A" <= ch <= "Z" else "<" for ch in plain if not unicodedata.combining(ch))
 
 
-def _mrz_check(field_text: str) -> str:
+def mrz_check_digit(field_text: str) -> str:
     weights = (7, 3, 1)
     total = 0
     for i, ch in enumerate(field_text):
@@ -300,9 +300,9 @@ def passport_mrz(fields: dict) -> tuple[str, str]:
     birth, expiry = yymmdd(fields.get("birth_date")), yymmdd(fields.get("passport_expiry"))
     sex = fields.get("sex") if fields.get("sex") in ("F", "M") else "<"
     optional = "<" * 14
-    line2 = f"{number}{_mrz_check(number)}{country}{birth}{_mrz_check(birth)}{sex}{expiry}{_mrz_check(expiry)}{optional}{_mrz_check(optional)}"
+    line2 = f"{number}{mrz_check_digit(number)}{country}{birth}{mrz_check_digit(birth)}{sex}{expiry}{mrz_check_digit(expiry)}{optional}{mrz_check_digit(optional)}"
     composite = line2[0:10] + line2[13:20] + line2[21:43]
-    return line1, line2 + _mrz_check(composite)
+    return line1, line2 + mrz_check_digit(composite)
 
 
 def passport_copy(fields: dict, dpi: int, *, colour: bool, rng: np.random.Generator) -> np.ndarray:

@@ -93,14 +93,14 @@ def scan_sheet(sheet: np.ndarray, damage: ScanDamage, rng: np.random.Generator) 
         if damage.noise_sigma > 0:
             # Sensor noise is drawn small and upsampled: pixel-level noise at full size is slow
             # and looks less like a scanner than its slightly blotchy grain.
-            small = rng.normal(0.0, damage.noise_sigma, size=(h // 2 + 1, w // 2 + 1)).astype(np.float32)
+            small = rng.standard_normal(size=(h // 2 + 1, w // 2 + 1), dtype=np.float32) * np.float32(damage.noise_sigma)
             grain = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
             noisy += grain[:, :, None] if noisy.ndim == 3 else grain
         for _ in range(damage.dust):
             x, y = int(rng.integers(w)), int(rng.integers(h))
             r = int(rng.integers(1, max(2, damage.dpi // 100)))
             cv2.circle(noisy, (x, y), r, (40.0, 40.0, 40.0) if noisy.ndim == 3 else 40.0, -1)
-        img = np.clip(noisy, 0, 255).astype(np.uint8)
+        img = noisy.clip(0, 255, out=noisy).astype(np.uint8)
     if damage.white_point <= 255 and damage.mode != "bilevel":
         img = img.copy() if img is sheet else img
         img[img >= damage.white_point] = 255
