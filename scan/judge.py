@@ -1,0 +1,364 @@
+"""Stage 5, judge: raw evidence in, a value with an honest confidence and a verdict out.
+
+A field is final (needs_review False) only when the evidence supports its value beyond the
+threshold of its type in scan/thresholds.py; those thresholds are calibrated on the sample
+corpus so that what the system calls final is wrong for at most 0.5 % of fields.
+
+Confidence is the probability that the whole value is right:
+- comb fields: the product of the ICR's per-character probabilities of the chosen string,
+  moved by Tesseract's second opinion (agreement multiplies the odds by a calibrated factor,
+  disagreement divides them), and for fields with a vocabulary (country names) the posterior
+  of the chosen entry;
+- tick boxes and signatures: high when every box sits clearly on one side of its thresholds;
+- barcodes: 1.0 when the typed text on the page agrees.
+Then the template's own checks (templates.validation: type, charset, pattern, range, rules)
+turn a value that breaks them into a review, with the rule's id as the reason.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from scan import thresholds as t
+from scan.engines import CharGuess
+from scan.model import FieldReading
+from scan.read import RawField
+from templates.spec import FieldSpec, FormSpec
+from templates.validation import check_field, normalize_value, validate
+
+VOCABULARY_DIR = Path(__file__).resolve().parent.parent / "templates" / "vocabularies"
+
+
+@lru_cache(maxsize=None)
+def vocabulary(name: str) -> tuple[str, ...]:
+    """The entries of templates/vocabularies/<name>.txt (upper case, comments left out)."""
+    path = VOCABULARY_DIR / f"{name}.txt"
+    if not path.exists():
+        return ()
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip().upper()
+        if line and line not in entries:
+            entries.append(line)
+    return tuple(entries)
+
+
+def _odds(p: float) -> float:
+    p = min(max(p, 1e-9), 1 - 1e-9)
+    return p / (1 - p)
+
+
+def _prob(odds: float) -> float:
+    return odds / (1 + odds)
+
+
+def _evidence(payload: dict) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+def _reading(raw: RawField, f: FieldSpec, value, text: str, confidence: float, reasons: list[str], evidence: dict) -> FieldReading:
+    reasons = list(dict.fromkeys(reasons))
+    review = any(r != "empty" for r in reasons)
+    return FieldReading(
+        name=f.name,
+        value=value,
+        raw=text,
+        source=raw.source,
+        confidence=round(max(0.0, min(1.0, confidence)), 6),
+        needs_review=review,
+        reasons=tuple(reasons),
+        page_no=raw.page_no,
+        box=raw.box,
+        evidence=_evidence(evidence),
+    )
+
+
+def missing_field(f: FieldSpec, reason: str = "page_missing", detail: str = "") -> FieldReading:
+    """A field whose page is not in the envelope (or could not be read): a person must look."""
+    return FieldReading(
+        name=f.name,
+        value=None,
+        raw="",
+        source="ocr" if f.type in ("text", "digits", "date") else "omr",
+        confidence=0.0,
+        needs_review=True,
+        reasons=(reason,),
+        page_no=f.page_index + 1,
+        box=f.bounds,
+        evidence=_evidence({"why": detail}) if detail else "",
+    )
+
+
+# ------------------------------------------------------------------------------ comb fields
+
+
+def _field_problems(f: FieldSpec, value, today: date) -> list[str]:
+    return [p.code for p in check_field(f, value, today=today) if p.code != "required"]
+
+
+def _candidates(cells: list[CharGuess | None], span: range, limit: int) -> list[tuple[str, float]]:
+    """The best strings over `span` from the top guesses of the least sure cells: (text, product p)."""
+    written = [i for i in span if cells[i] is not None]
+    weakest = sorted(written, key=lambda i: cells[i].p)[: t.ALTERNATIVE_CELLS]
+    options = {}
+    for i in span:
+        g = cells[i]
+        if g is None:
+            options[i] = [(" ", 1.0)]
+        elif i in weakest:
+            options[i] = [(g.best, g.p)] + [a for a in g.alternatives[: t.ALTERNATIVES_PER_CELL]]
+        else:
+            options[i] = [(g.best, g.p)]
+    out = []
+    for combo in itertools.product(*(options[i] for i in span)):
+        out.append(("".join(c for c, _ in combo), math.prod(p for _, p in combo)))
+    out.sort(key=lambda c: -c[1])
+    return out[:limit]
+
+
+def _likelihood(cells: list[CharGuess | None], span: range, entry: str) -> float:
+    if len(entry) != len(span):
+        return 0.0
+    p = 1.0
+    for ch, i in zip(entry, span):
+        g = cells[i]
+        if g is None:
+            p *= 1.0 if ch == " " else t.EMPTY_CELL_CHAR_P
+        else:
+            p *= max(g.prob(ch), t.CHAR_P_FLOOR)
+    return p
+
+
+def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, entries: tuple[str, ...]) -> tuple[str, float, dict]:
+    """The vocabulary entry the characters support, with its posterior, or the string as written.
+
+    The ICR's per-cell probabilities make a distribution over strings, Q(s) = prod p_i(s_i).
+    A country field holds a listed name with probability VOCABULARY_PRIOR, so listed strings
+    are weighted by that prior and the rest by its complement: posterior(s) = w(s) Q(s) / Z,
+    Z = prior * Q(listed) + (1 - prior) * (1 - Q(listed)). (Deliberately weaker than a full
+    language model: the ICR's small probabilities are not trusted enough to let a list of names
+    override what was written.) An entry other than the best string is taken only with a
+    posterior of at least SNAP_MIN_POSTERIOR."""
+    scored = sorted(((e, _likelihood(cells, span, e)) for e in entries), key=lambda s: -s[1])
+    scored = [s for s in scored if s[1] > 0]
+    in_list = min(1.0, sum(p for _, p in scored))
+    prior = t.VOCABULARY_PRIOR
+    norm = prior * in_list + (1 - prior) * (1 - in_list)
+    info = {"vocabulary_top": [[e, round(p, 6)] for e, p in scored[:3]]}
+    if norm <= 0:
+        return best, best_p, info
+    if scored:
+        top, top_p = scored[0]
+        posterior = prior * top_p / norm
+        if top != best and posterior >= t.SNAP_MIN_POSTERIOR:
+            info["snapped_from"] = best
+            return top, posterior, info
+    weight = prior if best in entries else 1 - prior
+    return best, weight * best_p / norm, info
+
+
+def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[float, str]:
+    """Odds factor from Tesseract's reading of the same cells, and a word for the evidence."""
+    if raw.recognizer != "icr" or not raw.second_cells:
+        return 1.0, "none"
+    agree = disagree = 0
+    for ch, i in zip(chosen, span):
+        if ch == " ":
+            continue
+        other = raw.second_cells[i]
+        if not other:
+            continue
+        if other == ch:
+            agree += 1
+        else:
+            disagree += 1
+    written = sum(1 for ch in chosen if ch != " ")
+    if disagree:
+        return t.SECOND_OPINION_DISAGREE_FACTOR**disagree, f"disagree:{disagree}"
+    if agree == written:
+        return t.SECOND_OPINION_AGREE_FACTOR, "agree"
+    return 1.0, f"partial:{agree}/{written}"
+
+
+def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
+    cells = list(raw.cells)
+    written = [i for i, g in enumerate(cells) if g is not None]
+    evidence: dict = {
+        "cells": [[g.best, round(g.p, 4), [[c, round(p, 4)] for c, p in g.alternatives[:2]]] if g else None for g in cells],
+        "ink": list(raw.cell_ink),
+        "tesseract": raw.second_opinion,
+        "recognizer": raw.recognizer,
+        "offset_px": list(raw.offset_px),
+    }
+    if raw.doubtful_cells:
+        evidence["doubtful_cells"] = list(raw.doubtful_cells)
+    if not written:
+        if raw.doubtful_cells:
+            reason = "missing" if f.required else "unread_ink"
+            return _reading(raw, f, None, "", t.DOUBTFUL_EMPTY_CONFIDENCE, [reason], evidence)
+        return _reading(raw, f, None, "", t.EMPTY_CONFIDENCE, ["empty"] if f.required else [], evidence)
+
+    span = range(written[0], written[-1] + 1)
+    best = "".join(cells[i].best if cells[i] is not None else " " for i in span)
+    best_p = math.prod(cells[i].p for i in written)
+    reasons: list[str] = []
+    chosen, p_chosen = best, best_p
+    value = normalize_value(f, best)
+    problems = _field_problems(f, value, today)
+    if f.type in ("digits", "date") and " " in best:
+        problems.append("gap")
+    if problems and "gap" not in problems:
+        # The best string breaks the field's rules: is a close second reading valid? Offer it to
+        # the reviewer (it stays a review: the rule, not the writing, chose it).
+        for text, p in _candidates(cells, span, t.MAX_CANDIDATES)[1:]:
+            if p < best_p * t.ALTERNATIVE_MIN_RATIO:
+                break
+            candidate = normalize_value(f, text)
+            if not _field_problems(f, candidate, today):
+                evidence["rejected_best"] = best
+                chosen, p_chosen, value = text, p, candidate
+                reasons.append("alternative")
+                break
+    confidence = p_chosen
+    if f.vocabulary and not problems:
+        snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary))
+        evidence.update(info)
+        if snapped != chosen:
+            chosen, value = snapped, normalize_value(f, snapped)
+        confidence = posterior
+    factor, opinion = _second_opinion(raw, chosen, span)
+    evidence["second_opinion"] = opinion
+    confidence = _prob(_odds(confidence) * factor)
+    if f.type == "date" and len(written) != 8:
+        problems.append("date")
+    if problems:
+        reasons += problems if "alternative" not in reasons else []
+        if "alternative" not in reasons:
+            confidence = min(confidence, t.INVALID_VALUE_CONFIDENCE)
+    if raw.doubtful_cells:
+        reasons.append("doubtful_ink")
+    if raw.ink_above:
+        reasons.append("correction")
+        evidence["ink_above"] = list(raw.ink_above)
+    if confidence < t.FINAL_MIN_CONFIDENCE[f.type]:
+        reasons.append("low_confidence")
+    return _reading(raw, f, value, best.strip(), confidence, reasons, evidence)
+
+
+# ------------------------------------------------------------------------------ tick boxes
+
+
+def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
+    marks = raw.marks
+    text = " ".join(f"{m.value}:{m.state}({m.fill:.2f})" for m in marks)
+    evidence = {"marks": [[m.value, m.fill, m.outside, m.state] for m in marks]}
+    states = [m.state for m in marks]
+    ticked = [m.value for m in marks if m.state == "ticked"]
+    filled = [m.value for m in marks if m.state == "filled"]
+    faint = [m.value for m in marks if m.state == "faint"]
+    near = any(_near_threshold(m.fill) for m in marks)
+    reasons: list[str] = []
+    if f.type == "checkbox":
+        if states == ["empty"]:
+            value, conf = False, t.OMR_CLEAR_CONFIDENCE
+        elif states in (["ticked"], ["filled"]):
+            value, conf = True, t.OMR_CLEAR_CONFIDENCE
+        elif states == ["cancelled"]:
+            value, conf, reasons = False, t.OMR_DOUBT_CONFIDENCE, ["cancelled_mark"]
+        else:
+            value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
+        if f.required and value is False and not reasons:
+            reasons = ["empty"]
+    else:
+        answers = ticked + filled
+        if len(answers) == 1 and not faint and not (ticked and filled):
+            # One box ticked (or blacked in: some people fill the box as their answer), others empty
+            # or scribbled out (a cancelled first choice): the person's answer is clear.
+            value, conf = answers[0], t.OMR_CLEAR_CONFIDENCE
+        elif len(ticked) == 1 and filled:
+            value, conf, reasons = ticked[0], t.OMR_DOUBT_CONFIDENCE, ["filled_box"]
+        elif len(answers) > 1:
+            value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["multiple_ticks"]
+        elif faint:
+            value = answers[0] if answers else None
+            conf, reasons = t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
+        elif "cancelled" in states:
+            value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["cancelled_only"]
+        else:
+            value, conf = None, t.OMR_CLEAR_CONFIDENCE
+            reasons = ["empty"] if f.required else []
+    if near and conf >= t.OMR_CLEAR_CONFIDENCE:
+        conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
+    return _reading(raw, f, value, text, conf, reasons, evidence)
+
+
+def _near_threshold(fill: float) -> bool:
+    """A fill within a hair of a threshold could have gone either way with a little more toner."""
+    return any(abs(fill - edge) < t.OMR_THRESHOLD_MARGIN for edge in (t.TICK_EMPTY_MAX, t.TICK_MIN))
+
+
+def judge_signature(raw: RawField, f: FieldSpec) -> FieldReading:
+    text = f"ink={raw.ink:.3f} spread={raw.spread:.2f}"
+    evidence = {"ink": raw.ink, "spread": raw.spread}
+    if raw.ink >= t.SIGNATURE_MIN_INK and raw.spread >= t.SIGNATURE_MIN_SPREAD:
+        return _reading(raw, f, True, text, t.OMR_CLEAR_CONFIDENCE, [], evidence)
+    if raw.ink < t.SIGNATURE_EMPTY_INK:
+        return _reading(raw, f, False, text, t.OMR_CLEAR_CONFIDENCE, ["empty"] if f.required else [], evidence)
+    return _reading(raw, f, None, text, t.OMR_DOUBT_CONFIDENCE, ["faint_signature"], evidence)
+
+
+# ------------------------------------------------------------------------------ barcodes
+
+
+def judge_barcode(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
+    """A value from the data codes: exact by construction (CRC-checked), final unless the page
+    says a hand changed it."""
+    value = normalize_value(f, raw.barcode_value)
+    evidence = {"typed_check": raw.typed_check, "tesseract": raw.second_opinion}
+    reasons: list[str] = []
+    confidence = 1.0
+    if raw.typed_check != "agree":
+        reasons.append("changed_by_hand")
+        evidence["why"] = raw.typed_check
+        confidence = t.BARCODE_DISAGREE_CONFIDENCE
+    reasons += _field_problems(f, value, today)
+    text = raw.barcode_value if isinstance(raw.barcode_value, str) else json.dumps(raw.barcode_value)
+    return _reading(raw, f, value, text, confidence, reasons, evidence)
+
+
+# ------------------------------------------------------------------------------ a document
+
+
+def judge_field(raw: RawField, f: FieldSpec, *, today: date | None = None) -> FieldReading:
+    today = today or date.today()
+    if raw.source == "barcode":
+        return judge_barcode(raw, f, today=today)
+    if f.type in ("text", "digits", "date"):
+        return judge_comb(raw, f, today=today)
+    if f.type in ("choice", "checkbox"):
+        return judge_marks(raw, f)
+    return judge_signature(raw, f)
+
+
+def apply_rules(readings: dict[str, FieldReading], form: FormSpec, *, today: date | None = None) -> dict[str, FieldReading]:
+    """The template's cross-field rules over the whole document: each field a rule names as
+    broken goes to review with reason 'rule:<id>' (the reader or the candidate may be wrong;
+    a person decides which)."""
+    from dataclasses import replace
+
+    doc = {"fields": {name: r.value for name, r in readings.items()}}
+    out = dict(readings)
+    for problem in validate(doc, form, today=today):
+        if not problem.code.startswith("rule:") or problem.field not in out:
+            continue
+        r = out[problem.field]
+        if problem.code in r.reasons:
+            continue
+        out[problem.field] = replace(r, needs_review=True, reasons=tuple(r.reasons) + (problem.code,))
+    return out
+

@@ -1,0 +1,510 @@
+"""Stage 4, read: an aligned page and its template in, the raw evidence of every field out.
+
+Reading is data, not a verdict (SDAPS keeps raw metrics beside each box): this stage measures
+and recognises; scan/judge.py decides what the value is and whether a person must look.
+
+- comb fields (text, digits, date): each field's box lines are found locally (alignment leaves
+  a pixel or two), empty cells are found by ink, each written cell is recognised by the
+  comb-cell ICR restricted to the field's charset, and Tesseract reads the written cells joined
+  into one line (box lines removed: reading-notes) as a second opinion;
+- tick boxes (choice, checkbox): the share of dark pixels inside the box (AMC's measure), and
+  the ink just outside it (a scribble over a box runs past its edges);
+- signature: ink inside the box, and how wide it spreads;
+- prefilled pages: the values come from the data codes; the typed text and the tick marks on
+  the page are read as well, to notice a value the person changed by hand.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from scan import thresholds as t
+from scan.align import box_to_px
+from scan.engines import CellRecognizer, CharGuess, LineReading, OcrEngine
+from templates.spec import DIGIT_CHARSET, TEXT_CHARSET, Box, FieldSpec, PageSpec
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One tick box: its fill (share of dark pixels inside), the ink just outside, its state."""
+
+    value: str  # the option's value; 'box' for a checkbox
+    fill: float
+    outside: float
+    state: str  # 'empty', 'faint', 'ticked', 'filled', 'cancelled'
+
+
+@dataclass(frozen=True)
+class RawField:
+    """Everything measured about one field on one page, before any judgement."""
+
+    name: str
+    type: str
+    page_no: int
+    box: Box  # the field's bounds in PDF points
+    source: str  # 'ocr', 'omr', 'barcode'
+    # comb fields: one entry per cell; None where the cell is empty
+    cells: tuple[CharGuess | None, ...] = ()
+    cell_ink: tuple[float, ...] = ()
+    doubtful_cells: tuple[int, ...] = ()  # cells neither clearly empty nor clearly written
+    second_opinion: str | None = None  # Tesseract's reading of the written cells, spaces kept
+    second_cells: tuple[str, ...] = ()  # Tesseract's character per cell ('' where it read none)
+    second_confidence: float = 0.0
+    offset_px: tuple[int, int] = (0, 0)  # local correction of the alignment for this field
+    glyph_match: tuple[float, ...] = ()  # typed fields: how well each cell matches the typed letter expected
+    recognizer: str = ""  # who guessed the cells: 'icr', 'tesseract' (no ICR installed), 'typed'
+    ink_above: tuple[int, ...] = ()  # cells with handwriting just above them: a letter corrected there
+    # tick boxes
+    marks: tuple[Mark, ...] = ()
+    # signature
+    ink: float = 0.0
+    spread: float = 0.0  # share of the box width the ink spans
+    # prefilled: the value the data codes carry for this field (None: not prefilled)
+    barcode_value: str | bool | None = None
+    typed_check: str = ""  # '', 'agree', or why the page disagrees with the barcode value
+
+    @property
+    def written(self) -> str:
+        """The ICR's best string: a space for an empty cell between written ones."""
+        chars = [g.best if g is not None else " " for g in self.cells]
+        return "".join(chars).strip()
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _paper_level(strip: np.ndarray) -> float:
+    """The grey of the paper around here: the 90th percentile (a histogram is 20x faster than
+    np.percentile on these small crops)."""
+    if strip.size == 0:
+        return 255.0
+    counts = np.bincount(strip[::2, ::2].ravel(), minlength=256)
+    return float(np.searchsorted(np.cumsum(counts), 0.9 * counts.sum()))
+
+
+def _dark(strip: np.ndarray, margin: float) -> np.ndarray:
+    """Pixels darker than the paper by `margin` grey levels (the paper of a grey or yellowed scan
+    is not 255): box lines and ink alike."""
+    level = min(_paper_level(strip) - margin, t.MAX_DARK_LEVEL)
+    return (strip < level).astype(np.uint8)
+
+
+def _crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    return image[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
+
+
+def _best_shift(profile: np.ndarray, positions: list[int], radius: int) -> int:
+    """The shift d in [-radius, radius] that puts the most dark pixels on the expected lines."""
+    n = len(profile)
+    scores = []
+    for d in range(-radius, radius + 1):
+        s = 0.0
+        for p in positions:
+            q = p + d
+            if 1 <= q < n - 1:
+                s += profile[q - 1] * 0.5 + profile[q] + profile[q + 1] * 0.5
+        scores.append((s, -abs(d), d))
+    return max(scores)[2]
+
+
+def _line_masks(dark: np.ndarray, cell_w: int, cell_h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(vertical, horizontal) long straight runs of dark pixels: the printed box lines and not
+    the strokes of letters (reading-notes: opening with kernels ~0.8 box high, ~3 boxes wide)."""
+    vertical = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(cell_h * t.LINE_KERNEL_HEIGHT)))))
+    horizontal = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(cell_w * t.LINE_KERNEL_WIDTH_CELLS)), 1)))
+    return vertical, horizontal
+
+
+def locate(image: np.ndarray, page: PageSpec, boxes: tuple[Box, ...]) -> tuple[list[tuple[int, int, int, int]], tuple[int, int]]:
+    """The pixel boxes of a row of printed boxes (comb cells or tick boxes), moved by the small
+    shift that best lays them on the printed lines, and that shift."""
+    px = [box_to_px(page, b) for b in boxes]
+    r = t.LOCATE_RADIUS_PX
+    x0 = min(b[0] for b in px) - r - 2
+    y0 = min(b[1] for b in px) - r - 2
+    x1 = max(b[2] for b in px) + r + 3
+    y1 = max(b[3] for b in px) + r + 3
+    strip = _crop(image, x0, y0, x1, y1)
+    if strip.size == 0:
+        return px, (0, 0)
+    x0, y0 = max(0, x0), max(0, y0)
+    dark = _dark(strip, t.LINE_DARK_MARGIN)
+    cell_w = int(np.median([b[2] - b[0] for b in px]))
+    cell_h = int(np.median([b[3] - b[1] for b in px]))
+    vertical, horizontal = _line_masks(dark, cell_w, cell_h)
+    xs = sorted({b[0] - x0 for b in px} | {b[2] - x0 for b in px})
+    ys = sorted({b[1] - y0 for b in px} | {b[3] - y0 for b in px})
+    dx = _best_shift(vertical.sum(axis=0).astype(np.float64), xs, r)
+    dy = _best_shift(horizontal.sum(axis=1).astype(np.float64), ys, r)
+    return [(a + dx, b + dy, c + dx, d + dy) for a, b, c, d in px], (dx, dy)
+
+
+def remove_lines(strip: np.ndarray, cell_w: int, cell_h: int) -> np.ndarray:
+    """The strip with its box lines painted white (ink crossing a line loses a pixel or two)."""
+    dark = _dark(strip, t.LINE_DARK_MARGIN)
+    vertical, horizontal = _line_masks(dark, cell_w, cell_h)
+    lines = cv2.dilate(vertical | horizontal, np.ones((3, 3), np.uint8))
+    clean = strip.copy()
+    clean[lines > 0] = int(_paper_level(strip))
+    return clean
+
+
+# ------------------------------------------------------------------------------ comb fields
+
+
+def cell_ink(interior: np.ndarray) -> float:
+    """Share of a cell's interior covered by ink: what tells a written cell from an empty one."""
+    if interior.size == 0:
+        return 0.0
+    dark = _dark(interior, t.INK_DARK_MARGIN)
+    total = int(np.count_nonzero(dark))
+    if total < t.MIN_INK_COMPONENT_PX:
+        return 0.0
+    # Specks (scanner dust, JPEG ringing) are not writing: keep components of some size only.
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    big = sum(int(s[cv2.CC_STAT_AREA]) for s in stats[1:] if s[cv2.CC_STAT_AREA] >= t.MIN_INK_COMPONENT_PX)
+    return big / interior.size
+
+
+def read_comb(
+    image: np.ndarray,
+    page: PageSpec,
+    f: FieldSpec,
+    *,
+    icr: CellRecognizer | None,
+    ocr: OcrEngine | None,
+    printed: np.ndarray | None = None,
+    typed: str | None = None,
+) -> RawField:
+    """`printed`: the page's printed ink (blank template, canonical raster, True where printed)
+    to tell handwriting above the cells from the printed label. `typed`: the prefilled value's
+    characters, one per cell: the cells are then compared with that typed text, not recognised."""
+    boxes, offset = locate(image, page, f.cells)
+    cell_w = int(np.median([b[2] - b[0] for b in boxes]))
+    cell_h = int(np.median([b[3] - b[1] for b in boxes]))
+    inset = t.CELL_INSET_PX
+    x0 = min(b[0] for b in boxes) - 4
+    y0 = min(b[1] for b in boxes) - 4
+    strip = _crop(image, x0, y0, max(b[2] for b in boxes) + 5, max(b[3] for b in boxes) + 5)
+    x0, y0 = max(0, x0), max(0, y0)
+    clean = remove_lines(strip, cell_w, cell_h)
+    crops, interiors = [], []
+    for bx0, by0, bx1, by1 in boxes:
+        crops.append(np.ascontiguousarray(_crop(image, bx0, by0, bx1 + 1, by1 + 1)))
+        interiors.append(clean[by0 - y0 + inset : by1 - y0 - inset + 1, bx0 - x0 + inset : bx1 - x0 - inset + 1])
+    inks = [cell_ink(c) for c in interiors]
+    written, doubtful = [], []
+    for i, (crop, ink) in enumerate(zip(crops, inks)):
+        if icr is not None:
+            empty, _ = icr.is_cell_empty(crop)
+        else:
+            empty = ink < t.CELL_EMPTY_INK
+        if not empty and ink < t.CELL_WRITTEN_INK or empty and ink >= t.CELL_EMPTY_INK:
+            doubtful.append(i)
+        if not empty:
+            written.append(i)
+    charset = TEXT_CHARSET if f.type == "text" else DIGIT_CHARSET
+    guesses: list[CharGuess | None] = [None] * len(boxes)
+    if typed is not None:
+        # Typed text is matched against the letters expected, not read: faster than OCR, and a
+        # letter a hand wrote over no longer looks like the typed one.
+        matches = tuple(
+            round(glyph_match(interiors[i], typed[i]), 3) if i < len(typed) and typed[i] != " " else 0.0 for i in range(len(boxes))
+        )
+        for i in written:
+            guesses[i] = CharGuess(typed[i] if i < len(typed) else "?", matches[i])
+        return RawField(
+            name=f.name, type=f.type, page_no=page.index + 1, box=f.bounds, source="ocr", cells=tuple(guesses),
+            cell_ink=tuple(round(v, 4) for v in inks), doubtful_cells=tuple(doubtful), offset_px=offset,
+            glyph_match=matches, recognizer="typed",
+            ink_above=_ink_above(image, boxes, written, printed) if printed is not None and written else (),
+        )
+    if icr is not None and written:
+        for i, g in zip(written, icr.classify([crops[i] for i in written], charset)):
+            guesses[i] = g
+    second, second_cells, second_conf = None, (), 0.0
+    if ocr is not None and written:
+        line, spans = _joined_line(interiors, written)
+        reading = ocr.read_line(line, charset=charset.replace(" ", ""))
+        second = _spaced(reading, spans, len(boxes))
+        second_cells = _per_cell(reading, spans, len(boxes))
+        second_conf = reading.confidence
+        if icr is None:  # no ICR installed: Tesseract's characters stand in, with its confidences
+            for i in written:
+                ch, p = _tess_char(reading, spans[i])
+                guesses[i] = CharGuess(ch, p * t.TESSERACT_ONLY_DISCOUNT) if ch else CharGuess("?", 0.0)
+    above = _ink_above(image, boxes, written, printed) if printed is not None and written else ()
+    recognizer = "icr" if icr is not None else "tesseract"
+    return RawField(
+        name=f.name,
+        type=f.type,
+        page_no=page.index + 1,
+        box=f.bounds,
+        source="ocr",
+        cells=tuple(guesses),
+        recognizer=recognizer,
+        ink_above=above,
+        cell_ink=tuple(round(v, 4) for v in inks),
+        doubtful_cells=tuple(doubtful),
+        second_opinion=second,
+        second_cells=second_cells,
+        second_confidence=second_conf,
+        offset_px=offset,
+    )
+
+
+def _ink_columns(interior: np.ndarray) -> np.ndarray:
+    """The interior cut to the columns that hold ink (plus a little air): joined side by side,
+    the cut cells read like ordinary text, which is what Tesseract is trained on; whole cells
+    joined leave gaps of two letter widths that it reads as noise."""
+    dark = _dark(interior, t.INK_DARK_MARGIN)
+    cols = np.flatnonzero(dark.sum(axis=0))
+    if cols.size == 0:
+        return interior
+    a = max(0, int(cols[0]) - t.LINE_CHAR_AIR_PX)
+    b = min(interior.shape[1], int(cols[-1]) + 1 + t.LINE_CHAR_AIR_PX)
+    return interior[:, a:b]
+
+
+def _ink_above(image: np.ndarray, boxes, written: list[int], printed: np.ndarray) -> tuple[int, ...]:
+    """Written cells with handwriting in the band just above them, where the printed label is
+    the only ink a blank page has: a person who corrects a letter writes the right one there."""
+    out = []
+    for i in written:
+        x0, y0, x1, y1 = boxes[i]
+        h = y1 - y0
+        band = (x0 + 2, y0 - int(h * t.ABOVE_BAND[1]), x1 - 1, y0 - int(h * t.ABOVE_BAND[0]))
+        scan = _crop(image, *band)
+        mask = _crop(printed, *band)
+        if scan.size == 0 or mask.shape != scan.shape:
+            continue
+        ink = _dark(scan, t.INK_DARK_MARGIN).astype(bool) & ~mask
+        if np.count_nonzero(ink) >= t.ABOVE_MIN_INK_SHARE * scan.size:
+            out.append(i)
+    return tuple(out)
+
+
+def _joined_line(interiors: list[np.ndarray], written: list[int]) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
+    """The written cells' ink side by side on one line, a wider gap where an empty cell
+    separates words; and each cell's x span on that line."""
+    h = max(c.shape[0] for c in interiors)
+    pad, gap, space = t.LINE_PAD_PX, t.LINE_GAP_PX, t.LINE_SPACE_PX
+    parts, spans, x = [], {}, pad
+    previous = None
+    for i in written:
+        if previous is not None:
+            width = space if i - previous > 1 else gap
+            parts.append(np.full((h, width), 255, np.uint8))
+            x += width
+        c = _ink_columns(interiors[i])
+        cell = np.full((h, c.shape[1]), 255, np.uint8)
+        cell[: c.shape[0]] = c
+        parts.append(cell)
+        spans[i] = (x, x + c.shape[1])
+        x += c.shape[1]
+        previous = i
+    line = np.hstack(parts)
+    return cv2.copyMakeBorder(line, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255), spans
+
+
+def _cell_of(box: tuple[int, int, int, int], spans: dict[int, tuple[int, int]]) -> int | None:
+    centre = (box[0] + box[2]) / 2
+    for i, (a, b) in spans.items():
+        if a - t.LINE_GAP_PX / 2 <= centre < b + t.LINE_GAP_PX / 2:
+            return i
+    return None
+
+
+def _per_cell(reading: LineReading, spans: dict[int, tuple[int, int]], n: int) -> tuple[str, ...]:
+    out = [""] * n
+    for ch, _, box in reading.chars:
+        i = _cell_of(box, spans)
+        if i is not None:
+            out[i] += ch
+    return tuple(out)
+
+
+def _spaced(reading: LineReading, spans: dict[int, tuple[int, int]], n: int) -> str:
+    per_cell = _per_cell(reading, spans, n)
+    return "".join(c if c else " " for c in per_cell).strip()
+
+
+def _tess_char(reading: LineReading, span: tuple[int, int]) -> tuple[str, float]:
+    hits = [(ch, p) for ch, p, box in reading.chars if _cell_of(box, {0: span}) == 0]
+    if len(hits) != 1:
+        return "", 0.0
+    return hits[0]
+
+
+# ------------------------------------------------------------------------------ tick boxes
+
+
+def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed: np.ndarray | None) -> Mark:
+    """Fill inside the box, and ink in a ring well outside it (printed text left out): a box
+    filled as an answer spills a pixel or two over its edge; a box scribbled out to cancel it
+    is crossed by strokes that run far past it."""
+    x0, y0, x1, y1 = box
+    i = t.TICK_INSET_PX
+    inside = _crop(image, x0 + i, y0 + i, x1 - i + 1, y1 - i + 1)
+    o = t.TICK_OUTSIDE_PX
+    ref = _crop(image, x0 - o - 6, y0 - o - 6, x1 + o + 7, y1 + o + 7)
+    level = min(_paper_level(ref) - t.INK_DARK_MARGIN, t.MAX_DARK_LEVEL)
+    fill = float(np.count_nonzero(inside < level)) / max(1, inside.size)
+    h, w = image.shape[:2]
+    ax0, ay0, ax1, ay1 = max(0, x0 - o), max(0, y0 - o), min(w, x1 + o + 1), min(h, y1 + o + 1)
+    ring = np.ones((ay1 - ay0, ax1 - ax0), bool)
+    g = t.TICK_RING_GAP_PX
+    ring[max(0, y0 - g - ay0) : y1 + g + 1 - ay0, max(0, x0 - g - ax0) : x1 + g + 1 - ax0] = False
+    if printed is not None:
+        ring &= ~printed[ay0:ay1, ax0:ax1]
+    dark = image[ay0:ay1, ax0:ax1] < level
+    outside = float(np.count_nonzero(dark & ring)) / max(1, int(ring.sum()))
+    if fill >= t.TICK_FILLED_MIN:
+        state = "cancelled" if outside >= t.TICK_SCRIBBLE_OUTSIDE else "filled"
+    elif fill >= t.TICK_MIN:
+        state = "ticked"
+    elif fill >= t.TICK_EMPTY_MAX:
+        state = "faint"
+    else:
+        state = "empty"
+    return Mark(value, round(fill, 4), round(outside, 4), state)
+
+
+def read_marks(image: np.ndarray, page: PageSpec, f: FieldSpec, printed: np.ndarray | None = None) -> RawField:
+    if f.type == "choice":
+        boxes, offset = locate(image, page, tuple(o.box for o in f.options))
+        marks = tuple(_mark(image, b, o.value, printed) for b, o in zip(boxes, f.options))
+    else:
+        boxes, offset = locate(image, page, (f.box,))
+        marks = (_mark(image, boxes[0], "box", printed),)
+    return RawField(f.name, f.type, page.index + 1, f.bounds, "omr", marks=marks, offset_px=offset)
+
+
+def read_signature(image: np.ndarray, page: PageSpec, f: FieldSpec) -> RawField:
+    (box,), offset = locate(image, page, (f.box,))
+    x0, y0, x1, y1 = box
+    i = t.SIGNATURE_INSET_PX
+    inside = _crop(image, x0 + i, y0 + i, x1 - i + 1, y1 - i + 1)
+    dark = _dark(inside, t.INK_DARK_MARGIN)
+    n, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    keep = [s for s in stats[1:] if s[cv2.CC_STAT_AREA] >= t.MIN_INK_COMPONENT_PX]
+    ink = sum(int(s[cv2.CC_STAT_AREA]) for s in keep) / max(1, inside.size)
+    if keep:
+        left = min(int(s[cv2.CC_STAT_LEFT]) for s in keep)
+        right = max(int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]) for s in keep)
+        spread = (right - left) / max(1, inside.shape[1])
+    else:
+        spread = 0.0
+    return RawField(f.name, f.type, page.index + 1, f.bounds, "omr", ink=round(ink, 4), spread=round(spread, 3), offset_px=offset)
+
+
+# ------------------------------------------------------------------------------ prefilled
+
+
+@lru_cache(maxsize=512)
+def _typed_glyph(char: str) -> np.ndarray | None:
+    """The letter as forms/ types it (its monospaced font, size) at 200 dpi, softened like a scan,
+    cut to its ink plus a margin; None if that font is not installed (the check is then skipped)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    from forms.draw import TYPED_FONT_FILE, TYPED_FONT_SIZE
+
+    if not TYPED_FONT_FILE.exists():
+        return None
+    size = TYPED_FONT_SIZE * t.WORKING_DPI / 72
+    font = ImageFont.truetype(str(TYPED_FONT_FILE), round(size))
+    canvas = Image.new("L", (round(size * 2), round(size * 2)), 255)
+    ImageDraw.Draw(canvas).text((size / 2, size / 2), char, font=font, fill=0)
+    glyph = np.asarray(canvas)
+    ys, xs = np.nonzero(glyph < 128)
+    if ys.size == 0:
+        return None
+    m = t.GLYPH_MARGIN_PX
+    glyph = glyph[max(0, ys.min() - m) : ys.max() + m + 1, max(0, xs.min() - m) : xs.max() + m + 1]
+    return cv2.GaussianBlur(glyph, (0, 0), t.GLYPH_BLUR_SIGMA)
+
+
+def glyph_match(interior: np.ndarray, char: str) -> float:
+    """Best normalised correlation of the typed `char` anywhere in the cell interior (1 = same)."""
+    glyph = _typed_glyph(char)
+    if glyph is None:
+        return 1.0
+    gh, gw = glyph.shape
+    pad_y, pad_x = max(0, gh - interior.shape[0] + 2), max(0, gw - interior.shape[1] + 2)
+    paper = int(_paper_level(interior))
+    area = cv2.copyMakeBorder(interior, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=paper)
+    if area.std() < 1:
+        return 0.0
+    return float(cv2.matchTemplate(area, glyph, cv2.TM_CCOEFF_NORMED).max())
+
+
+def typed_text(value, f: FieldSpec) -> str:
+    if f.type == "date" and isinstance(value, str):
+        return value.replace("-", "")
+    return str(value)
+
+
+def check_typed(raw: RawField, f: FieldSpec, value) -> str:
+    """'agree' if what is on the page matches the barcode value, else why not. Typed text is
+    crisp (reading-notes: 25/25 typed fields exact) so a difference means a hand changed it."""
+    if f.type in ("choice", "checkbox"):
+        ticked = [m.value for m in raw.marks if m.state in ("ticked", "filled")]
+        expected = [value] if f.type == "choice" else (["box"] if value is True else [])
+        if sorted(ticked) != sorted(expected) or any(m.state in ("cancelled", "faint") for m in raw.marks):
+            return f"the boxes ticked on the page ({', '.join(ticked) or 'none'}) differ from the barcode"
+        return "agree"
+    if f.type not in ("text", "digits", "date"):
+        return "agree"
+    expected = typed_text(value, f)
+    written = [g is not None for g in raw.cells]
+    should = [i < len(expected) and expected[i] != " " for i in range(len(raw.cells))]
+    extra = [i + 1 for i, (w, s) in enumerate(zip(written, should)) if w and not s]
+    missing = [i + 1 for i, (w, s) in enumerate(zip(written, should)) if s and not w]
+    if extra:
+        return f"ink in box(es) {', '.join(map(str, extra))} that the typed value leaves empty"
+    if missing:
+        return f"box(es) {', '.join(map(str, missing))} of the typed value are empty (erased?)"
+    changed = [i + 1 for i, ok in enumerate(should) if ok and i < len(raw.glyph_match) and raw.glyph_match[i] < t.GLYPH_MIN_MATCH]
+    if changed:
+        return f"box(es) {', '.join(map(str, changed))} do not look like the typed letters of {expected!r} (written over?)"
+    if raw.ink_above:
+        return f"handwriting above box(es) {', '.join(str(i + 1) for i in raw.ink_above)}: a typed letter corrected by hand?"
+    return "agree"
+
+
+# ------------------------------------------------------------------------------ a page
+
+
+def read_page(
+    image: np.ndarray,
+    page: PageSpec,
+    *,
+    icr: CellRecognizer | None,
+    ocr: OcrEngine | None,
+    prefilled: dict | None = None,
+    printed: np.ndarray | None = None,
+) -> tuple[RawField, ...]:
+    """Every field of the aligned page. `prefilled`: the page's values from its data codes.
+    `printed`: the blank page's printed ink on the canonical raster (see read_comb)."""
+    out = []
+    for f in page.fields:
+        value = (prefilled or {}).get(f.name)
+        # A signature is never prefilled: the data may say "signed", only ink on the page signs.
+        is_prefilled = f.type != "signature" and prefilled is not None and (value not in (None, "", False) or f.name in prefilled)
+        if f.type in ("text", "digits", "date"):
+            # A typed value is read by Tesseract alone (the ICR learned handprint, not type).
+            typed = typed_text(value, f) if is_prefilled else None
+            raw = read_comb(image, page, f, icr=icr, ocr=ocr, printed=printed, typed=typed)
+        elif f.type in ("choice", "checkbox"):
+            raw = read_marks(image, page, f, printed)
+        else:
+            raw = read_signature(image, page, f)
+        if is_prefilled:
+            raw = replace(raw, source="barcode", barcode_value=value, typed_check=check_typed(raw, f, value))
+        out.append(raw)
+    return tuple(out)

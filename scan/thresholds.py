@@ -1,0 +1,97 @@
+"""Every threshold and magic number of the scanner, in one module (SDAPS keeps them in defs.py).
+
+Values marked CALIBRATED come from `scan.calibrate` over the generated sample corpus (see the
+numbers beside them); the others are physical facts of our paper or limits we chose. Change a
+calibrated value only by re-running the calibration, and say so in the commit.
+"""
+
+from __future__ import annotations
+
+# ------------------------------------------------------------------------------ loading
+WORKING_DPI = 200  # reading-notes: 200 dpi reads as well as 300 and costs 1.6x less
+RESAMPLE_TOLERANCE = 1.1  # a 210 dpi page is not worth resampling
+MAX_PAGE_PIXELS = 200_000_000  # a letter page at 1200 dpi is 135 Mpx; above this is a bomb or a bad tag
+ASSUMED_PAGE_LONG_SIDE_IN = 11.0  # no usable dpi tag: assume letter (A4 is 6 % longer: alignment absorbs it)
+PLAUSIBLE_LONG_SIDE_IN = (4.0, 18.0)  # a tagged dpi giving a page outside this is ignored
+PNG_COMPRESSION = 1  # zlib level for stored page images: level 1 is 3x faster than 6, 10 % larger
+SUPPORTING_MAX_DPI = 200  # pages kept as pictures (supporting documents) are stored at most at this
+
+# ------------------------------------------------------------------------------ identify
+BLANK_INK_SHARE = 0.0015  # share of dark pixels below which a page is blank (a printed form is >3 %)
+BLANK_DARK_LEVEL = 160  # grey level below which a pixel counts as ink for the blank test
+BLANK_BORDER_SHARE = 0.04  # scanner edges and punch holes: ignored around the page for the blank test
+LAYOUT_MATCH_MIN_SCORE = 0.55  # page identified by its layout alone: share of its box outlines found dark (right page 0.75-0.9, wrong <0.5)
+LAYOUT_MATCH_MIN_MARGIN = 0.15  # ... and by this much better than the second best page
+
+# ------------------------------------------------------------------------------ align
+MAX_ALIGN_RESIDUAL_PX = 4.0  # RMS distance (200 dpi px) of marker corners after the fit; above: reject
+MIN_SHARPNESS = 60.0  # variance of the Laplacian on the marker patches; below: too blurred to read
+MIN_FEATURE_INLIERS = 40  # ORB fallback: inlier matches needed to trust a feature alignment
+MAX_ALIGN_CHECK_PX = 6.0  # page-code corners vs where the fit puts them (zxing corners are +-1 module)
+MARKER_SEARCH_SHARE = 0.22  # corner regions searched for markers first, share of the page width
+MIN_FIT_SPAN_SHARE = 0.5  # landmarks of a fallback fit must spread over half the page each way
+ORB_FEATURES = 3000
+FEATURE_SCALE = 0.5  # ORB runs at 100 dpi: enough detail, 4x fewer pixels
+FEATURE_RANSAC_PX = 4.0
+LAYOUT_DARK_LEVEL = 190  # the red box lines are at ~110 grey, paper at 230+
+
+# ------------------------------------------------------------------------------ read
+MAX_DARK_LEVEL = 215  # a pixel is never "dark" above this grey, whatever the paper
+LINE_DARK_MARGIN = 45  # box lines: darker than the paper by this (red lines scan at ~110-190 grey)
+INK_DARK_MARGIN = 70  # pen ink: darker than the paper by this (faint box-line remains stay out)
+LINE_KERNEL_HEIGHT = 0.8  # vertical line kernel, share of the cell height (reading-notes)
+LINE_KERNEL_WIDTH_CELLS = 2.5  # horizontal line kernel, in cell widths (reading-notes: ~3)
+LOCATE_RADIUS_PX = 5  # local search for a field's box lines around where the alignment puts them
+CELL_INSET_PX = 4  # a cell's interior starts this far inside its lines
+MIN_INK_COMPONENT_PX = 6  # smaller dark specks are dust or JPEG noise, not writing
+CELL_EMPTY_INK = 0.006  # interior ink share below which a cell is empty (no ICR installed)
+CELL_WRITTEN_INK = 0.02  # ... above which it is surely written; between: doubtful
+TESSERACT_ONLY_DISCOUNT = 0.8  # Tesseract's own confidence overstates handprint (issue 4: 2% final-and-wrong)
+LINE_PAD_PX = 12
+LINE_GAP_PX = 4  # between the written cells' ink joined into one line for Tesseract
+LINE_SPACE_PX = 18  # where an empty cell separates two words
+LINE_CHAR_AIR_PX = 2  # white kept each side of a cell's ink
+TICK_INSET_PX = 3  # a tick box's interior starts this far inside its lines
+TICK_OUTSIDE_PX = 13  # ring outside the box where a scribble shows (it runs ~0.4 box beyond)...
+TICK_RING_GAP_PX = 5  # ... starting this far out: a box filled as an answer spills 2-4 px
+TICK_EMPTY_MAX = 0.03  # CALIBRATED: fill below which a box is empty
+TICK_MIN = 0.08  # CALIBRATED: fill from which a box is ticked (AMC uses ~0.15 on its layout); between: faint
+TICK_FILLED_MIN = 0.65  # CALIBRATED: fill from which a box is blacked in: a cancelled answer, not a tick
+TICK_SCRIBBLE_OUTSIDE = 0.08  # ink share outside a blacked-in box that says "scribbled over"
+SIGNATURE_INSET_PX = 4
+GLYPH_MARGIN_PX = 3  # white kept around a typed letter used as a template
+GLYPH_BLUR_SIGMA = 0.8  # the template softened like a 200 dpi scan
+GLYPH_MIN_MATCH = 0.85  # CALIBRATED: typed cells match their own letter at >= 0.91 (724 cells, damaged scans), another letter at a median 0.63
+ABOVE_BAND = (0.12, 0.85)  # band above a cell searched for a corrected letter, in cell heights
+ABOVE_MIN_INK_SHARE = 0.03  # handwriting share of that band (printed label excluded) that flags it
+PRINTED_MASK_DILATE_PX = 3  # the blank template's ink grown by this: alignment slack
+
+# ------------------------------------------------------------------------------ judge
+# A comb field is final when its confidence (the calibrated chance that the WHOLE value is right)
+# reaches this for its type. CALIBRATED on the sample corpus (scan/calibrate.py) so that final
+# values are wrong for at most 0.5 % of fields; see the figures in the README's benchmark table.
+FINAL_MIN_CONFIDENCE = {"text": 0.97, "digits": 0.98, "date": 0.98}
+SECOND_OPINION_AGREE_FACTOR = 4.0  # CALIBRATED: odds x this when Tesseract reads every written cell alike
+SECOND_OPINION_DISAGREE_FACTOR = 0.25  # CALIBRATED: odds x this per cell Tesseract reads otherwise
+VOCABULARY_PRIOR = 0.9  # chance a country field holds a listed name exactly
+SNAP_MIN_POSTERIOR = 0.99  # a listed name replaces what the ICR read only at this posterior
+CHAR_P_FLOOR = 1e-4  # a character the ICR did not list among its alternatives
+EMPTY_CELL_CHAR_P = 0.01  # a cell read empty holding a character after all
+ALTERNATIVE_CELLS = 3  # least sure cells whose runner-up guesses are tried when the best breaks a rule
+ALTERNATIVES_PER_CELL = 2
+MAX_CANDIDATES = 27
+ALTERNATIVE_MIN_RATIO = 0.05  # a runner-up string at least this likely relative to the best
+EMPTY_CONFIDENCE = 0.995  # an empty field with no ink anywhere in its cells
+DOUBTFUL_EMPTY_CONFIDENCE = 0.5
+INVALID_VALUE_CONFIDENCE = 0.3  # a value that breaks its field's own checks
+OMR_CLEAR_CONFIDENCE = 0.999  # every box clearly empty or clearly marked
+OMR_NEAR_CONFIDENCE = 0.9
+OMR_DOUBT_CONFIDENCE = 0.5
+OMR_THRESHOLD_MARGIN = 0.008  # a fill this close to a tick threshold is a coin toss
+SIGNATURE_EMPTY_INK = 0.002  # ink share of the signature box below which it is unsigned
+SIGNATURE_MIN_INK = 0.008  # ... above which, and spread over
+SIGNATURE_MIN_SPREAD = 0.15  # ... this share of the box width, it is signed
+BARCODE_DISAGREE_CONFIDENCE = 0.5  # the data code says one thing, the page another
+
+# ------------------------------------------------------------------------------ pipeline
+MIN_PAGES_FOR_POOL = 6  # fewer pages are read in-process: starting workers costs ~1 s each
