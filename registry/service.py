@@ -1,0 +1,1155 @@
+"""The registry: one place where applications of both channels are kept, ordered and reviewed.
+
+`Registry.open(db_url, data_dir)` migrates the database and returns the service. Every
+public method is one short transaction (or a streaming read); library errors are
+errors.CsqError subclasses with a message for a person.
+
+How the derived facts stay right: an application's stored rows (fields, postmark, withdrawn
+flag...) are the facts; `_settle` recomputes from them what follows (the review state, the
+person key and duplicates, the status) after every change, inside the same transaction.
+The status itself is one SQL expression (`_status_expr`), used for one file and for a
+million alike.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import hashlib
+import json
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, time, timezone
+from pathlib import Path
+from typing import IO, Iterator
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import Connection, and_, bindparam, case, false, func, not_, or_, select, true, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from errors import BadArguments, ConflictError, DatabaseError, InvalidData, NotFound
+from registry import letters
+from registry.db import Database
+from registry.filenumber import normalize_file_no, format_file_no
+from registry.models import (
+    ROLES,
+    applications,
+    audit_events,
+    envelopes,
+    field_values,
+    file_counters,
+    idempotency_keys,
+    pages,
+    settings,
+    users,
+)
+from registry.priority import (
+    PENDING_STATES,
+    RULE_SUPERVISOR,
+    PriorityPolicy,
+    as_utc,
+    draw_key,
+    load_policy,
+    mail_priority,
+    online_priority,
+    person_key,
+    window_status,
+)
+from registry.store import ImageStore
+from scan.model import EnvelopeReading, FieldReading, IntakeResult, PageRecord
+from templates.spec import CURRENT_VERSION, FORM_ID, FormSpec, load_form, load_separator
+from templates.validation import check_field, normalize_document, normalize_value, parse_date, validate
+
+log = logging.getLogger("csq.registry")
+
+MAIL_ACTOR = "mail-intake"
+ONLINE_ACTOR = "online-intake"
+MACHINE_SOURCES = ("ocr", "omr", "barcode")
+BOOL_TYPES = ("checkbox", "signature")
+# The letter goes out only when the name and address on it are final.
+ADDRESS_FIELDS = ("given_names", "family_name", "address_line", "city", "postal_code", "country_of_residence")
+PERSON_FIELDS = ("passport_number", "birth_date")
+POSTMARK_FIELD = "postmark_date"  # in the review list: a separator postmark to confirm
+MIN_PASSWORD_LENGTH = 10
+EXPORT_BATCH = 2_000
+STREAM_BATCH = 20_000
+SEED_SETTING = "draw_seed_sha256"
+
+# Queue order, the same as priority.priority_order: date, then draw key, then file number.
+_ORDER = (applications.c.priority_date, applications.c.draw_key, applications.c.file_no)
+
+EXPORT_KEYS = ("file_no", "channel", "status", "postmark_date", "received_date", "submitted_at", "priority_date", "rank")
+
+_password_hasher = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user does not exist, so that a wrong name costs as long as
+    a wrong password (no user enumeration by timing). Made on first need: hashing is slow."""
+    return _password_hasher.hash("csq-intake: no such user")
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _encode(value) -> str | None:
+    """A field value as stored: text as is, booleans as JSON, empty as NULL."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return json.dumps(value)
+    return str(value)
+
+
+def _form(form_id: str | None, version: str | None) -> FormSpec:
+    return load_form(form_id or FORM_ID, version or CURRENT_VERSION)
+
+
+def _decode(value: str | None, name: str, form: FormSpec):
+    if value is None:
+        return None
+    try:
+        if form.field(name).type in BOOL_TYPES:
+            return json.loads(value)
+    except KeyError:
+        pass
+    return value
+
+
+def _lines(items) -> str:
+    return "\n".join(str(i) for i in items)
+
+
+def _split_lines(text: str | None) -> list[str]:
+    return [line for line in (text or "").split("\n") if line]
+
+
+@dataclass(frozen=True)
+class MailDates:
+    """What the mailroom's dates come to for one envelope (see `Registry.register_mail`)."""
+
+    postmark: date | None
+    received: date
+    from_separator: bool
+    postmark_needs_review: bool
+
+
+class Registry:
+    def __init__(self, db: Database, data_dir: Path, policy: PriorityPolicy):
+        self.db = db
+        self.data_dir = Path(data_dir)
+        self.policy = policy
+        self.images = ImageStore(self.data_dir)
+
+    @classmethod
+    def open(cls, db_url: str, data_dir: Path, *, policy: PriorityPolicy | None = None) -> "Registry":
+        """The registry at `db_url`, its schema brought up to date (the explicit `init` too)."""
+        policy = policy or load_policy()
+        db = Database(db_url)
+        try:
+            db.migrate()
+        except BaseException:
+            db.dispose()
+            raise
+        return cls(db, Path(data_dir), policy)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+    def __enter__(self) -> "Registry":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ================================================================== mail intake
+
+    def register_mail(
+        self,
+        reading: EnvelopeReading,
+        *,
+        postmark: date | None = None,
+        received: date | None = None,
+        envelope_image: bytes | None = None,
+        by: str = MAIL_ACTOR,
+    ) -> IntakeResult:
+        """One envelope becomes one application, all its rows in one transaction.
+
+        `postmark` None means the clerk found it illegible or missing, unless the envelope
+        came with a separator sheet whose postmark the machine read for sure: then that date
+        counts. A separator postmark read with doubt counts as illegible for now and goes to
+        the review list as `postmark_date`. `received` None: the separator's date if read for
+        sure, else today. The same envelope again (same fingerprint) returns the application
+        already registered, `created=False`, and writes nothing.
+        """
+        already = self._envelope_result(reading.fingerprint)
+        if already is not None:
+            return already
+        dates = self.mail_dates(reading, postmark, received)
+        for f in reading.fields:
+            if f.source not in MACHINE_SOURCES:
+                raise ValueError(f"field {f.name}: source {f.source!r} is not a machine source {MACHINE_SOURCES}")
+        # Images go to disk before the transaction: they are stored by content, so a failed
+        # or repeated intake leaves at most a file that the retry finds already in place.
+        stored_pages = [(page, *self.images.put(page.image_png)) for page in _pages_of(reading)]
+        envelope_bytes = envelope_image or reading.envelope_image_png
+        stored_envelope = self.images.put(envelope_bytes) if envelope_bytes else None
+        try:
+            with self.db.write() as conn:
+                if self._find_envelope(conn, reading.fingerprint) is None:
+                    file_no = self._insert_mail(conn, reading, dates, stored_pages, stored_envelope, by)
+                else:
+                    file_no = None  # registered by another process a moment ago
+        except sa_exc.IntegrityError as exc:
+            file_no = None
+            if self._envelope_result(reading.fingerprint) is None:
+                raise DatabaseError(f"the registry {self.db.shown_url} refused the envelope: {exc.orig}") from exc
+        if file_no is None:
+            return self._envelope_result(reading.fingerprint)
+        self._try_letter(file_no)
+        with self.db.read() as conn:
+            return self._intake_result(conn, file_no, created=True)
+
+    def mail_dates(self, reading: EnvelopeReading, postmark: date | None, received: date | None) -> MailDates:
+        """The postmark and received dates of an envelope, from the clerk and the separator."""
+        sep = reading.separator
+        if received is None:
+            read = sep.received_date if sep else None
+            received = _confident_date(read) or self.policy.today()
+        if postmark is not None:
+            if postmark > received:
+                raise BadArguments(f"the postmark {postmark} is after the date received {received}: check both dates on the envelope")
+            return MailDates(postmark, received, False, False)
+        if sep is None:
+            return MailDates(None, received, False, False)
+        ticked = sep.postmark_illegible.value is True
+        read = _confident_date(sep.postmark_date)
+        if ticked and not sep.postmark_illegible.needs_review and sep.postmark_date.value is None:
+            return MailDates(None, received, False, False)
+        if read and not ticked and read <= received:
+            return MailDates(read, received, True, False)
+        # Written but uncertain, contradictory (a date and the illegible box), after the
+        # received date, or nothing at all: the received-date rule for now, and a person looks.
+        return MailDates(None, received, False, True)
+
+    def _insert_mail(self, conn: Connection, reading: EnvelopeReading, dates: MailDates, stored_pages, stored_envelope, by: str) -> str:
+        now = _now()
+        self._check_seed(conn, by)
+        priority = mail_priority(dates.postmark, dates.received, self.policy, from_separator=dates.from_separator)
+        file_no = self._allocate_file_no(conn, dates.received.year, "mail")
+        app_id = conn.execute(applications.insert().values(
+            file_no=file_no, channel="mail", status="received", review_state="received",
+            postmark_date=dates.postmark, postmark_illegible=priority.postmark_illegible,
+            postmark_needs_review=dates.postmark_needs_review, received_date=dates.received, submitted_at=None,
+            own_priority_date=priority.day, priority_date=priority.day, priority_rule=priority.rule,
+            draw_key=draw_key(self.policy.draw_seed, file_no), form_id=reading.form_id, form_version=reading.version,
+            registered_at=now, registered_by=by, updated_at=now, problems=_lines(reading.problems),
+        ).returning(applications.c.id)).scalar_one()
+        conn.execute(envelopes.insert().values(
+            application_id=app_id, fingerprint=reading.fingerprint,
+            separator_serial=reading.separator.serial if reading.separator else None,
+            image_sha256=stored_envelope[0] if stored_envelope else None,
+            image_path=stored_envelope[1] if stored_envelope else None,
+            separator_evidence=_separator_evidence(reading),
+        ))
+        self._insert_pages(conn, app_id, stored_pages)
+        self._insert_fields(conn, app_id, reading.fields, by, now)
+        self._audit(conn, actor=by, action="registered", file_no=file_no, new="mail", detail=json.dumps({
+            "fingerprint": reading.fingerprint, "pages": len(reading.pages), "postmark": _iso(dates.postmark),
+            "received": dates.received.isoformat(), "priority_date": priority.day.isoformat(), "priority_rule": priority.rule,
+            "separator": reading.separator.serial if reading.separator else None,
+        }))
+        self._settle(conn, app_id, by, registering=True)
+        return file_no
+
+    def _insert_pages(self, conn: Connection, app_id: int, stored_pages: list[tuple[PageRecord, str, str]]) -> None:
+        if not stored_pages:
+            return
+        conn.execute(pages.insert(), [
+            {
+                "application_id": app_id, "sequence": p.sequence, "kind": p.kind, "form_id": p.form_id,
+                "form_version": p.version, "page_no": p.page_no, "document_id": p.document_id,
+                "source_file": p.source_file, "source_page": p.source_page, "rotation": p.rotation,
+                "pixels_sha256": p.pixels_sha256, "image_sha256": sha, "image_path": rel, "problems": _lines(p.problems),
+            }
+            for p, sha, rel in stored_pages
+        ])
+
+    def _insert_fields(self, conn: Connection, app_id: int, readings: tuple[FieldReading, ...], by: str, now: datetime) -> None:
+        if not readings:
+            return
+        conn.execute(field_values.insert(), [
+            {
+                "application_id": app_id, "name": f.name, "value": _encode(f.value), "source": f.source,
+                "confidence": float(f.confidence), "needs_review": bool(f.needs_review), "reasons": ",".join(f.reasons),
+                "raw": f.raw, "page_no": f.page_no,
+                "box_x0": f.box[0] if f.box else None, "box_y0": f.box[1] if f.box else None,
+                "box_x1": f.box[2] if f.box else None, "box_y1": f.box[3] if f.box else None,
+                "evidence": f.evidence, "machine_value": None, "machine_source": None, "machine_confidence": None,
+                "version": 1, "updated_at": now, "updated_by": by,
+            }
+            for f in readings
+        ])
+
+    def _find_envelope(self, conn: Connection, fingerprint: str) -> str | None:
+        return conn.execute(
+            select(applications.c.file_no).join(envelopes, envelopes.c.application_id == applications.c.id)
+            .where(envelopes.c.fingerprint == fingerprint)
+        ).scalar_one_or_none()
+
+    def _envelope_result(self, fingerprint: str) -> IntakeResult | None:
+        with self.db.read() as conn:
+            file_no = self._find_envelope(conn, fingerprint)
+            return self._intake_result(conn, file_no, created=False) if file_no else None
+
+    # ================================================================= online intake
+
+    def submit_online(
+        self,
+        doc: dict,
+        *,
+        submitted_at: datetime | None = None,
+        idempotency_key: str | None = None,
+        by: str = ONLINE_ACTOR,
+    ) -> IntakeResult:
+        """An application from the online portal: validated in full, then registered as
+        complete (fields final: source "online", confidence 1). A naive `submitted_at` is
+        Montreal time. The same `idempotency_key` again returns the first application
+        (`created=False`); with a different document it is a ConflictError."""
+        form = load_form()
+        well_formed = isinstance(doc, dict) and isinstance(doc.get("fields"), dict)
+        normalized = normalize_document(doc, form) if well_formed else {"fields": {}}
+        problems = validate(normalized if well_formed else doc, form, today=self.policy.today())
+        if problems:
+            shown = "; ".join(str(p) for p in problems[:3]) + ("; …" if len(problems) > 3 else "")
+            raise InvalidData(f"the application has {len(problems)} problem(s), nothing registered: {shown}", problems)
+        moment = as_utc(submitted_at or _now(), self.policy)
+        digest = hashlib.sha256(json.dumps(normalized, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+        if idempotency_key is not None:
+            already = self._idempotent_result(idempotency_key, digest)
+            if already is not None:
+                return already
+        priority = online_priority(moment, self.policy)
+        values = normalized["fields"]
+        try:
+            with self.db.write() as conn:
+                now = _now()
+                self._check_seed(conn, by)
+                file_no = self._allocate_file_no(conn, priority.day.year, "online")
+                app_id = conn.execute(applications.insert().values(
+                    file_no=file_no, channel="online", status="received", review_state="received",
+                    postmark_date=None, postmark_illegible=False, postmark_needs_review=False,
+                    received_date=priority.day, submitted_at=moment,
+                    own_priority_date=priority.day, priority_date=priority.day, priority_rule=priority.rule,
+                    draw_key=draw_key(self.policy.draw_seed, file_no), form_id=form.form_id, form_version=form.version,
+                    registered_at=now, registered_by=by, updated_at=now, problems="",
+                ).returning(applications.c.id)).scalar_one()
+                conn.execute(field_values.insert(), [
+                    {
+                        "application_id": app_id, "name": f.name, "value": _encode(values.get(f.name)), "source": "online",
+                        "confidence": 1.0, "needs_review": False, "reasons": "", "raw": "", "page_no": None,
+                        "box_x0": None, "box_y0": None, "box_x1": None, "box_y1": None, "evidence": "",
+                        "machine_value": None, "machine_source": None, "machine_confidence": None,
+                        "version": 1, "updated_at": now, "updated_by": by,
+                    }
+                    for f in form.fields
+                ])
+                if idempotency_key is not None:
+                    conn.execute(idempotency_keys.insert().values(
+                        key=idempotency_key, application_id=app_id, request_sha256=digest, created_at=now))
+                self._audit(conn, actor=by, action="registered", file_no=file_no, new="online", detail=json.dumps({
+                    "submitted_at": moment.isoformat(), "priority_date": priority.day.isoformat(),
+                    "idempotency_key": idempotency_key,
+                }))
+                self._settle(conn, app_id, by, registering=True)
+        except sa_exc.IntegrityError:
+            # The same idempotency key, committed by a concurrent request a moment ago.
+            already = self._idempotent_result(idempotency_key, digest) if idempotency_key is not None else None
+            if already is None:
+                raise
+            return already
+        self._try_letter(file_no)
+        with self.db.read() as conn:
+            return self._intake_result(conn, file_no, created=True)
+
+    def _idempotent_result(self, key: str, digest: str) -> IntakeResult | None:
+        with self.db.read() as conn:
+            row = conn.execute(
+                select(applications.c.file_no, idempotency_keys.c.request_sha256)
+                .join(idempotency_keys, idempotency_keys.c.application_id == applications.c.id)
+                .where(idempotency_keys.c.key == key)
+            ).first()
+            if row is None:
+                return None
+            if row.request_sha256 != digest:
+                raise ConflictError(f"idempotency key {key!r} was used for another document (file {row.file_no}): use a new key for a new application")
+            return self._intake_result(conn, row.file_no, created=False)
+
+    # ============================================================ shared intake steps
+
+    def _allocate_file_no(self, conn: Connection, year: int, channel: str) -> str:
+        """The next file number of the year and channel; rolled back with the transaction."""
+        insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+        conn.execute(insert(file_counters).values(year=year, channel=channel, last_sequence=0).on_conflict_do_nothing())
+        sequence = conn.execute(
+            update(file_counters)
+            .where(file_counters.c.year == year, file_counters.c.channel == channel)
+            .values(last_sequence=file_counters.c.last_sequence + 1)
+            .returning(file_counters.c.last_sequence)
+        ).scalar_one()
+        return format_file_no(year, channel, sequence)
+
+    def _intake_result(self, conn: Connection, file_no: str, *, created: bool) -> IntakeResult:
+        app = self._app_row(conn, file_no)
+        form = _form(app.form_id, app.form_version)
+        rows = conn.execute(
+            select(field_values.c.name, field_values.c.value, field_values.c.needs_review)
+            .where(field_values.c.application_id == app.id).order_by(field_values.c.id)
+        ).all()
+        waiting = ([POSTMARK_FIELD] if app.postmark_needs_review else []) + [r.name for r in rows if r.needs_review]
+        problems = _split_lines(app.problems)
+        if app.review_state == "incomplete":
+            problems += [str(p) for p in validate({"fields": _document(rows, form)}, form, today=self.policy.today())]
+        page_count = conn.execute(
+            select(func.count()).select_from(pages).where(pages.c.application_id == app.id, pages.c.kind != "separator")
+        ).scalar_one()
+        return IntakeResult(
+            file_no=app.file_no, status=app.status, pages=page_count, needs_review=waiting,
+            created=created, problems=problems, postmark_date=app.postmark_date,
+        )
+
+    # ======================================================= derived facts: _settle
+
+    def _settle(self, conn: Connection, app_id: int, actor: str, *, registering: bool = False) -> None:
+        """Recompute what follows from an application's facts: its review state and person
+        key, the duplicates among that person's applications, and every status touched
+        (each change audited; a new registration gets one event with its first status)."""
+        app = conn.execute(select(applications).where(applications.c.id == app_id)).one()
+        form = _form(app.form_id, app.form_version)
+        rows = conn.execute(
+            select(field_values.c.name, field_values.c.value, field_values.c.needs_review)
+            .where(field_values.c.application_id == app_id)
+        ).all()
+        state = self._review_state(form, rows, app.postmark_needs_review)
+        waiting = {r.name for r in rows if r.needs_review}
+        document = _document(rows, form)
+        key = None
+        if not waiting & set(PERSON_FIELDS):  # a key from a doubtful reading could link strangers
+            key = person_key(document.get("passport_number"), document.get("birth_date"))
+        changes = {}
+        if state != app.review_state:
+            changes["review_state"] = state
+            if not registering:
+                self._audit(conn, actor=actor, action="review_state", file_no=app.file_no, old=app.review_state, new=state)
+        if key != app.person_key:
+            changes["person_key"] = key
+        if changes:
+            conn.execute(update(applications).where(applications.c.id == app_id).values(**changes))
+        touched = {app_id}
+        for k in {app.person_key, key} - {None}:
+            touched |= self._resolve_person(conn, k, actor)
+        if key is None:
+            touched |= self._resolve_alone(conn, app_id, actor)
+        self._refresh_status(conn, touched, actor, quiet={app_id} if registering else set())
+        if registering:
+            status = conn.execute(select(applications.c.status).where(applications.c.id == app_id)).scalar_one()
+            self._audit(conn, actor=actor, action="status", file_no=app.file_no, field="status", new=status,
+                        detail=f"review state {state}")
+
+    def _review_state(self, form: FormSpec, rows, postmark_needs_review: bool) -> str:
+        if not rows:
+            return "received"  # no form page was read: a person keys the form in
+        if postmark_needs_review or any(r.needs_review for r in rows):
+            return "in_review"
+        problems = validate({"fields": _document(rows, form)}, form, today=self.policy.today())
+        return "incomplete" if problems else "complete"
+
+    def _resolve_person(self, conn: Connection, key: str, actor: str) -> set[int]:
+        """One application kept per person; the others are duplicates of it.
+
+        Kept: the first registered among the person's applications that are in the window,
+        not withdrawn and not incomplete (failing that, the first in the window and not
+        withdrawn). It ranks by the earliest priority date among those eligible ones, so
+        applying twice neither helps nor costs a place."""
+        t = applications
+        rows = conn.execute(
+            select(t.c.id, t.c.file_no, t.c.own_priority_date, t.c.priority_date, t.c.review_state,
+                   t.c.withdrawn_at, t.c.duplicate_of)
+            .where(t.c.person_key == key).order_by(t.c.id)
+        ).all()
+        pool = [r for r in rows if r.withdrawn_at is None and window_status(r.own_priority_date, self.policy) is None]
+        candidates = [r for r in pool if r.review_state != "incomplete"]
+        kept = (candidates or pool or [None])[0]
+        earliest = min((r.own_priority_date for r in candidates), default=None)
+        for r in rows:
+            if kept is not None and r.id == kept.id:
+                duplicate_of, priority = None, earliest or r.own_priority_date
+            elif r in pool:
+                duplicate_of, priority = kept.file_no, r.own_priority_date
+            else:
+                duplicate_of, priority = None, r.own_priority_date
+            self._link(conn, r, duplicate_of, priority, actor)
+        return {r.id for r in rows}
+
+    def _resolve_alone(self, conn: Connection, app_id: int, actor: str) -> set[int]:
+        """An application without a person key stands on its own."""
+        t = applications
+        r = conn.execute(
+            select(t.c.id, t.c.file_no, t.c.own_priority_date, t.c.priority_date, t.c.duplicate_of).where(t.c.id == app_id)
+        ).one()
+        self._link(conn, r, None, r.own_priority_date, actor)
+        return {app_id}
+
+    def _link(self, conn: Connection, r, duplicate_of: str | None, priority: date, actor: str) -> None:
+        if (duplicate_of, priority) == (r.duplicate_of, r.priority_date):
+            return
+        conn.execute(update(applications).where(applications.c.id == r.id).values(
+            duplicate_of=duplicate_of, priority_date=priority, updated_at=_now()))
+        if duplicate_of != r.duplicate_of:
+            action = "duplicate_linked" if duplicate_of else "duplicate_unlinked"
+            self._audit(conn, actor=actor, action=action, file_no=r.file_no, field="duplicate_of",
+                        old=r.duplicate_of, new=duplicate_of, detail="same passport number and date of birth")
+        if priority != r.priority_date:
+            self._audit(conn, actor=actor, action="priority_date", file_no=r.file_no, field="priority_date",
+                        old=_iso(r.priority_date), new=_iso(priority),
+                        detail="the earliest priority date among the same person's applications")
+
+    def _eligible(self):
+        """In the queue: in the window, not withdrawn, not a duplicate, not incomplete."""
+        t = applications
+        conditions = [t.c.withdrawn_at.is_(None), t.c.duplicate_of.is_(None),
+                      t.c.review_state.in_(PENDING_STATES + ("complete",))]
+        if self.policy.opening_date:
+            conditions.append(t.c.priority_date >= self.policy.opening_date)
+        if self.policy.closing_date:
+            conditions.append(t.c.priority_date <= self.policy.closing_date)
+        return and_(*conditions)
+
+    def _status_expr(self):
+        """The one definition of an application's status (PRIORITY.md, "Status")."""
+        t = applications
+        whens = [(t.c.withdrawn_at.is_not(None), "withdrawn")]
+        if self.policy.opening_date:
+            whens.append((t.c.priority_date < self.policy.opening_date, "premature"))
+        if self.policy.closing_date:
+            whens.append((t.c.priority_date > self.policy.closing_date, "late"))
+        whens += [
+            (t.c.duplicate_of.is_not(None), "duplicate"),
+            (and_(t.c.review_state == "complete", t.c.within_cap == true()), "ranked"),
+            (and_(t.c.review_state == "complete", t.c.within_cap == false()), "beyond_cap"),
+        ]
+        return case(*whens, else_=t.c.review_state)
+
+    def _refresh_status(self, conn: Connection, ids: set[int], actor: str, *, quiet: set[int] = frozenset()) -> None:
+        t = applications
+        ids = sorted(ids)
+        before = dict(conn.execute(select(t.c.id, t.c.status).where(t.c.id.in_(ids))).all())
+        # Leaving the queue gives up the rank of the last ranking.
+        conn.execute(update(t).where(t.c.id.in_(ids), not_(self._eligible())).values(rank=None, within_cap=None))
+        conn.execute(update(t).where(t.c.id.in_(ids)).values(status=self._status_expr()))
+        after = conn.execute(select(t.c.id, t.c.file_no, t.c.status).where(t.c.id.in_(ids))).all()
+        for row in after:
+            old = before.get(row.id)
+            if old != row.status and row.id not in quiet:
+                self._audit(conn, actor=actor, action="status", file_no=row.file_no, field="status", old=old, new=row.status)
+
+    # ============================================================= ranking and queue
+
+    def rank(self, cap: int | None = None) -> dict:
+        """Rank the queue by (priority date, draw key): ranks 1..n; the first `cap` places
+        are within the cap (None: all). Complete applications become `ranked` or
+        `beyond_cap`; those still being verified keep their place and their status."""
+        if cap is not None and cap < 0:
+            raise BadArguments(f"cap {cap}: give a number of places, 0 or more")
+        t = applications
+        eligible = self._eligible()
+        with self.db.write() as conn:
+            self._check_seed(conn, "rank")
+            ordered = (
+                select(t.c.id.label("app_id"), func.row_number().over(order_by=_ORDER).label("place"))
+                .where(eligible).subquery()
+            )
+            within = (ordered.c.place <= cap) if cap is not None else true()
+            status = case((t.c.review_state == "complete", case((within, "ranked"), else_="beyond_cap")), else_=t.c.review_state)
+            conn.execute(
+                update(t).where(t.c.id == ordered.c.app_id)
+                .where(or_(t.c.rank.is_distinct_from(ordered.c.place), t.c.within_cap.is_distinct_from(within), t.c.status != status))
+                .values(rank=ordered.c.place, within_cap=within, status=status)
+            )
+            conn.execute(
+                update(t).where(not_(eligible))
+                .where(or_(t.c.rank.is_not(None), t.c.within_cap.is_not(None), t.c.status != self._status_expr()))
+                .values(rank=None, within_cap=None, status=self._status_expr())
+            )
+            counts = dict(conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all())
+            pending_within = conn.execute(
+                select(func.count()).select_from(t).where(t.c.review_state.in_(PENDING_STATES), t.c.within_cap == true(), eligible)
+            ).scalar_one()
+            summary = {
+                "cap": cap,
+                "queued": sum(counts.get(s, 0) for s in ("ranked", "beyond_cap", "complete") + PENDING_STATES),
+                "ranked": counts.get("ranked", 0),
+                "beyond_cap": counts.get("beyond_cap", 0),
+                "being_verified": sum(counts.get(s, 0) for s in PENDING_STATES),
+                "being_verified_within_cap": pending_within,
+                "not_ranked": {s: counts.get(s, 0) for s in ("incomplete", "premature", "late", "duplicate", "withdrawn")},
+                "draw_seed_sha256": self.policy.seed_sha256,
+            }
+            self._audit(conn, actor="rank", action="rank", detail=json.dumps(summary))
+        return summary
+
+    def iter_queue(self) -> Iterator[dict]:
+        """The queue in priority order, streamed: `{file_no, rank, priority_date, channel}`.
+        `rank` is that of the last `rank` run (None for applications queued since)."""
+        t = applications
+        query = select(t.c.file_no, t.c.rank, t.c.priority_date, t.c.channel).where(self._eligible()).order_by(*_ORDER)
+        with self._stream(query) as rows:
+            for file_no, rank, priority_date, channel in rows:
+                yield {"file_no": file_no, "rank": rank, "priority_date": priority_date.isoformat(), "channel": channel}
+
+    def queue(self) -> list[dict]:
+        return list(self.iter_queue())
+
+    @contextmanager
+    def _stream(self, query):
+        with self.db.read() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
+            yield result
+
+    def _check_seed(self, conn: Connection, actor: str) -> None:
+        """The draw keys follow the seed of the published rules. A changed seed recomputes
+        them all, loudly (audited): it must not happen once the intake is open."""
+        stored = conn.execute(select(settings.c.value).where(settings.c.key == SEED_SETTING)).scalar_one_or_none()
+        current = self.policy.seed_sha256
+        if stored == current:
+            return
+        if stored is None:
+            insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+            conn.execute(insert(settings).values(key=SEED_SETTING, value=current).on_conflict_do_nothing())
+        else:
+            conn.execute(update(settings).where(settings.c.key == SEED_SETTING).values(value=current))
+        rows = conn.execute(select(applications.c.id, applications.c.file_no)).all()
+        for start in range(0, len(rows), STREAM_BATCH):
+            batch = rows[start:start + STREAM_BATCH]
+            conn.execute(
+                update(applications).where(applications.c.id == bindparam("b_id")).values(draw_key=bindparam("b_key")),
+                [{"b_id": r.id, "b_key": draw_key(self.policy.draw_seed, r.file_no)} for r in batch],
+            )
+        if stored is not None:
+            self._audit(conn, actor=actor, action="draw_seed_changed", old=stored, new=current,
+                        detail=f"draw keys of {len(rows)} application(s) recomputed")
+
+    # ======================================================================= export
+
+    def export_rows(self) -> Iterator[dict]:
+        """Every application as docs/interface.md's export line (plus `duplicate_of`,
+        `postmark_illegible`, `priority_rule`, `draw_key`, `form_version`), by file order."""
+        t = applications
+        last_id = 0
+        while True:
+            with self.db.read() as conn:
+                apps = conn.execute(select(t).where(t.c.id > last_id).order_by(t.c.id).limit(EXPORT_BATCH)).all()
+                if not apps:
+                    return
+                fields = conn.execute(
+                    select(field_values.c.application_id, field_values.c.name, field_values.c.value, field_values.c.source,
+                           field_values.c.confidence, field_values.c.needs_review)
+                    .where(field_values.c.application_id.between(apps[0].id, apps[-1].id))
+                    .order_by(field_values.c.application_id, field_values.c.id)
+                ).all()
+            by_app: dict[int, list] = {}
+            for f in fields:
+                by_app.setdefault(f.application_id, []).append(f)
+            for app in apps:
+                form = _form(app.form_id, app.form_version)
+                yield {
+                    "file_no": app.file_no,
+                    "channel": app.channel,
+                    "status": app.status,
+                    "postmark_date": _iso(app.postmark_date),
+                    "received_date": _iso(app.received_date),
+                    "submitted_at": _iso(app.submitted_at),
+                    "priority_date": _iso(app.priority_date),
+                    "rank": app.rank,
+                    "fields": {
+                        f.name: {"value": _decode(f.value, f.name, form), "source": f.source,
+                                 "confidence": f.confidence, "needs_review": f.needs_review}
+                        for f in by_app.get(app.id, [])
+                    },
+                    "duplicate_of": app.duplicate_of,
+                    "postmark_illegible": app.postmark_illegible,
+                    "priority_rule": app.priority_rule,
+                    "draw_key": app.draw_key,
+                    "form_version": app.form_version,
+                }
+            last_id = apps[-1].id
+
+    def export_csv(self, stream: IO[str]) -> None:
+        """The export flattened: one row per application, one column per form field value,
+        and `needs_review` listing the fields not yet final."""
+        names = list(load_form().field_names)
+        extra = ["duplicate_of", "postmark_illegible", "priority_rule"]
+        writer = csv.writer(stream)
+        writer.writerow(list(EXPORT_KEYS) + extra + names + ["needs_review"])
+        for row in self.export_rows():
+            fields = row["fields"]
+            values = []
+            for name in names:
+                value = fields.get(name, {}).get("value")
+                values.append("" if value is None else json.dumps(value) if isinstance(value, bool) else value)
+            waiting = " ".join(n for n, f in fields.items() if f["needs_review"])
+            writer.writerow([("" if row[k] is None else row[k]) for k in list(EXPORT_KEYS) + extra] + values + [waiting])
+
+    # ======================================================================= review
+
+    def review_list(self) -> list[dict]:
+        """Fields waiting for a person, best priority first: `{file_no, field, value, reason}`
+        (`field` "postmark_date": a separator postmark to confirm, see review_set)."""
+        t, fv = applications, field_values
+        entries = []
+        with self.db.read() as conn:
+            rows = conn.execute(
+                select(t.c.file_no, t.c.form_id, t.c.form_version, t.c.priority_date, t.c.draw_key,
+                       fv.c.name, fv.c.value, fv.c.reasons)
+                .join(fv, fv.c.application_id == t.c.id)
+                .where(fv.c.needs_review == true(), t.c.status == "in_review")
+            ).all()
+            postmarks = conn.execute(
+                select(t.c.file_no, t.c.priority_date, t.c.draw_key, envelopes.c.separator_evidence)
+                .outerjoin(envelopes, envelopes.c.application_id == t.c.id)
+                .where(t.c.postmark_needs_review == true(), t.c.status == "in_review")
+            ).all()
+        for r in postmarks:
+            read = json.loads(r.separator_evidence or "{}").get("postmark_date", {})
+            reason = ", ".join(["postmark_uncertain", *read.get("reasons", [])])
+            entries.append(((r.priority_date, r.draw_key, r.file_no, -1),
+                            {"file_no": r.file_no, "field": POSTMARK_FIELD, "value": read.get("value"), "reason": reason}))
+        for r in rows:
+            form = _form(r.form_id, r.form_version)
+            order = form.field_names.index(r.name) if r.name in form.field_names else len(form.field_names)
+            entries.append(((r.priority_date, r.draw_key, r.file_no, order),
+                            {"file_no": r.file_no, "field": r.name, "value": _decode(r.value, r.name, form),
+                             "reason": r.reasons.replace(",", ", ") or "needs_review"}))
+        entries.sort(key=lambda e: e[0])
+        return [e for _, e in entries]
+
+    def review_set(self, file_no: str, field: str, value, *, by: str, expected_version: int | None = None) -> dict:
+        """A person's value for one field: checked alone (check_field), stored as source
+        "manual" and final, the machine's reading kept, audited; then the application's
+        status follows. `expected_version` (the field's `version` the person saw) makes a
+        concurrent change a ConflictError instead of a silent overwrite."""
+        file_no = normalize_file_no(file_no)
+        by = _actor(by)
+        if field == POSTMARK_FIELD:
+            return self._review_postmark(file_no, value, by)
+        with self.db.write() as conn:
+            app = self._app_row(conn, file_no)
+            form = _form(app.form_id, app.form_version)
+            try:
+                spec = form.field(field)
+            except KeyError:
+                raise NotFound(f"form {form.form_id} {form.version} has no field {field!r}: see `csq forms layout --json` for the names") from None
+            parsed = normalize_value(spec, _parse_typed(value, spec.type))
+            problems = check_field(spec, parsed, today=self.policy.today())
+            if problems:
+                raise InvalidData(f"{file_no} {field}: " + "; ".join(str(p) for p in problems), problems)
+            row = conn.execute(select(field_values).where(field_values.c.application_id == app.id, field_values.c.name == field)).first()
+            seen = row.version if row is not None else 0
+            if expected_version is not None and expected_version != seen:
+                raise self._conflict(file_no, field, expected_version, row)
+            now = _now()
+            stored = _encode(parsed)
+            if row is None:
+                conn.execute(field_values.insert().values(
+                    application_id=app.id, name=field, value=stored, source="manual", confidence=1.0, needs_review=False,
+                    reasons="", raw="", page_no=None, evidence="", version=1, updated_at=now, updated_by=by))
+                version = 1
+            else:
+                keep_machine = row.source != "manual" and row.machine_source is None
+                changed = conn.execute(
+                    update(field_values).where(field_values.c.id == row.id, field_values.c.version == row.version).values(
+                        value=stored, source="manual", confidence=1.0, needs_review=False, version=row.version + 1,
+                        updated_at=now, updated_by=by,
+                        **({"machine_value": row.value, "machine_source": row.source, "machine_confidence": row.confidence} if keep_machine else {}),
+                    )
+                ).rowcount
+                if changed != 1:
+                    raise self._conflict(file_no, field, row.version, None)
+                version = row.version + 1
+            self._audit(conn, actor=by, action="review_set", file_no=file_no, field=field,
+                        old=row.value if row is not None else None, new=stored,
+                        detail=json.dumps({"machine_value": row.value if row is not None and row.source != "manual" else None,
+                                           "version": version}))
+            conn.execute(update(applications).where(applications.c.id == app.id).values(updated_at=now))
+            self._settle(conn, app.id, by)
+            status, review_state = conn.execute(
+                select(applications.c.status, applications.c.review_state).where(applications.c.id == app.id)).one()
+            waiting = conn.execute(
+                select(field_values.c.name).where(field_values.c.application_id == app.id, field_values.c.needs_review == true())
+                .order_by(field_values.c.id)).scalars().all()
+            machine = conn.execute(select(field_values.c.machine_value).where(
+                field_values.c.application_id == app.id, field_values.c.name == field)).scalar_one()
+        return {"file_no": file_no, "field": field, "value": parsed, "version": version, "status": status,
+                "review_state": review_state, "machine_value": _decode(machine, field, form),
+                "needs_review": (([POSTMARK_FIELD] if app.postmark_needs_review else []) + list(waiting))}
+
+    def _conflict(self, file_no: str, field: str, expected: int, row) -> ConflictError:
+        if row is None:
+            return ConflictError(f"{file_no} {field} was changed by someone else just now: reload it and decide again")
+        return ConflictError(
+            f"{file_no} {field} was changed by {row.updated_by} at {row.updated_at:%Y-%m-%d %H:%M} UTC "
+            f"(version {row.version}, you saw {expected}): reload it and decide again"
+        )
+
+    def _review_postmark(self, file_no: str, value, by: str) -> dict:
+        text = "" if value is None else str(value).strip()
+        if text.lower() in ("", "illegible", "illisible", "none"):
+            day = None
+        else:
+            spec = load_separator().field(POSTMARK_FIELD)
+            normalized = normalize_value(spec, text)
+            problems = check_field(spec, normalized, today=self.policy.today())
+            if problems:
+                raise InvalidData(f"{file_no} {POSTMARK_FIELD}: " + "; ".join(str(p) for p in problems), problems)
+            day = parse_date(normalized)
+        result = self.set_postmark(file_no, day, by=by, reason="separator postmark confirmed in review", _action="postmark_reviewed")
+        return {"file_no": file_no, "field": POSTMARK_FIELD, "value": _iso(day), "version": None, **result}
+
+    # =========================================================== supervisor actions
+
+    def set_postmark(self, file_no: str, postmark: date | None, *, by: str, reason: str, _action: str = "set_postmark") -> dict:
+        """A supervisor's decision on a mail application's postmark (None: illegible, the
+        published rule applies). Audited with the reason; the priority date follows."""
+        file_no, by, reason = normalize_file_no(file_no), _actor(by), _reason(reason, "changing the postmark")
+        with self.db.write() as conn:
+            app = self._app_row(conn, file_no)
+            if app.channel != "mail":
+                raise BadArguments(f"{file_no} came online: it has no postmark; its priority is its submission date")
+            if postmark is not None and postmark > app.received_date:
+                raise BadArguments(f"the postmark {postmark} is after the date received {app.received_date}: check the envelope")
+            priority = mail_priority(postmark, app.received_date, self.policy)
+            rule = RULE_SUPERVISOR if postmark is not None else priority.rule
+            conn.execute(update(applications).where(applications.c.id == app.id).values(
+                postmark_date=postmark, postmark_illegible=priority.postmark_illegible, postmark_needs_review=False,
+                own_priority_date=priority.day, priority_date=priority.day, priority_rule=rule, updated_at=_now()))
+            self._audit(conn, actor=by, action=_action, file_no=file_no, field="postmark_date",
+                        old=_iso(app.postmark_date) if not app.postmark_illegible else "illegible",
+                        new=_iso(postmark) or "illegible", detail=reason)
+            self._settle(conn, app.id, by)
+            row = self._app_row(conn, file_no)
+        return {"status": row.status, "priority_date": _iso(row.priority_date), "priority_rule": row.priority_rule}
+
+    def withdraw(self, file_no: str, *, by: str, reason: str) -> dict:
+        """The candidate withdrew (or staff closed the file): out of the queue, audited."""
+        file_no, by, reason = normalize_file_no(file_no), _actor(by), _reason(reason, "the withdrawal")
+        with self.db.write() as conn:
+            app = self._app_row(conn, file_no)
+            if app.withdrawn_at is not None:
+                return {"file_no": file_no, "status": app.status}
+            conn.execute(update(applications).where(applications.c.id == app.id).values(withdrawn_at=_now(), updated_at=_now()))
+            self._audit(conn, actor=by, action="withdrawn", file_no=file_no, detail=reason)
+            self._settle(conn, app.id, by)
+            return {"file_no": file_no, "status": self._app_row(conn, file_no).status}
+
+    # ================================================================= one application
+
+    def application(self, file_no: str) -> dict:
+        """Everything about one application: dates, status, fields with their evidence,
+        pages with image paths, the envelope, the audit history."""
+        file_no = normalize_file_no(file_no)
+        with self.db.read() as conn:
+            app = self._app_row(conn, file_no)
+            form = _form(app.form_id, app.form_version)
+            fields = conn.execute(select(field_values).where(field_values.c.application_id == app.id).order_by(field_values.c.id)).all()
+            page_rows = conn.execute(select(pages).where(pages.c.application_id == app.id).order_by(pages.c.sequence, pages.c.id)).all()
+            envelope = conn.execute(select(envelopes).where(envelopes.c.application_id == app.id)).first()
+            duplicates = conn.execute(select(applications.c.file_no).where(applications.c.duplicate_of == file_no)
+                                      .order_by(applications.c.id)).scalars().all()
+            history = self._audit_rows(conn, file_no)
+        letter = self.letter_path(file_no)
+        return {
+            "file_no": app.file_no, "channel": app.channel, "status": app.status, "review_state": app.review_state,
+            "postmark_date": _iso(app.postmark_date), "postmark_illegible": app.postmark_illegible,
+            "postmark_needs_review": app.postmark_needs_review, "received_date": _iso(app.received_date),
+            "submitted_at": _iso(app.submitted_at), "own_priority_date": _iso(app.own_priority_date),
+            "priority_date": _iso(app.priority_date), "priority_rule": app.priority_rule, "draw_key": app.draw_key,
+            "rank": app.rank, "within_cap": app.within_cap, "form_id": app.form_id, "form_version": app.form_version,
+            "duplicate_of": app.duplicate_of, "duplicates": list(duplicates), "withdrawn_at": _iso(app.withdrawn_at),
+            "registered_at": _iso(app.registered_at), "registered_by": app.registered_by, "updated_at": _iso(app.updated_at),
+            "problems": _split_lines(app.problems),
+            "validation": [p.to_dict() for p in validate({"fields": _document(fields, form)}, form, today=self.policy.today())] if fields else [],
+            "letter": str(letter) if letter.exists() else None,
+            "fields": {
+                f.name: {
+                    "value": _decode(f.value, f.name, form), "source": f.source, "confidence": f.confidence,
+                    "needs_review": f.needs_review, "reasons": [r for r in f.reasons.split(",") if r], "raw": f.raw,
+                    "page_no": f.page_no,
+                    "box": [f.box_x0, f.box_y0, f.box_x1, f.box_y1] if f.box_x0 is not None else None,
+                    "evidence": f.evidence, "machine_value": _decode(f.machine_value, f.name, form),
+                    "machine_source": f.machine_source, "machine_confidence": f.machine_confidence,
+                    "version": f.version, "updated_at": _iso(f.updated_at), "updated_by": f.updated_by,
+                }
+                for f in fields
+            },
+            "pages": [
+                {
+                    "sequence": p.sequence, "kind": p.kind, "form_id": p.form_id, "form_version": p.form_version,
+                    "page_no": p.page_no, "document_id": p.document_id, "source_file": p.source_file,
+                    "source_page": p.source_page, "rotation": p.rotation, "pixels_sha256": p.pixels_sha256,
+                    "image_sha256": p.image_sha256, "image_path": str(self.images.path(p.image_path)),
+                    "problems": _split_lines(p.problems),
+                }
+                for p in page_rows
+            ],
+            "envelope": None if envelope is None else {
+                "fingerprint": envelope.fingerprint, "separator_serial": envelope.separator_serial,
+                "image_sha256": envelope.image_sha256,
+                "image_path": str(self.images.path(envelope.image_path)) if envelope.image_path else None,
+                "separator": json.loads(envelope.separator_evidence) if envelope.separator_evidence else None,
+            },
+            "audit": history,
+        }
+
+    def _app_row(self, conn: Connection, file_no: str):
+        row = conn.execute(select(applications).where(applications.c.file_no == file_no)).first()
+        if row is None:
+            raise NotFound(f"no application {file_no} in the registry {self.db.shown_url}: check the number")
+        return row
+
+    # ======================================================================== audit
+
+    def _audit(self, conn: Connection, *, actor: str, action: str, file_no: str | None = None, field: str | None = None,
+               old: str | None = None, new: str | None = None, detail: str = "") -> None:
+        conn.execute(audit_events.insert().values(at=_now(), actor=actor, action=action, file_no=file_no, field=field,
+                                                  old=old, new=new, detail=detail))
+
+    def audit_trail(self, file_no: str | None = None) -> list[dict]:
+        """The audit events (of one application, or all), oldest first."""
+        with self.db.read() as conn:
+            return self._audit_rows(conn, normalize_file_no(file_no) if file_no else None)
+
+    def _audit_rows(self, conn: Connection, file_no: str | None) -> list[dict]:
+        query = select(audit_events).order_by(audit_events.c.id)
+        if file_no:
+            query = query.where(audit_events.c.file_no == file_no)
+        return [
+            {"at": _iso(e.at), "actor": e.actor, "action": e.action, "file_no": e.file_no, "field": e.field,
+             "old": e.old, "new": e.new, "detail": e.detail}
+            for e in conn.execute(query)
+        ]
+
+    # ======================================================================== users
+
+    def add_user(self, name: str, role: str, password: str, *, by: str = "admin") -> dict:
+        """A staff account of the review station (password hashed with argon2id)."""
+        name = (name or "").strip()
+        if not name or len(name) > 64 or any(ch.isspace() for ch in name):
+            raise BadArguments(f"user name {name!r}: 1 to 64 characters, no spaces")
+        if role not in ROLES:
+            raise BadArguments(f"role {role!r}: use one of {', '.join(ROLES)}")
+        if len(password or "") < MIN_PASSWORD_LENGTH:
+            raise BadArguments(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        hashed = _password_hasher.hash(password)
+        try:
+            with self.db.write() as conn:
+                conn.execute(users.insert().values(name=name, role=role, password_hash=hashed, active=True, created_at=_now()))
+                self._audit(conn, actor=by, action="user_added", field="role", new=role, detail=name)
+        except sa_exc.IntegrityError:
+            raise ConflictError(f"user {name} already exists: choose another name") from None
+        return {"name": name, "role": role, "active": True}
+
+    def verify_user(self, name: str, password: str) -> str | None:
+        """The role of an active user whose password matches, else None."""
+        with self.db.read() as conn:
+            row = conn.execute(select(users).where(users.c.name == (name or "").strip())).first()
+        if row is None or not row.active:
+            _check_password(_dummy_hash(), password or "")
+            return None
+        if not _check_password(row.password_hash, password or ""):
+            return None
+        if _password_hasher.check_needs_rehash(row.password_hash):
+            with self.db.write() as conn:
+                conn.execute(update(users).where(users.c.id == row.id).values(password_hash=_password_hasher.hash(password)))
+        return row.role
+
+    def set_user_active(self, name: str, active: bool, *, by: str) -> None:
+        with self.db.write() as conn:
+            changed = conn.execute(update(users).where(users.c.name == name).values(active=bool(active))).rowcount
+            if not changed:
+                raise NotFound(f"no user {name}: see the list of users")
+            self._audit(conn, actor=_actor(by), action="user_active", field="active", new=json.dumps(bool(active)), detail=name)
+
+    def list_users(self) -> list[dict]:
+        with self.db.read() as conn:
+            return [{"name": r.name, "role": r.role, "active": r.active, "created_at": _iso(r.created_at)}
+                    for r in conn.execute(select(users).order_by(users.c.name))]
+
+    # ====================================================================== letters
+
+    def letter_path(self, file_no: str) -> Path:
+        return self.data_dir / "letters" / f"{file_no}.pdf"
+
+    def write_letter(self, file_no: str) -> Path:
+        """(Re)write the acknowledgment letter of one application from its current state."""
+        file_no = normalize_file_no(file_no)
+        with self.db.read() as conn:
+            content = self._letter_content(conn, file_no)
+        path = letters.write_letter(self.letter_path(file_no), content)
+        with self.db.write() as conn:
+            conn.execute(update(applications).where(applications.c.file_no == file_no).values(letter_written_at=_now()))
+        return path
+
+    def _try_letter(self, file_no: str) -> None:
+        """The letter of a new registration. Its failure must not undo the registration:
+        it is logged, and `letters_print` writes the missing letter later."""
+        try:
+            self.write_letter(file_no)
+        except Exception as exc:  # noqa: BLE001 - any failure here is retried by letters_print
+            log.warning("%s: acknowledgment letter not written (%s); `csq letters print` will retry", file_no, exc)
+
+    def _letter_content(self, conn: Connection, file_no: str) -> letters.LetterContent:
+        app = self._app_row(conn, file_no)
+        form = _form(app.form_id, app.form_version)
+        rows = conn.execute(select(field_values.c.name, field_values.c.value, field_values.c.needs_review)
+                            .where(field_values.c.application_id == app.id)).all()
+        doc = _document(rows, form)
+        problems = ()
+        if app.review_state == "incomplete" and app.status in ("incomplete",):
+            problems = tuple(letters.LetterProblem(p.message.fr, p.message.en)
+                             for p in validate({"fields": doc}, form, today=self.policy.today()))
+        name = " ".join(str(doc.get(n) or "") for n in ("given_names", "family_name")).strip()
+        city_line = " ".join(str(doc.get(n) or "") for n in ("city", "postal_code")).strip()
+        submitted = app.submitted_at.astimezone(self.policy.zone).strftime("%Y-%m-%d %H:%M") if app.submitted_at else None
+        return letters.LetterContent(
+            file_no=app.file_no, channel=app.channel, status=app.status, issued_on=self.policy.today(),
+            received_date=app.received_date, postmark_date=app.postmark_date, postmark_illegible=app.postmark_illegible,
+            submitted_at=submitted, priority_date=app.priority_date, priority_rule=app.priority_rule,
+            recipient=tuple(x for x in (name, doc.get("address_line"), city_line, doc.get("country_of_residence")) if x),
+            problems=problems, duplicate_of=app.duplicate_of,
+        )
+
+    def letters_held_back(self, since: date) -> list[str]:
+        """Registrations since `since` whose letter waits: name or address still under review."""
+        return self._letters_since(since)[1]
+
+    def letters_print(self, since: date, out: Path) -> Path:
+        """One PDF for the mailroom with the letters of the registrations since `since`
+        (Montreal day), in registration order. Missing or outdated letters are (re)written
+        first. Letters whose name or address still awaits review are held back (logged; see
+        `letters_held_back`): a misread address would send the letter astray."""
+        ready, held = self._letters_since(since)
+        if held:
+            log.warning("%d letter(s) held back until their address is reviewed: %s", len(held), ", ".join(held))
+        if not ready:
+            more = f" ({len(held)} held back until their address is reviewed)" if held else ""
+            raise NotFound(f"no letters to print for registrations since {since.isoformat()}{more}")
+        paths = []
+        for file_no, updated_at, written_at in ready:
+            path = self.letter_path(file_no)
+            if written_at is None or updated_at > written_at or not path.exists():
+                path = self.write_letter(file_no)
+            paths.append(path)
+        return letters.concatenate(paths, Path(out))
+
+    def _letters_since(self, since: date) -> tuple[list[tuple[str, datetime, datetime | None]], list[str]]:
+        start = datetime.combine(since, time.min, tzinfo=self.policy.zone).astimezone(timezone.utc)
+        t = applications
+        with self.db.read() as conn:
+            rows = conn.execute(select(t.c.id, t.c.file_no, t.c.updated_at, t.c.letter_written_at)
+                                .where(t.c.registered_at >= start).order_by(t.c.id)).all()
+            waiting = set(conn.execute(
+                select(field_values.c.application_id).where(
+                    field_values.c.needs_review == true(), field_values.c.name.in_(ADDRESS_FIELDS),
+                    field_values.c.application_id.in_([r.id for r in rows]))
+            ).scalars()) if rows else set()
+        ready = [(r.file_no, r.updated_at, r.letter_written_at) for r in rows if r.id not in waiting]
+        held = [r.file_no for r in rows if r.id in waiting]
+        return ready, held
+
+
+# ============================================================================ helpers
+
+
+def _pages_of(reading: EnvelopeReading) -> list[PageRecord]:
+    """The envelope's pages, with the separator sheet if the scanner kept it apart."""
+    result = list(reading.pages)
+    sep = reading.separator
+    if sep is not None and sep.page.pixels_sha256 not in {p.pixels_sha256 for p in result}:
+        result.insert(0, sep.page)
+    return result
+
+
+def _confident_date(reading: FieldReading | None) -> date | None:
+    if reading is None or reading.needs_review or not isinstance(reading.value, str):
+        return None
+    return parse_date(reading.value)
+
+
+def _reading_dict(f: FieldReading) -> dict:
+    return {"value": f.value, "raw": f.raw, "source": f.source, "confidence": f.confidence,
+            "needs_review": f.needs_review, "reasons": list(f.reasons), "evidence": f.evidence}
+
+
+def _separator_evidence(reading: EnvelopeReading) -> str | None:
+    sep = reading.separator
+    if sep is None:
+        return None
+    return json.dumps({
+        "serial": sep.serial,
+        "postmark_date": _reading_dict(sep.postmark_date),
+        "postmark_illegible": _reading_dict(sep.postmark_illegible),
+        "received_date": _reading_dict(sep.received_date),
+    }, ensure_ascii=False)
+
+
+def _document(rows, form: FormSpec) -> dict:
+    """Stored field rows as a data document's `fields` (only the form's own fields)."""
+    names = set(form.field_names)
+    return {r.name: _decode(r.value, r.name, form) for r in rows if r.name in names}
+
+
+def _parse_typed(value, field_type: str):
+    """A value as a person typed it (the CLI gives text) in the type of the field."""
+    if field_type in BOOL_TYPES and isinstance(value, str):
+        text = value.strip().lower()
+        if text in ("true", "1", "yes", "oui", "x", "vrai"):
+            return True
+        if text in ("false", "0", "no", "non", "", "faux"):
+            return False
+        raise InvalidData(f"{value!r} is not true or false: write true or false")
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _actor(by: str) -> str:
+    by = (by or "").strip()
+    if not by or len(by) > 64:
+        raise BadArguments("say who makes the change (--by NAME, 1 to 64 characters): it is kept in the audit trail")
+    return by
+
+
+def _reason(reason: str | None, what: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise BadArguments(f"give the reason for {what} (it is kept in the audit trail)")
+    return reason
+
+
+def _check_password(hashed: str, password: str) -> bool:
+    try:
+        return _password_hasher.verify(hashed, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
