@@ -1,0 +1,100 @@
+"""The online channel's API: the portal's import job posts applications into the registry.
+
+POST /api/applications takes a data document {"fields": {...}, "submitted_at"?: ISO-8601};
+the header Idempotency-Key makes a retry safe (same key: same file number, 200 instead of
+201). No staff login: the caller is a program. When env CSQ_API_TOKEN is set, it must send
+"Authorization: Bearer <token>".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from station import auth, limits
+from station.http_errors import HttpProblem
+
+router = APIRouter(prefix="/api")
+
+# Printable ASCII without spaces, as long as the registry's column allows.
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,128}")
+
+
+def _problem(field: str | None, code: str, fr: str, en: str) -> dict:
+    return {"field": field, "code": code, "message_fr": fr, "message_en": en}
+
+
+def _require_token(request: Request) -> None:
+    if not auth.api_token_ok(request):
+        raise HttpProblem(401, "missing or wrong API token: send Authorization: Bearer <CSQ_API_TOKEN>",
+                          headers={"WWW-Authenticate": 'Bearer realm="csq-intake"'})
+
+
+async def _read_json_body(request: Request) -> dict:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in limits.API_CONTENT_TYPES:
+        raise HttpProblem(415, f"send the document as application/json (got {media_type or 'no Content-Type'})")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limits.API_MAX_BODY_BYTES:
+        raise HttpProblem(413, f"the body is {declared} bytes; the limit is {limits.API_MAX_BODY_BYTES}")
+    # Count what actually arrives too: a chunked body has no Content-Length to trust.
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limits.API_MAX_BODY_BYTES:
+            raise HttpProblem(413, f"the body exceeds the limit of {limits.API_MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    try:
+        doc = json.loads(b"".join(chunks))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HttpProblem(400, f"the body is not valid UTF-8 JSON ({exc})", problems=[_problem(
+            None, "json", "Le corps de la requête n'est pas un JSON valide.", "The request body is not valid JSON.")]) from None
+    if not isinstance(doc, dict):
+        raise HttpProblem(422, 'the document must be a JSON object {"fields": {...}}', problems=[_problem(
+            "fields", "type", 'Le document doit être un objet JSON {"fields": {...}}.',
+            'The document must be a JSON object {"fields": {...}}.')])
+    return doc
+
+
+def _submitted_at(doc: dict) -> datetime | None:
+    raw = doc.get("submitted_at")
+    if raw is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise HttpProblem(422, "submitted_at must be an ISO-8601 time with its offset, e.g. 2026-10-05T14:03:00-04:00",
+                          problems=[_problem("submitted_at", "date",
+                                             "« submitted_at » doit être une date-heure ISO 8601 avec son fuseau, ex. 2026-10-05T14:03:00-04:00.",
+                                             "\u201csubmitted_at\u201d must be an ISO-8601 date-time with its offset, e.g. 2026-10-05T14:03:00-04:00.")])
+    return moment
+
+
+@router.post("/applications")
+async def submit_application(request: Request):
+    _require_token(request)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise HttpProblem(400, "Idempotency-Key must be 1 to 128 printable ASCII characters without spaces")
+    doc = await _read_json_body(request)
+    submitted_at = _submitted_at(doc)
+    data = {"fields": doc.get("fields")}
+    registry = request.app.state.station.registry
+    result = await run_in_threadpool(registry.submit_online, data, submitted_at=submitted_at, idempotency_key=key)
+    body = result.to_json()
+    return JSONResponse(body, status_code=201 if result.created else 200,
+                        headers={"Location": f"/api/applications/{result.file_no}"})
+
+
+@router.get("/applications/{file_no}")
+def application_status(file_no: str, request: Request):
+    _require_token(request)
+    registry = request.app.state.station.registry
+    return request.app.state.station.desk.public_status(file_no)

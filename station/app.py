@@ -1,0 +1,97 @@
+"""The web application: the staff review station and the online channel's API, one process.
+
+`create_app(db_url, data_dir)` opens the registry (migrating it), and wires sessions, the
+one error handler, the static files and the two routers. `csq serve` runs it with uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment
+from starlette.middleware.sessions import SessionMiddleware
+
+from registry import review_claims
+from station import api, auth, http_errors, limits, pages
+from station.images import PageImages
+from station.rendering import STATIC_DIR, make_environment
+from station.review import ReviewDesk
+
+# Sent with every answer: no framing (clickjacking a correction), no MIME sniffing of
+# uploaded-looking content, no referrer leaking file numbers to other sites. The page
+# outline of a field uses an inline style attribute, hence 'unsafe-inline' for styles only.
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'"),
+]
+
+
+@dataclass
+class Station:
+    """What every route needs, kept on app.state.station."""
+
+    registry: object
+    images: PageImages
+    templates: Environment
+    desk: ReviewDesk
+
+
+class SecurityHeaders:
+    """A plain ASGI middleware (cheaper per request than BaseHTTPMiddleware: the API is hot)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                present = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [h for h in SECURITY_HEADERS if h[0] not in present]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(db_url: str, data_dir: Path) -> FastAPI:
+    from registry.service import Registry
+
+    data_dir = Path(data_dir)
+    registry = Registry.open(db_url, data_dir)
+    review_claims.ensure_schema(registry.db)
+    images = PageImages(data_dir)
+    station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        registry.close()
+
+    app = FastAPI(title="csq-intake station", lifespan=lifespan, docs_url=None, redoc_url=None,
+                  openapi_url="/api/openapi.json")
+    app.state.station = station
+    http_errors.install(app)
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=auth.load_secret_key(data_dir),
+        session_cookie=limits.SESSION_COOKIE,
+        max_age=limits.SESSION_MAX_AGE_S,
+        same_site="strict",
+        # Behind TLS (production), set CSQ_SECURE_COOKIES=1: the cookie never travels in clear.
+        https_only=os.environ.get("CSQ_SECURE_COOKIES") == "1",
+    )
+    app.add_middleware(SecurityHeaders)
+    return app

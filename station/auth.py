@@ -1,0 +1,129 @@
+"""Staff sessions, CSRF tokens and role checks of the review station.
+
+The session is a signed cookie (Starlette's SessionMiddleware, itsdangerous underneath)
+holding the login name, the role and the CSRF token; nothing secret is in it. The signing
+key comes from env CSQ_SECRET_KEY, else from data_dir/secret_key, created on first use
+with mode 0600 so that restarts keep everyone logged in and the key never enters the repo.
+
+Every POST from a browser carries the session's CSRF token (a hidden form field, or the
+X-CSRF-Token header for fetch()); every action checks the role on the server.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+
+from errors import PermissionDenied, StorageError
+from station import limits
+
+
+class LoginRequired(Exception):
+    """No staff session: pages redirect to the login page, JSON calls answer 401."""
+
+
+class CsrfRefused(Exception):
+    """A POST without the session's CSRF token: answered 403 by the central handler."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    name: str
+    role: str
+
+    def may(self, role: str) -> bool:
+        """True when this person's role is `role` or above it on the ladder."""
+        return limits.ROLES.index(self.role) >= limits.ROLES.index(role)
+
+
+def load_secret_key(data_dir: Path) -> str:
+    """The session signing key: env CSQ_SECRET_KEY, else data_dir/secret_key (made 0600)."""
+    from_env = os.environ.get("CSQ_SECRET_KEY")
+    if from_env:
+        return from_env
+    path = Path(data_dir) / limits.SECRET_KEY_FILE
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise StorageError(f"cannot read the session key ({exc.strerror}); check its permissions", path=str(path)) from exc
+    key = secrets.token_urlsafe(limits.SECRET_KEY_BYTES)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: two workers starting at once must not write two different keys.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    except OSError as exc:
+        raise StorageError(f"cannot create the session key ({exc.strerror}); make the data folder writable", path=str(path)) from exc
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(key + "\n")
+    return key
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use (the login form gets one too)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return token
+
+
+async def check_csrf(request: Request) -> None:
+    """Refuse a POST whose token (form field or header) does not match the session's."""
+    expected = request.session.get("csrf")
+    given = request.headers.get(limits.CSRF_HEADER)
+    if given is None and request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()  # Starlette caches it: the endpoint's Form() reads the same
+        given = form.get(limits.CSRF_FIELD)
+    if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
+        raise CsrfRefused()
+
+
+def current_staff(request: Request) -> Staff:
+    name, role = request.session.get("user"), request.session.get("role")
+    if not name or role not in limits.ROLES:
+        raise LoginRequired()
+    return Staff(name, role)
+
+
+def log_in(request: Request, name: str, role: str) -> None:
+    # A fresh CSRF token at login: a token planted before login is worth nothing after it.
+    request.session.clear()
+    request.session.update({"user": name, "role": role, "csrf": secrets.token_urlsafe(24)})
+
+
+def log_out(request: Request) -> None:
+    request.session.clear()
+
+
+def requires(role: str):
+    """A FastAPI dependency: the logged-in staff member, if their role reaches `role`."""
+
+    def dependency(request: Request) -> Staff:
+        staff = current_staff(request)
+        if not staff.may(role):
+            raise PermissionDenied(f"{staff.name} is a {staff.role}: this needs the {role} role or above")
+        return staff
+
+    dependency.__name__ = f"requires_{role}"
+    return dependency
+
+
+def api_token_ok(request: Request) -> bool:
+    """The online API's hook: when env CSQ_API_TOKEN is set, a matching Bearer is required."""
+    expected = os.environ.get("CSQ_API_TOKEN")
+    if not expected:
+        return True
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())

@@ -1,0 +1,166 @@
+"""Field crops, page thumbnails and full pages, cut with Pillow from the stored page PNGs.
+
+A reviewer decides from the crop alone most of the time, so the crop must be sharp and come
+at once: it is cut with a margin around the field's box, scaled up by an integer factor
+with nearest-neighbour (no blur is invented around pen strokes), and cached twice, in
+memory and on disk under data_dir, keyed by the source file's identity and the box.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PIL import Image
+
+from errors import NotFound
+from station import limits
+
+Box = tuple[float, float, float, float]
+
+
+class _LRU:
+    """A small thread-safe least-recently-used map (the server runs handlers in threads)."""
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            if key not in self._items:
+                return None
+            self._items.move_to_end(key)
+            return self._items[key]
+
+    def put(self, key, value) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.capacity:
+                self._items.popitem(last=False)
+
+
+def crop_rect_px(box: Box, *, page_height_pt: float, image_size: tuple[int, int],
+                 margin_pt: float = limits.CROP_MARGIN_PT, dpi: int = limits.PAGE_DPI) -> tuple[int, int, int, int]:
+    """The pixel rectangle (left, top, right, bottom) of a box in PDF points (origin
+    bottom-left) with its margin, rounded outwards and clipped to the image."""
+    k = dpi / limits.POINTS_PER_INCH
+    x0, y0, x1, y1 = box
+    left = math.floor((min(x0, x1) - margin_pt) * k)
+    right = math.ceil((max(x0, x1) + margin_pt) * k)
+    top = math.floor((page_height_pt - (max(y0, y1) + margin_pt)) * k)
+    bottom = math.ceil((page_height_pt - (min(y0, y1) - margin_pt)) * k)
+    width, height = image_size
+    left, top = max(0, left), max(0, top)
+    right, bottom = min(width, right), min(height, bottom)
+    if right <= left or bottom <= top:
+        raise NotFound(f"the field's box {list(box)} lies outside the stored page image")
+    return left, top, right, bottom
+
+
+def _png_bytes(img: Image.Image) -> bytes:
+    out = io.BytesIO()
+    # compress_level 3: a crop is served many times but written once; speed beats bytes here.
+    img.save(out, format="PNG", compress_level=3)
+    return out.getvalue()
+
+
+class PageImages:
+    """Serves crops and thumbnails of stored page images, with the caches described above."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.cache_dir = self.data_dir / limits.IMAGE_CACHE_DIR
+        self._crops = _LRU(limits.CROP_MEMORY_CACHE)
+        self._pages = _LRU(limits.PAGE_MEMORY_CACHE)
+
+    def resolve(self, stored_path: str | os.PathLike) -> Path:
+        """A stored image path as the registry gives it: absolute, or relative to data_dir."""
+        p = Path(stored_path)
+        return p if p.is_absolute() else self.data_dir / p
+
+    def _identity(self, path: Path) -> str:
+        try:
+            st = path.stat()
+        except OSError:
+            raise NotFound(f"the stored page image is missing: {path}") from None
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+
+    def _page(self, path: Path, identity: str) -> Image.Image:
+        img = self._pages.get(identity)
+        if img is None:
+            try:
+                with Image.open(path) as opened:
+                    opened.load()
+                    img = opened.convert("L") if opened.mode not in ("L", "RGB") else opened.copy()
+            except OSError as exc:
+                raise NotFound(f"the stored page image cannot be read ({exc}): {path}") from None
+            self._pages.put(identity, img)
+        return img
+
+    def _cached(self, key: str, make) -> bytes:
+        data = self._crops.get(key)
+        if data is not None:
+            return data
+        disk = self.cache_dir / f"{key}.png"
+        try:
+            data = disk.read_bytes()
+        except OSError:
+            data = make()
+            self._write_cache(disk, data)
+        self._crops.put(key, data)
+        return data
+
+    def _write_cache(self, disk: Path, data: bytes) -> None:
+        tmp = disk.with_name(f".{disk.name}.{os.getpid()}.{threading.get_ident()}.tmp")
+        try:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_bytes(data)
+            os.replace(tmp, disk)
+        except OSError:
+            # The cache is an optimisation: a read-only or full disk must not stop review,
+            # the crop is still served from memory.
+            tmp.unlink(missing_ok=True)
+
+    def crop(self, stored_path, box: Box, *, page_height_pt: float) -> bytes:
+        """The field's crop as PNG bytes: box + margin, scaled up CROP_SCALE times."""
+        path = self.resolve(stored_path)
+        identity = self._identity(path)
+        params = f"crop|{identity}|{tuple(round(v, 3) for v in box)}|{page_height_pt}|{limits.CROP_MARGIN_PT}|{limits.CROP_SCALE}"
+        key = hashlib.sha256(params.encode()).hexdigest()
+
+        def make() -> bytes:
+            page = self._page(path, identity)
+            rect = crop_rect_px(box, page_height_pt=page_height_pt, image_size=page.size)
+            piece = page.crop(rect)
+            scaled = piece.resize((piece.width * limits.CROP_SCALE, piece.height * limits.CROP_SCALE), Image.Resampling.NEAREST)
+            return _png_bytes(scaled)
+
+        return self._cached(key, make)
+
+    def thumbnail(self, stored_path, *, width: int = limits.THUMBNAIL_WIDTH_PX) -> bytes:
+        path = self.resolve(stored_path)
+        identity = self._identity(path)
+        key = hashlib.sha256(f"thumb|{identity}|{width}".encode()).hexdigest()
+
+        def make() -> bytes:
+            page = self._page(path, identity)
+            height = max(1, round(page.height * width / page.width))
+            # Downscaling: an averaging filter keeps thin strokes visible in the thumbnail.
+            return _png_bytes(page.resize((width, height), Image.Resampling.BOX))
+
+        return self._cached(key, make)
+
+    def full(self, stored_path) -> Path:
+        """The stored PNG itself (served as a file)."""
+        path = self.resolve(stored_path)
+        if not path.is_file():
+            raise NotFound(f"the stored page image is missing: {path}")
+        return path

@@ -1,0 +1,52 @@
+"""Every threshold and magic number of the review station and the online API, in one place.
+
+Change them here, never inline: the tests and station/bench.py read the same names.
+"""
+
+from __future__ import annotations
+
+# --- the online API -------------------------------------------------------------------
+# A complete data document of the CSQ form is about 3 KiB; 64 KiB leaves room for long
+# names and future fields while refusing anything that is clearly not an application.
+API_MAX_BODY_BYTES = 64 * 1024
+API_CONTENT_TYPES = ("application/json",)
+
+# --- staff sessions -------------------------------------------------------------------
+SESSION_COOKIE = "csq_session"
+SESSION_MAX_AGE_S = 10 * 3600  # one working day: a forgotten login does not last the night
+CSRF_FIELD = "csrf_token"  # hidden field of every POST form
+CSRF_HEADER = "x-csrf-token"  # the same token, for fetch() posts
+SECRET_KEY_FILE = "secret_key"  # under data_dir, mode 0600, when CSQ_SECRET_KEY is not set
+SECRET_KEY_BYTES = 32
+
+# Role ladder: each role may do everything the roles before it may do.
+ROLES = ("clerk", "reviewer", "supervisor")
+
+# --- review claims --------------------------------------------------------------------
+# A field shown to a reviewer is theirs for this long; after that another reviewer may take
+# it (the first one's save still works unless someone else saved in between: versions).
+CLAIM_TIMEOUT_S = 5 * 60
+# Fields a reviewer postponed (Tab) are not offered again to them in this session; the list
+# is capped so that the session cookie stays small.
+POSTPONED_MAX = 50
+
+# --- images ---------------------------------------------------------------------------
+PAGE_DPI = 200  # scan/ stores aligned form pages at this resolution
+POINTS_PER_INCH = 72
+CROP_MARGIN_PT = 6.0  # context around the field: the neighbouring box edges show alignment
+CROP_SCALE = 2  # integer, so that nearest-neighbour upscaling keeps strokes sharp
+CROP_MEMORY_CACHE = 512  # crops kept in memory (about 10 KiB each)
+PAGE_MEMORY_CACHE = 8  # decoded page images kept in memory (about 4 MiB each, greyscale)
+THUMBNAIL_WIDTH_PX = 220
+IMAGE_CACHE_DIR = "cache/station"  # under data_dir: crops and thumbnails, safe to delete
+
+# --- pages ----------------------------------------------------------------------------
+QUEUE_PAGE_SIZE = 50
+HISTORY_PAGE_SIZE = 200
+
+# --- benchmark targets (station/bench.py) ----------------------------------------------
+BENCH_REVIEW_PENDING_FIELDS = 10_000
+BENCH_REVIEW_REQUESTS = 200
+BENCH_REVIEW_P99_TARGET_MS = 100.0
+BENCH_API_CLIENTS = 2_000
+BENCH_API_TARGET_PER_S = 500.0

@@ -1,0 +1,336 @@
+"""The review desk: what the station shows and does, between the web routes and the registry.
+
+Routes (station/pages.py) stay thin: they check the session and the role, then call the
+desk. The desk claims fields (registry/review_claims.py), turns registry rows into the
+"cards" the templates render, and sends every correction through Registry.review_set
+(validated, audited, versioned) or Registry.set_postmark.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from errors import BadArguments, ConflictError, InvalidData, NotFound, PermissionDenied
+from registry import review_claims as claims
+from registry.filenumber import normalize_file_no
+from station import limits
+from station.auth import Staff
+from station.http_errors import problem_dicts
+from station.images import PageImages, crop_rect_px
+from templates.spec import Bilingual, FieldSpec, load_form, load_separator
+
+BOOL_TYPES = ("checkbox", "signature")
+CLAIM_TIMEOUT = timedelta(seconds=limits.CLAIM_TIMEOUT_S)
+
+# Why a field was flagged, for a person. Rule ids come from the form template instead.
+REASON_TEXTS = {
+    "low_confidence": Bilingual("lecture incertaine", "uncertain reading"),
+    "needs_review": Bilingual("à vérifier", "to check"),
+    "pattern": Bilingual("format inattendu", "unexpected format"),
+    "required": Bilingual("obligatoire mais vide", "required but empty"),
+    "charset": Bilingual("caractère non permis", "character not allowed"),
+    "length": Bilingual("longueur", "length"),
+    "date": Bilingual("date impossible", "impossible date"),
+    "range": Bilingual("hors limites", "out of range"),
+    "vocabulary": Bilingual("hors vocabulaire", "not in the vocabulary"),
+    "ambiguous": Bilingual("cases ambiguës", "ambiguous ticks"),
+    "multiple_ticks": Bilingual("plusieurs cases cochées", "several boxes ticked"),
+    "barcode_mismatch": Bilingual("code-barres et écriture diffèrent", "barcode and handwriting differ"),
+    "engines_disagree": Bilingual("les deux lecteurs diffèrent", "the two readers disagree"),
+    "postmark_uncertain": Bilingual("cachet lu avec doute", "postmark read with doubt"),
+}
+
+TYPE_HINTS = {
+    "date": "AAAA-MM-JJ ou AAAAMMJJ · YYYY-MM-DD or YYYYMMDD",
+    "digits": "chiffres · digits",
+    "checkbox": "X = coché · ticked, vide = non · empty",
+    "signature": "X = signé · signed, vide = non · not signed",
+}
+POSTMARK_HINT = "AAAA-MM-JJ, ou vide = illisible · YYYY-MM-DD, or empty = illegible"
+
+
+@dataclass(frozen=True)
+class SaveOutcome:
+    """What a save came to: saved (result), or refused with the card to show again."""
+
+    status: int  # 200 saved, 409 conflict, 422 invalid value
+    saved: dict | None
+    card: dict | None  # the refused field again (conflict or problems), or None when saved
+
+
+def reason_text(code: str, rules: dict[str, Bilingual]) -> dict:
+    if code.startswith("rule:") and code[5:] in rules:
+        text = rules[code[5:]]
+    else:
+        text = REASON_TEXTS.get(code, Bilingual(code.replace("_", " "), ""))
+    return {"code": code, "fr": text.fr, "en": text.en}
+
+
+def input_text(value, field_type: str) -> str:
+    """A stored or decoded value as the person types it: text as is, a tick as X."""
+    if value is None:
+        return ""
+    if field_type in BOOL_TYPES:
+        truth = value if isinstance(value, bool) else str(value).strip().lower() in ("true", "1", "x")
+        return "X" if truth else ""
+    return str(value)
+
+
+def shown_text(value, field_type: str) -> str:
+    if field_type in BOOL_TYPES:
+        return "☒ oui · yes" if input_text(value, field_type) == "X" else "☐ non · no"
+    return input_text(value, field_type)
+
+
+class ReviewDesk:
+    def __init__(self, registry, images: PageImages):
+        self.registry = registry
+        self.db = registry.db
+        self.images = images
+
+    # ------------------------------------------------------------------ form facts
+
+    @staticmethod
+    def _spec(item: claims.WaitingField | None, form_id, version, field: str) -> FieldSpec | None:
+        try:
+            if field == claims.POSTMARK_FIELD:
+                return load_separator().field(field)
+            return load_form(form_id, version).field(field) if form_id else load_form().field(field)
+        except KeyError:
+            return None
+
+    @staticmethod
+    def _page_size(item: claims.WaitingField) -> tuple[float, float]:
+        if item.field == claims.POSTMARK_FIELD or not item.form_id:
+            page = (load_separator() if item.field == claims.POSTMARK_FIELD else load_form()).pages[0]
+        else:
+            page = load_form(item.form_id, item.form_version).pages[(item.page_no or 1) - 1]
+        return page.width_pt, page.height_pt
+
+    @staticmethod
+    def _rules(form_id, version) -> dict[str, Bilingual]:
+        form = load_form(form_id, version) if form_id else load_form()
+        return {r.id: r.message for r in form.rules}
+
+    # ----------------------------------------------------------------------- cards
+
+    def crop_url(self, item: claims.WaitingField) -> str | None:
+        if item.box is None or item.page_image is None:
+            return None
+        return f"/images/{item.file_no}/fields/{item.field}.png"
+
+    def card(self, item: claims.WaitingField, staff: Staff, *, remaining: int, upcoming: claims.WaitingField | None = None,
+             holder: claims.Claim | None = None, conflict: dict | None = None, problems: list[dict] | None = None,
+             typed: str | None = None, return_to: str = "") -> dict:
+        spec = self._spec(item, item.form_id, item.form_version, item.field)
+        field_type = spec.type if spec else "text"
+        label = spec.label if spec else Bilingual(item.field, item.field)
+        if item.field == claims.POSTMARK_FIELD:
+            label = Bilingual("Date du cachet de la poste (feuille séparatrice)", "Postmark date (separator sheet)")
+        width_pt, height_pt = self._page_size(item)
+        outline = crop_size = None
+        if item.box is not None:
+            x0, y0, x1, y1 = item.box
+            outline = {"left": round(x0 / width_pt * 100, 3), "top": round((height_pt - y1) / height_pt * 100, 3),
+                       "width": round((x1 - x0) / width_pt * 100, 3), "height": round((y1 - y0) / height_pt * 100, 3)}
+            k = limits.PAGE_DPI / limits.POINTS_PER_INCH
+            left, top, right, bottom = crop_rect_px(item.box, page_height_pt=height_pt,
+                                                    image_size=(round(width_pt * k), round(height_pt * k)))
+            crop_size = ((right - left) * limits.CROP_SCALE, (bottom - top) * limits.CROP_SCALE)
+        may_edit = staff.may("supervisor") if item.field == claims.POSTMARK_FIELD else staff.may("reviewer")
+        machine = input_text(item.value, field_type)
+        return {
+            "file_no": item.file_no, "field": item.field, "type": field_type, "label": label,
+            "version": item.version if item.version is not None else "",
+            "input_value": typed if typed is not None else machine, "machine_value": machine,
+            "machine_display": shown_text(item.value, field_type),
+            "reasons": [reason_text(r, self._rules(item.form_id, item.form_version)) for r in item.reasons],
+            "confidence": item.confidence, "source": item.source,
+            "crop_url": self.crop_url(item), "crop_size": crop_size, "page_no": item.page_no,
+            "page_url": f"/images/{item.file_no}/fields/{item.field}/page.png" if item.page_image else None,
+            "outline": outline,
+            "options": [{"value": o.value, "label": o.label.joined()} for o in (spec.options if spec else ())],
+            "hint": POSTMARK_HINT if item.field == claims.POSTMARK_FIELD else TYPE_HINTS.get(field_type, ""),
+            "rank": item.rank, "priority_date": item.priority_date, "remaining": remaining,
+            "upcoming_crop_url": self.crop_url(upcoming) if upcoming else None,
+            "claimed_by_other": holder.claimed_by if holder else None,
+            "can_edit": may_edit and holder is None,
+            "conflict": conflict, "problems": problems or [],
+            "app_url": f"/applications/{item.file_no}",
+            "history_url": f"/applications/{item.file_no}/fields/{item.field}/history",
+            "return_to": return_to,
+        }
+
+    def next_card(self, staff: Staff, postponed: list[tuple[str, str]]) -> dict | None:
+        """Claim the best waiting field for this person and return its card (None: none left)."""
+        supervisor = staff.may("supervisor")
+        item = claims.claim_next(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=postponed, may_postmark=supervisor)
+        if item is None:
+            return None
+        upcoming = claims.peek_next(self.db, staff.name, skip=[*postponed, item.key], may_postmark=supervisor)
+        return self.card(item, staff, remaining=self.remaining(staff), upcoming=upcoming)
+
+    def remaining(self, staff: Staff) -> int:
+        return claims.pending_count(self.db, with_postmarks=staff.may("supervisor"))
+
+    def field_card(self, staff: Staff, file_no: str, field: str, *, return_to: str = "") -> dict:
+        """One given field, claimed for this person unless a colleague holds it."""
+        file_no = normalize_file_no(file_no)
+        item = claims.field_for_review(self.db, file_no, field)
+        if item is None:
+            raise NotFound(f"no field {field!r} in application {file_no}")
+        holder = claims.claim(self.db, file_no, field, staff.name, timeout=CLAIM_TIMEOUT) if staff.may("reviewer") else None
+        return self.card(item, staff, remaining=self.remaining(staff), holder=holder, return_to=return_to)
+
+    # ----------------------------------------------------------------------- saves
+
+    def save(self, staff: Staff, file_no: str, field: str, value: str, version: str) -> SaveOutcome:
+        """A person's value for a field, never over a newer change (409 with what changed)."""
+        file_no = normalize_file_no(file_no)
+        if field == claims.POSTMARK_FIELD:
+            if not staff.may("supervisor"):
+                raise PermissionDenied(f"{staff.name} is a {staff.role}: only a supervisor may decide a postmark date")
+            expected = None
+        else:
+            if not staff.may("reviewer"):
+                raise PermissionDenied(f"{staff.name} is a {staff.role}: correcting fields needs the reviewer role")
+            try:
+                expected = int(version)
+            except (TypeError, ValueError):
+                raise BadArguments("the form lost the field's version: reload the page") from None
+        try:
+            saved = self.registry.review_set(file_no, field, value, by=staff.name, expected_version=expected)
+        except ConflictError:
+            return SaveOutcome(409, None, self._refused_card(staff, file_no, field, conflict=True))
+        except InvalidData as exc:
+            problems = problem_dicts(exc.problems) or [{"field": field, "code": "invalid", "message_fr": str(exc), "message_en": str(exc)}]
+            return SaveOutcome(422, None, self._refused_card(staff, file_no, field, problems=problems, typed=value, version=expected))
+        claims.release(self.db, file_no, field, staff.name)
+        return SaveOutcome(200, saved, None)
+
+    def _refused_card(self, staff: Staff, file_no: str, field: str, *, conflict: bool = False,
+                      problems: list[dict] | None = None, typed: str | None = None, version: int | None = None) -> dict:
+        item = claims.field_for_review(self.db, file_no, field)
+        if item is None:
+            raise NotFound(f"no field {field!r} in application {file_no}")
+        details = None
+        if conflict:
+            # What the winner wrote: the loser decides again on top of it (the new version).
+            spec = self._spec(item, item.form_id, item.form_version, field)
+            details = {"value": shown_text(item.value, spec.type if spec else "text"), "by": item.updated_by,
+                       "at": item.updated_at.strftime("%Y-%m-%d %H:%M:%S UTC") if item.updated_at else None,
+                       "version": item.version}
+        elif version is not None and item.version != version:
+            details = None  # a newer version arrived meanwhile: the next save will say so
+        return self.card(item, staff, remaining=self.remaining(staff), conflict=details, problems=problems, typed=typed)
+
+    def postpone(self, staff: Staff, file_no: str, field: str) -> None:
+        claims.release(self.db, normalize_file_no(file_no), field, staff.name)
+
+    def set_postmark(self, staff: Staff, file_no: str, postmark: str, illegible: bool, reason: str) -> dict:
+        if not staff.may("supervisor"):
+            raise PermissionDenied(f"{staff.name} is a {staff.role}: only a supervisor may change a postmark date")
+        if not reason or len(reason.strip()) < 3:
+            raise BadArguments("give the reason for the change (motif obligatoire): it is kept in the audit trail")
+        day = None
+        if not illegible:
+            try:
+                day = date.fromisoformat(postmark.strip())
+            except ValueError:
+                raise BadArguments(f"postmark date {postmark!r}: write YYYY-MM-DD, or tick 'illegible'") from None
+        result = self.registry.set_postmark(normalize_file_no(file_no), day, by=staff.name, reason=reason.strip())
+        claims.release(self.db, normalize_file_no(file_no), claims.POSTMARK_FIELD, staff.name)
+        return result
+
+    # ---------------------------------------------------------------------- images
+
+    def field_crop(self, file_no: str, field: str) -> bytes:
+        item = claims.field_for_review(self.db, normalize_file_no(file_no), field)
+        if item is None or item.box is None or item.page_image is None:
+            raise NotFound(f"application {file_no} has no image of field {field!r}")
+        return self.images.crop(item.page_image, item.box, page_height_pt=self._page_size(item)[1])
+
+    def field_page(self, file_no: str, field: str):
+        item = claims.field_for_review(self.db, normalize_file_no(file_no), field)
+        if item is None or item.page_image is None:
+            raise NotFound(f"application {file_no} has no page image for field {field!r}")
+        return self.images.full(item.page_image)
+
+    def page_image(self, file_no: str, sequence: int) -> str:
+        path = claims.page_image_path(self.db, normalize_file_no(file_no), sequence)
+        if path is None:
+            raise NotFound(f"application {file_no} has no page {sequence}")
+        return path
+
+    def envelope_image(self, file_no: str) -> str:
+        path = claims.envelope_image_path(self.db, normalize_file_no(file_no))
+        if path is None:
+            raise NotFound(f"application {file_no} has no envelope image")
+        return path
+
+    # ---------------------------------------------------------- application, history
+
+    def application_view(self, file_no: str) -> dict:
+        app = self.registry.application(file_no)
+        form = load_form(app["form_id"], app["form_version"]) if app["form_id"] else load_form()
+        rules = {r.id: r.message for r in form.rules}
+        order = {name: i for i, name in enumerate(form.field_names)}
+        fields = []
+        for name, f in sorted(app["fields"].items(), key=lambda kv: order.get(kv[0], len(order))):
+            try:
+                spec = form.field(name)
+                field_type, label = spec.type, spec.label
+            except KeyError:
+                field_type, label = "text", Bilingual(name, name)
+            machine = f.get("machine_value") if f.get("machine_source") else None
+            fields.append({
+                "name": name, "label": label, "display": shown_text(f["value"], field_type),
+                "machine_display": shown_text(machine, field_type) if f.get("machine_source") else None,
+                "source": f["source"], "confidence": f["confidence"], "needs_review": f["needs_review"],
+                "reasons": [reason_text(r, rules) for r in f["reasons"]], "version": f["version"],
+            })
+        pending = sum(1 for f in fields if f["needs_review"]) + (1 if app.get("postmark_needs_review") else 0)
+        pages = [{
+            "label": f"p. {p['page_no']}" if p.get("page_no") else f"#{p['sequence'] + 1}", "kind": p["kind"],
+            "thumb_url": f"/images/{app['file_no']}/pages/{p['sequence']}.png?thumb=1",
+            "full_url": f"/images/{app['file_no']}/pages/{p['sequence']}.png", "problems": p.get("problems") or [],
+        } for p in app.get("pages", [])]
+        duplicates = [{"file_no": d, "why": "doublon de ce dossier · duplicate of this file"} for d in app.get("duplicates", [])]
+        if app.get("duplicate_of"):
+            duplicates.insert(0, {"file_no": app["duplicate_of"], "why": "dossier retenu · the file kept"})
+        envelope = app.get("envelope") or {}
+        return {**app, "fields": fields, "pages": pages, "duplicates": duplicates, "pending": pending,
+                "envelope_url": f"/images/{app['file_no']}/envelope.png" if envelope.get("image_path") else None}
+
+    def public_status(self, file_no: str) -> dict:
+        """What the online API tells the portal about an application (no personal data)."""
+        app = self.registry.application(file_no)
+        keys = ("file_no", "channel", "status", "priority_date", "priority_rule", "rank", "submitted_at",
+                "postmark_date", "received_date", "duplicate_of")
+        return {k: app.get(k) for k in keys}
+
+    def history(self, *, file_no: str | None = None, field: str | None = None, before_id: int | None = None) -> list[dict]:
+        if file_no:
+            events = self.registry.audit_trail(normalize_file_no(file_no))
+            if field:
+                events = [e for e in events if e["field"] == field]
+            events = list(reversed(events))  # newest first, as on every history page
+        else:
+            events = claims.recent_audit(self.db, limit=limits.HISTORY_PAGE_SIZE, before_id=before_id)
+        return [_event_view(e) for e in events]
+
+
+def _event_view(e: dict) -> dict:
+    detail = e.get("detail") or ""
+    reason = detail
+    if detail.startswith("{"):
+        try:
+            parsed = json.loads(detail)
+            reason = ", ".join(f"{k}: {v}" for k, v in parsed.items() if v not in (None, ""))
+        except ValueError:
+            pass
+    at = (e.get("at") or "").replace("T", " ")[:19]
+    return {"at": at, "by": e.get("actor"), "action": e.get("action"), "file_no": e.get("file_no"),
+            "field": e.get("field"), "old": e.get("old"), "new": e.get("new"), "reason": reason}

@@ -1,0 +1,147 @@
+// The review station's keyboard loop. Plain JavaScript, no build step.
+//
+// The page works without it: the form posts, the server answers with the next field. With
+// it, Enter posts through fetch() and the server's answer (the next field's card, rendered
+// by the same template) replaces the card in place, so the next field comes without a
+// page load; its crop was fetched while the person looked at the previous one.
+"use strict";
+(function () {
+  const slot = document.getElementById("field-slot");
+  if (!slot) return;
+  const csrf = slot.dataset.csrf;
+  let busy = false;
+
+  function card() { return slot.querySelector(".field-card"); }
+  function input() { return slot.querySelector("#value"); }
+
+  function focusInput() {
+    const el = input();
+    if (el && !el.disabled) {
+      el.focus();
+      // Selected: typing replaces the machine reading; Enter alone accepts it.
+      el.select();
+    }
+  }
+
+  function prefetchUpcoming() {
+    const c = card();
+    const url = c && c.dataset.upcomingCrop;
+    if (url) { const img = new Image(); img.src = url; }
+  }
+
+  function swap(html) {
+    slot.innerHTML = html;
+    wire();
+    focusInput();
+    prefetchUpcoming();
+    const c = card();
+    if (c && c.dataset.fileNo) {
+      const url = "/review?file_no=" + encodeURIComponent(c.dataset.fileNo) + "&field=" + encodeURIComponent(c.dataset.field);
+      history.replaceState(null, "", url);
+    }
+  }
+
+  async function post(action) {
+    const form = slot.querySelector("#review-form");
+    if (!form || busy) return;
+    busy = true;
+    form.classList.add("sending");
+    try {
+      const body = new URLSearchParams(new FormData(form));
+      const resp = await fetch(action, {
+        method: "POST",
+        body: body,
+        headers: { "Accept": "application/json", "X-CSRF-Token": csrf },
+        credentials: "same-origin",
+      });
+      const type = resp.headers.get("content-type") || "";
+      if (!type.includes("application/json")) { form.submit(); return; }
+      const data = await resp.json();
+      if (data.html !== undefined) { swap(data.html); return; }
+      if (resp.status === 401) { window.location = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
+      showError(data.error || ("HTTP " + resp.status));
+    } catch (err) {
+      // Network trouble: the plain form post still works and says what went wrong.
+      form.action = action;
+      form.submit();
+    } finally {
+      busy = false;
+      const f = slot.querySelector("#review-form");
+      if (f) f.classList.remove("sending");
+    }
+  }
+
+  function showError(text) {
+    const c = card();
+    if (!c) return;
+    let p = c.querySelector(".js-error");
+    if (!p) {
+      p = document.createElement("p");
+      p.className = "flash flash-error js-error";
+      p.setAttribute("role", "alert");
+      c.insertBefore(p, c.querySelector(".crop"));
+    }
+    p.textContent = text;
+  }
+
+  function openPage() {
+    const dialog = slot.querySelector("#page-dialog");
+    if (!dialog) return;
+    const img = dialog.querySelector("img[data-src]");
+    if (img && !img.getAttribute("src")) img.src = img.dataset.src;
+    dialog.addEventListener("close", focusInput, { once: true });
+    dialog.showModal();
+    const outline = dialog.querySelector(".field-outline");
+    if (outline) outline.scrollIntoView({ block: "center", inline: "center" });
+  }
+
+  function historyUrl() {
+    const a = slot.querySelector(".history-link");
+    return a ? a.href : null;
+  }
+
+  function wire() {
+    const form = slot.querySelector("#review-form");
+    if (!form) return;
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      const action = (ev.submitter && ev.submitter.getAttribute("formaction")) || form.getAttribute("action");
+      post(action);
+    });
+    const el = input();
+    if (el) {
+      el.addEventListener("keydown", function (ev) {
+        if (ev.key === "Tab" && !ev.shiftKey && !ev.altKey && !ev.ctrlKey) {
+          ev.preventDefault();
+          post("/review/postpone");
+        } else if (ev.key === "Escape") {
+          ev.preventDefault();
+          el.value = el.dataset.machine;
+          el.select();
+        }
+      });
+    }
+    const button = slot.querySelector(".show-page");
+    if (button) button.addEventListener("click", openPage);
+  }
+
+  document.addEventListener("keydown", function (ev) {
+    const inField = ev.target instanceof HTMLInputElement || ev.target instanceof HTMLTextAreaElement;
+    const key = ev.key.toLowerCase();
+    // Alt+P anywhere; plain P only when the focus is not in the input, where it is a letter.
+    if ((ev.altKey && (key === "p" || ev.code === "KeyP")) || (!inField && !ev.altKey && !ev.ctrlKey && !ev.metaKey && key === "p")) {
+      ev.preventDefault();
+      openPage();
+    } else if (ev.altKey && (key === "h" || ev.code === "KeyH")) {
+      const url = historyUrl();
+      if (url) { ev.preventDefault(); window.location = url; }
+    } else if (!inField && key === "enter" && !slot.querySelector("dialog[open]")) {
+      ev.preventDefault();
+      focusInput();
+    }
+  });
+
+  wire();
+  focusInput();
+  prefetchUpcoming();
+})();

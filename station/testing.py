@@ -1,0 +1,232 @@
+"""Registry data and a live server for the station's tests, browser tests and benchmark.
+
+Everything is built through the registry's public API, as the mail and online channels do:
+`submit_online` for online files, `register_mail` with an EnvelopeReading whose pages are
+real images (the blank form rendered by forms/, rasterized at 200 dpi with pypdfium2, the
+candidate's letters drawn into the comb cells with Pillow).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import socket
+import threading
+import time
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+from scan.model import EnvelopeReading, FieldReading, PageRecord
+from station import limits
+from templates.spec import FieldSpec, load_form
+
+SAMPLE_DOCUMENT = Path(__file__).resolve().parent.parent / "samples" / "prefill-example.json"
+HAND_FONTS = ("/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
+PASSWORD = "correct-horse-battery"  # every test account's password (10+ characters)
+STAFF = {"clara": "clerk", "remi": "reviewer", "sophie": "supervisor", "rachel": "reviewer"}
+
+
+def sample_document() -> dict:
+    return json.loads(SAMPLE_DOCUMENT.read_text(encoding="utf-8"))
+
+
+def px(value_pt: float) -> float:
+    return value_pt * limits.PAGE_DPI / limits.POINTS_PER_INCH
+
+
+@lru_cache(maxsize=1)
+def blank_pages_png() -> tuple[bytes, ...]:
+    """Every page of the blank form at 200 dpi, greyscale PNG (rendered once per process)."""
+    import tempfile
+
+    import pypdfium2 as pdfium
+
+    from forms.render import blank_pdf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pdf = blank_pdf(Path(tmp) / "blank.pdf")
+        document = pdfium.PdfDocument(str(pdf))
+        try:
+            out = []
+            for page in document:
+                image = page.render(scale=limits.PAGE_DPI / limits.POINTS_PER_INCH, grayscale=True).to_pil().convert("L")
+                buf = io.BytesIO()
+                image.save(buf, format="PNG", compress_level=3)
+                out.append(buf.getvalue())
+            return tuple(out)
+        finally:
+            document.close()
+
+
+@lru_cache(maxsize=64)
+def _font(size: int, char: str = "A") -> ImageFont.ImageFont:
+    """A hand-like font, or DejaVu for the letters it lacks (Humor Sans has no accents)."""
+    paths = HAND_FONTS if char.isascii() else HAND_FONTS[1:]
+    for path in paths:
+        with contextlib.suppress(OSError):
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default(size)
+
+
+def write_into_cells(draw: ImageDraw.ImageDraw, spec: FieldSpec, text: str, height_pt: float) -> None:
+    """One capital per comb cell, as a candidate writes them (dark blue ink)."""
+    for cell, char in zip(spec.cells, text):
+        x0, y0, x1, y1 = cell
+        size = int(px(y1 - y0) * 0.72)
+        left, top = px(x0), px(height_pt - y1)
+        w, h = px(x1 - x0), px(height_pt - y0) - top
+        font = _font(size, char)
+        bbox = draw.textbbox((0, 0), char, font=font)
+        draw.text((left + (w - (bbox[2] - bbox[0])) / 2 - bbox[0], top + (h - (bbox[3] - bbox[1])) / 2 - bbox[1]),
+                  char, fill=40, font=font)
+
+
+def tick(draw: ImageDraw.ImageDraw, box, height_pt: float) -> None:
+    x0, y0, x1, y1 = box
+    draw.line([(px(x0) + 3, px(height_pt - y1) + 3), (px(x1) - 3, px(height_pt - y0) - 3)], fill=40, width=4)
+    draw.line([(px(x0) + 3, px(height_pt - y0) - 3), (px(x1) - 3, px(height_pt - y1) + 3)], fill=40, width=4)
+
+
+def filled_pages_png(written: dict[str, str | bool]) -> tuple[bytes, ...]:
+    """The blank pages with `written` (field → text or tick) drawn in by hand."""
+    return _filled_pages_png(json.dumps(written, sort_keys=True))
+
+
+@lru_cache(maxsize=4)
+def _filled_pages_png(written_json: str) -> tuple[bytes, ...]:
+    written = json.loads(written_json)
+    form = load_form()
+    out = []
+    for index, blank in enumerate(blank_pages_png()):
+        page_spec = form.pages[index]
+        image = Image.open(io.BytesIO(blank)).convert("L")
+        draw = ImageDraw.Draw(image)
+        for spec in page_spec.fields:
+            value = written.get(spec.name)
+            if value in (None, "", False):
+                continue
+            if spec.cells:
+                write_into_cells(draw, spec, str(value).replace("-", "") if spec.type == "date" else str(value),
+                                 page_spec.height_pt)
+            elif spec.options:
+                for option in spec.options:
+                    if option.value == value:
+                        tick(draw, option.box, page_spec.height_pt)
+            elif spec.box is not None and value is True:
+                tick(draw, spec.box, page_spec.height_pt)
+        buf = io.BytesIO()
+        image.save(buf, format="PNG", compress_level=3)
+        out.append(buf.getvalue())
+    return tuple(out)
+
+
+def envelope_reading(serial: int, *, doubtful: dict[str, str | bool | None], pages_png: tuple[bytes, ...] | None = None,
+                     truth: dict | None = None) -> EnvelopeReading:
+    """An envelope as scan/ would hand it over: every field read, those in `doubtful` read
+    as the given (maybe wrong) value and flagged low_confidence, the others read right."""
+    form = load_form()
+    truth = truth or sample_document()["fields"]
+    pages_png = pages_png or filled_pages_png(truth)
+    tag = f"test-envelope-{serial}"
+    pages = tuple(
+        PageRecord(sequence=i, source_file=f"{tag}.pdf", source_page=i, kind="form",
+                   pixels_sha256=hashlib.sha256(f"{tag}:{i}".encode()).hexdigest(), image_png=png,
+                   form_id=form.form_id, version=form.version, page_no=i + 1)
+        for i, png in enumerate(pages_png)
+    )
+    fields = []
+    for spec in form.fields:
+        value = truth.get(spec.name)
+        flagged = spec.name in doubtful
+        if flagged:
+            value = doubtful[spec.name]
+        source = "omr" if spec.type in ("choice", "checkbox", "signature") else "ocr"
+        fields.append(FieldReading(
+            name=spec.name, value=value, raw=str(value) if value is not None else "", source=source,
+            confidence=0.41 if flagged else 0.995, needs_review=flagged, reasons=("low_confidence",) if flagged else (),
+            page_no=spec.page_index + 1, box=spec.bounds,
+        ))
+    fingerprint = hashlib.sha256("".join(sorted(p.pixels_sha256 for p in pages)).encode()).hexdigest()
+    return EnvelopeReading(fingerprint=fingerprint, pages=pages, fields=tuple(fields), form_id=form.form_id,
+                           version=form.version)
+
+
+# A handwritten envelope read with three doubts: a misread name, a date, a tick.
+DEFAULT_DOUBTS = {"family_name": "GAGNE-TREMELAY", "birth_date": "1990-04-11", "sex": "F"}
+
+
+def register_mail_envelope(registry, serial: int, *, doubtful: dict | None = None, postmark: date = date(2026, 10, 6),
+                           received: date = date(2026, 10, 9)) -> str:
+    reading = envelope_reading(serial, doubtful=DEFAULT_DOUBTS if doubtful is None else doubtful)
+    return registry.register_mail(reading, postmark=postmark, received=received).file_no
+
+
+def add_staff(registry) -> None:
+    for name, role in STAFF.items():
+        registry.add_user(name, role, PASSWORD)
+
+
+def staff_database(path: Path) -> Path:
+    """A registry file holding only the test accounts. Hashing a password with argon2 takes
+    about half a second on purpose: tests copy this file instead of hashing again."""
+    from registry.service import Registry
+
+    if not path.exists():
+        with Registry.open(f"sqlite:///{path}", path.parent / "unused-data") as registry:
+            add_staff(registry)
+    return path
+
+
+def copy_database(template: Path, folder: Path) -> str:
+    """A private copy of a closed SQLite registry; its URL."""
+    import shutil
+
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "registry.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+# -------------------------------------------------------------------------- live server
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class LiveServer:
+    """uvicorn serving an app on 127.0.0.1 in a thread, for a real browser or HTTP client."""
+
+    def __init__(self, app, *, port: int | None = None):
+        import uvicorn
+
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]

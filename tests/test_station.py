@@ -1,0 +1,418 @@
+"""The review station in process (FastAPI's TestClient): sessions, CSRF, roles, the review
+loop, crops, optimistic locking, claims, postmarks, history. Registry data is built through
+the registry's public API (station/testing.py)."""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import stat
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from PIL import Image
+
+from registry import review_claims
+from station import limits
+from station import testing as T
+from station.app import create_app
+from station.images import crop_rect_px
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def staff_db(tmp_path_factory):
+    return T.staff_database(tmp_path_factory.mktemp("staff") / "registry.db")
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch, staff_db):
+    monkeypatch.delenv("CSQ_SECRET_KEY", raising=False)
+    monkeypatch.delenv("CSQ_TEMPLATE_DIR", raising=False)
+    application = create_app(T.copy_database(staff_db, tmp_path / "db"), tmp_path / "data")
+    yield application
+    application.state.station.registry.close()
+
+
+@pytest.fixture
+def registry(app):
+    return app.state.station.registry
+
+
+@pytest.fixture
+def mail_file(registry):
+    """One mail application with three fields flagged (family_name, birth_date, sex)."""
+    return T.register_mail_envelope(registry, 1)
+
+
+def client_for(app):
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://testserver")
+
+
+def csrf_of(client) -> str:
+    page = client.get("/login")
+    return CSRF_INPUT.search(page.text).group(1)
+
+
+def logged_in(app, name: str):
+    client = client_for(app)
+    token = csrf_of(client)
+    r = client.post("/login", data={"username": name, "password": T.PASSWORD, "csrf_token": token, "next": "/queue"},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    client.csrf = CSRF_INPUT.search(client.get("/queue").text).group(1)
+    return client
+
+
+def field_version(registry, file_no: str, field: str) -> int:
+    return registry.application(file_no)["fields"][field]["version"]
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+def test_pages_need_a_login_and_redirect_to_it(app):
+    client = client_for(app)
+    r = client.get("/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=%2Fqueue")
+    assert client.get("/queue", headers={"Accept": "application/json"}).status_code == 401
+
+
+def test_login_logout(app):
+    client = logged_in(app, "remi")
+    assert "remi" in client.get("/queue").text
+    r = client.post("/logout", data={"csrf_token": client.csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_wrong_password_is_refused_without_saying_which_part(app):
+    client = client_for(app)
+    r = client.post("/login", data={"username": "remi", "password": "nope-nope-nope", "csrf_token": csrf_of(client)})
+    assert r.status_code == 401 and "Wrong name or password" in r.text
+    r = client.post("/login", data={"username": "nobody", "password": T.PASSWORD, "csrf_token": csrf_of(client)})
+    assert r.status_code == 401 and "Wrong name or password" in r.text
+
+
+def test_login_does_not_redirect_off_site(app):
+    client = client_for(app)
+    r = client.post("/login", data={"username": "remi", "password": T.PASSWORD, "csrf_token": csrf_of(client),
+                                    "next": "//evil.example/"}, follow_redirects=False)
+    assert r.headers["location"] == "/"
+
+
+def test_session_key_is_made_once_with_mode_0600(app, tmp_path):
+    key_file = tmp_path / "data" / limits.SECRET_KEY_FILE
+    assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    from station.auth import load_secret_key
+
+    assert load_secret_key(tmp_path / "data") == key_file.read_text().strip()  # kept across restarts
+
+
+def test_security_headers(app):
+    r = client_for(app).get("/login")
+    assert r.headers["x-frame-options"] == "DENY"
+    assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
+
+
+# --------------------------------------------------------------------------------- CSRF
+
+
+def test_post_without_csrf_token_is_refused(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    version = field_version(registry, mail_file, "family_name")
+    form = {"file_no": mail_file, "field": "family_name", "value": "GAGNÉ-TREMBLAY", "version": str(version)}
+    assert client.post("/review/save", data=form).status_code == 403
+    assert client.post("/review/save", data={**form, "csrf_token": "forged"}).status_code == 403
+    assert registry.application(mail_file)["fields"]["family_name"]["source"] == "ocr"
+    assert client.post("/review/save", data={**form, "csrf_token": client.csrf}, follow_redirects=False).status_code == 303
+    assert registry.application(mail_file)["fields"]["family_name"]["source"] == "manual"
+
+
+def test_login_form_needs_csrf_too(app):
+    r = client_for(app).post("/login", data={"username": "remi", "password": T.PASSWORD})
+    assert r.status_code == 403
+
+
+def test_csrf_header_works_for_fetch(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    version = field_version(registry, mail_file, "sex")
+    r = client.post("/review/save", data={"file_no": mail_file, "field": "sex", "value": "F", "version": str(version)},
+                    headers={"X-CSRF-Token": client.csrf, "Accept": "application/json"})
+    assert r.status_code == 200 and r.json()["saved"]["field"] == "sex"
+
+
+# -------------------------------------------------------------------------------- roles
+
+
+def test_clerk_may_view_but_not_correct(app, mail_file, registry):
+    client = logged_in(app, "clara")
+    assert client.get(f"/applications/{mail_file}").status_code == 200
+    assert client.get("/queue").status_code == 200
+    assert client.get(f"/images/{mail_file}/fields/family_name.png").status_code == 200
+    assert client.get("/review").status_code == 403
+    version = field_version(registry, mail_file, "family_name")
+    r = client.post("/review/save", data={"file_no": mail_file, "field": "family_name", "value": "X",
+                                          "version": str(version), "csrf_token": client.csrf})
+    assert r.status_code == 403
+    assert registry.application(mail_file)["fields"]["family_name"]["source"] == "ocr"
+    page = client.get(f"/applications/{mail_file}").text
+    assert "corriger</a>" not in page and "postmark-form" not in page
+
+
+def test_reviewer_is_refused_a_supervisors_postmark_change(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    r = client.post(f"/applications/{mail_file}/postmark",
+                    data={"postmark_date": "2026-10-01", "reason": "read on the envelope", "csrf_token": client.csrf})
+    assert r.status_code == 403
+    assert registry.application(mail_file)["postmark_date"] == "2026-10-06"
+
+
+def test_supervisor_changes_the_postmark_with_a_reason_audited(app, mail_file, registry):
+    client = logged_in(app, "sophie")
+    r = client.post(f"/applications/{mail_file}/postmark", data={"postmark_date": "2026-10-02", "reason": "",
+                                                                   "csrf_token": client.csrf})
+    assert r.status_code == 400  # the reason is required
+    r = client.post(f"/applications/{mail_file}/postmark",
+                    data={"postmark_date": "2026-10-02", "reason": "date read on the envelope under a lamp",
+                          "csrf_token": client.csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    app_data = registry.application(mail_file)
+    assert app_data["postmark_date"] == "2026-10-02" and app_data["priority_date"] == "2026-10-02"
+    event = [e for e in registry.audit_trail(mail_file) if e["action"] == "set_postmark"][-1]
+    assert event["actor"] == "sophie" and "lamp" in event["detail"]
+    r = client.post(f"/applications/{mail_file}/postmark",
+                    data={"illegible": "1", "reason": "second look: illegible", "csrf_token": client.csrf})
+    assert registry.application(mail_file)["postmark_illegible"] is True
+    assert "second look: illegible" in client.get(f"/applications/{mail_file}/history").text
+
+
+def test_reviewer_cannot_confirm_a_postmark_through_the_review_loop(app, mail_file):
+    client = logged_in(app, "remi")
+    r = client.post("/review/save", data={"file_no": mail_file, "field": "postmark_date", "value": "2026-10-01",
+                                          "version": "", "csrf_token": client.csrf})
+    assert r.status_code == 403
+
+
+# ---------------------------------------------------------------------------- the loop
+
+
+def test_review_page_shows_the_field_its_crop_reading_and_reasons(app, mail_file):
+    client = logged_in(app, "remi")
+    page = client.get("/review").text
+    assert f'data-file-no="{mail_file}"' in page and 'data-field="family_name"' in page
+    assert f'src="/images/{mail_file}/fields/family_name.png"' in page
+    assert "GAGNE-TREMELAY" in page and "uncertain reading" in page
+    assert 'id="value"' in page and 'value="GAGNE-TREMELAY"' in page
+    # the next field's crop is named for prefetching
+    assert f'data-upcoming-crop="/images/{mail_file}/fields/birth_date.png"' in page
+
+
+def test_enter_on_the_reading_accepts_it_and_the_next_field_comes(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    version = field_version(registry, mail_file, "family_name")
+    r = client.post("/review/save", headers={"Accept": "application/json", "X-CSRF-Token": client.csrf},
+                    data={"file_no": mail_file, "field": "family_name", "value": "GAGNÉ-TREMBLAY", "version": str(version)})
+    body = r.json()
+    assert r.status_code == 200 and body["saved"]["value"] == "GAGNÉ-TREMBLAY"
+    assert 'data-field="birth_date"' in body["html"]
+    row = next(row for row in registry.export_rows() if row["file_no"] == mail_file)
+    assert row["fields"]["family_name"] == {"value": "GAGNÉ-TREMBLAY", "source": "manual", "confidence": 1.0,
+                                            "needs_review": False}
+
+
+def test_plain_form_post_falls_back_to_a_redirect(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    version = field_version(registry, mail_file, "birth_date")
+    r = client.post("/review/save", data={"file_no": mail_file, "field": "birth_date", "value": "19900417",
+                                          "version": str(version), "csrf_token": client.csrf}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/review"
+    assert registry.application(mail_file)["fields"]["birth_date"]["value"] == "1990-04-17"
+
+
+def test_an_invalid_value_comes_back_with_the_validators_message(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    version = field_version(registry, mail_file, "birth_date")
+    r = client.post("/review/save", headers={"Accept": "application/json", "X-CSRF-Token": client.csrf},
+                    data={"file_no": mail_file, "field": "birth_date", "value": "1990-02-31", "version": str(version)})
+    assert r.status_code == 422
+    assert 'data-field="birth_date"' in r.json()["html"] and "flash-error" in r.json()["html"]
+    assert registry.application(mail_file)["fields"]["birth_date"]["needs_review"] is True
+
+
+def test_postpone_moves_on_and_the_field_stays_waiting(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    client.get("/review")
+    r = client.post("/review/postpone", headers={"Accept": "application/json", "X-CSRF-Token": client.csrf},
+                    data={"file_no": mail_file, "field": "family_name"})
+    assert 'data-field="birth_date"' in r.json()["html"]
+    assert any(e["field"] == "family_name" for e in registry.review_list())
+    # a colleague gets it at once: postponing released the claim
+    assert 'data-field="family_name"' in logged_in(app, "rachel").get("/review").text
+
+
+def test_a_tick_is_typed_as_x_or_nothing(app, registry):
+    file_no = T.register_mail_envelope(registry, 7, doubtful={"declaration_signed": False})
+    client = logged_in(app, "remi")
+    page = client.get("/review").text
+    assert 'data-field="declaration_signed"' in page and 'value=""' in page
+    version = field_version(registry, file_no, "declaration_signed")
+    client.post("/review/save", data={"file_no": file_no, "field": "declaration_signed", "value": "x",
+                                      "version": str(version), "csrf_token": client.csrf})
+    assert registry.application(file_no)["fields"]["declaration_signed"]["value"] is True
+
+
+def test_nothing_left_says_so(app):
+    page = logged_in(app, "remi").get("/review").text
+    assert "Nothing to review right now" in page
+
+
+# ------------------------------------------------------------------------------- crops
+
+
+def test_crop_endpoint_returns_a_png_of_the_fields_box_with_margin_scaled_2x(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    r = client.get(f"/images/{mail_file}/fields/birth_date.png")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/png"
+    assert "private" in r.headers["cache-control"]
+    image = Image.open(io.BytesIO(r.content))
+    x0, y0, x1, y1 = registry.application(mail_file)["fields"]["birth_date"]["box"]
+    k = limits.PAGE_DPI / 72
+    m = limits.CROP_MARGIN_PT
+    expected_w = (int(-(-(x1 + m) * k // 1)) - int((x0 - m) * k // 1)) * limits.CROP_SCALE
+    expected_h = (int(-(-(792 - (y0 - m)) * k // 1)) - int((792 - (y1 + m)) * k // 1)) * limits.CROP_SCALE
+    assert image.size == (expected_w, expected_h)
+    # it is the written field: dark ink inside, not a blank piece of page
+    assert min(image.convert("L").getdata()) < 100
+    # the second request is served from the cache, byte for byte
+    assert client.get(f"/images/{mail_file}/fields/birth_date.png").content == r.content
+    assert list((tmp_cache := app.state.station.images.cache_dir).glob("*.png")), tmp_cache
+
+
+def test_crop_rect_is_clipped_to_the_page():
+    assert crop_rect_px((0, 0, 20, 20), page_height_pt=792, image_size=(1700, 2200)) == (0, 2127, 73, 2200)
+
+
+def test_online_fields_have_no_crop(app, registry):
+    file_no = registry.submit_online(T.sample_document()).file_no
+    r = logged_in(app, "clara").get(f"/images/{file_no}/fields/family_name.png")
+    assert r.status_code == 404
+
+
+def test_page_images_thumbnails_and_field_page(app, mail_file):
+    client = logged_in(app, "clara")
+    full = Image.open(io.BytesIO(client.get(f"/images/{mail_file}/pages/0.png").content))
+    thumb = Image.open(io.BytesIO(client.get(f"/images/{mail_file}/pages/0.png?thumb=1").content))
+    assert full.size == (1700, 2200) and thumb.width == limits.THUMBNAIL_WIDTH_PX
+    assert client.get(f"/images/{mail_file}/fields/sex/page.png").status_code == 200
+    assert client.get(f"/images/{mail_file}/pages/99.png").status_code == 404
+
+
+# ------------------------------------------------------------------ conflicts and claims
+
+
+def test_a_stale_version_is_refused_with_what_changed(app, mail_file, registry):
+    first, second = logged_in(app, "remi"), logged_in(app, "rachel")
+    version = field_version(registry, mail_file, "family_name")
+    form = {"file_no": mail_file, "field": "family_name", "version": str(version)}
+    r = first.post("/review/save", data={**form, "value": "GAGNÉ-TREMBLAY", "csrf_token": first.csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    r = second.post("/review/save", data={**form, "value": "GAGNE", "csrf_token": second.csrf},
+                    headers={"Accept": "application/json"})
+    assert r.status_code == 409
+    html = r.json()["html"]
+    assert "Changed meanwhile" in html and "GAGNÉ-TREMBLAY" in html and "remi" in html
+    assert f'name="version" value="{version + 1}"' in html  # deciding again applies on top of it
+    assert registry.application(mail_file)["fields"]["family_name"]["value"] == "GAGNÉ-TREMBLAY"
+    # the plain form gets the same card as a 409 page
+    r = second.post("/review/save", data={**form, "value": "GAGNE", "csrf_token": second.csrf})
+    assert r.status_code == 409 and "Changed meanwhile" in r.text
+
+
+def test_two_reviewers_are_never_given_the_same_field(app, registry):
+    T.register_mail_envelope(registry, 2, doubtful={"family_name": "GAGNE-TREMELAY"})
+    first, second = logged_in(app, "remi"), logged_in(app, "rachel")
+    page_1, page_2 = first.get("/review").text, second.get("/review").text
+    assert 'data-field="family_name"' in page_1
+    assert "Nothing to review right now" in page_2
+    # a reload gives the first reviewer the same field back, not a new one
+    assert 'data-field="family_name"' in first.get("/review").text
+
+
+def test_a_claimed_field_opened_directly_shows_who_holds_it(app, mail_file):
+    first, second = logged_in(app, "remi"), logged_in(app, "rachel")
+    first.get("/review")
+    page = second.get(f"/review?file_no={mail_file}&field=family_name").text
+    assert "remi" in page and "is reviewing this field right now" in page and 'id="value"' in page and "disabled" in page
+
+
+def test_claims_time_out(app, mail_file, registry):
+    db = registry.db
+    now = datetime.now(timezone.utc)
+    timeout = timedelta(seconds=limits.CLAIM_TIMEOUT_S)
+    first = review_claims.claim_next(db, "remi", timeout=timeout, now=now)
+    second = review_claims.claim_next(db, "rachel", timeout=timeout, now=now)
+    assert first.field == "family_name" and second.field == "birth_date"
+    later = now + timeout + timedelta(seconds=1)
+    third = review_claims.claim_next(db, "rachel", timeout=timeout, now=later, skip=[second.key])
+    assert third.field == "family_name"  # remi's claim ran out
+
+
+def test_queue_lists_waiting_fields_in_priority_order(app, registry):
+    early = T.register_mail_envelope(registry, 3, postmark=date(2026, 10, 1))
+    late = T.register_mail_envelope(registry, 4, postmark=date(2026, 10, 5))
+    page = logged_in(app, "clara").get("/queue").text
+    assert page.index(early) < page.index(late)
+    assert "6 champ(s)" in page
+
+
+# ---------------------------------------------------------- application view and history
+
+
+def test_application_view_shows_fields_sources_pages_and_flags(app, mail_file, registry):
+    page = logged_in(app, "sophie").get(f"/applications/{mail_file}").text
+    assert "GAGNE-TREMELAY" in page and "source-ocr" in page and "41 %" in page
+    assert page.count("/pages/") >= 2 * 6  # thumbnail and full image of each of the 6 pages
+    assert "postmark-form" in page  # supervisors only
+
+
+def test_duplicates_are_linked(app, registry):
+    first = registry.submit_online(T.sample_document()).file_no
+    second = registry.submit_online(T.sample_document()).file_no
+    page = logged_in(app, "clara").get(f"/applications/{second}").text
+    assert f'href="/applications/{first}"' in page
+
+
+def test_field_history_comes_from_the_audit_trail(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    version = field_version(registry, mail_file, "sex")
+    client.post("/review/save", data={"file_no": mail_file, "field": "sex", "value": "M", "version": str(version),
+                                      "csrf_token": client.csrf})
+    page = client.get(f"/applications/{mail_file}/fields/sex/history").text
+    assert "review_set" in page and "remi" in page and ">M<" in page
+    assert "review_set" in client.get("/history").text
+
+
+def test_unknown_application_is_a_404_page(app):
+    from registry.filenumber import format_file_no
+
+    r = logged_in(app, "clara").get(f"/applications/{format_file_no(2026, 'mail', 999_999)}")
+    assert r.status_code == 404 and "Introuvable" in r.text
+
+
+def test_templates_can_be_overridden(tmp_path, monkeypatch):
+    override = tmp_path / "override"
+    override.mkdir()
+    (override / "login.html").write_text("{% extends 'base.html' %}{% block main %}OVERRIDDEN LOGIN{% endblock %}")
+    monkeypatch.setenv("CSQ_TEMPLATE_DIR", str(override))
+    application = create_app(f"sqlite:///{tmp_path}/r.db", tmp_path / "data")
+    try:
+        assert "OVERRIDDEN LOGIN" in client_for(application).get("/login").text
+    finally:
+        application.state.station.registry.close()
