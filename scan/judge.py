@@ -276,12 +276,13 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             reasons = ["empty"]
     else:
         answers = ticked + filled
-        if len(answers) == 1 and not faint and not (ticked and filled):
-            # One box ticked (or blacked in: some people fill the box as their answer), others empty
-            # or scribbled out (a cancelled first choice): the person's answer is clear.
-            value, conf = answers[0], t.OMR_CLEAR_CONFIDENCE
-        elif len(ticked) == 1 and filled:
-            value, conf, reasons = ticked[0], t.OMR_DOUBT_CONFIDENCE, ["filled_box"]
+        if len(ticked) == 1 and not faint:
+            # One box ticked; any other is empty, scribbled out, or blacked in: a box filled almost
+            # entirely beside a tick is the cancelled first choice (AMC's rule).
+            value, conf = ticked[0], t.OMR_CLEAR_CONFIDENCE
+        elif len(filled) == 1 and not ticked and not faint:
+            # Only one box, blacked in: some people fill the box as their answer.
+            value, conf = filled[0], t.OMR_CLEAR_CONFIDENCE
         elif len(answers) > 1:
             value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["multiple_ticks"]
         elif faint:

@@ -279,7 +279,8 @@ def _to_gray(image: Image.Image) -> np.ndarray:
 
 def encode_png(pixels: np.ndarray) -> bytes:
     """A grey page as PNG (fast compression: the review station only crops it)."""
-    ok, data = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, t.PNG_COMPRESSION])
+    params = [cv2.IMWRITE_PNG_COMPRESSION, t.PNG_COMPRESSION, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    ok, data = cv2.imencode(".png", pixels, params)
     if not ok:  # only on an empty array, a programming error
         raise ValueError("PNG encoding failed")
     return data.tobytes()

@@ -29,6 +29,7 @@ Stack edge cases, decided:
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import multiprocessing
 import os
@@ -296,9 +297,34 @@ def _default_workers(pages: int) -> int:
     env = os.environ.get("CSQ_SCAN_WORKERS")
     if env and env.isdigit():
         return max(1, int(env))
-    if pages < t.MIN_PAGES_FOR_POOL:
+    if pages < t.MIN_PAGES_FOR_POOL and _POOL is None:
         return 1  # starting processes costs more than a few pages take
-    return max(1, min(os.cpu_count() or 1, pages))
+    return max(1, os.cpu_count() or 1)
+
+
+_POOL: tuple[int, object] | None = None  # (workers, multiprocessing pool), kept for the next call
+
+
+def _shared_pool(workers: int):
+    """The process's pool of page readers: started once, reused by every later envelope (a batch
+    or the benchmark reads many), closed at exit."""
+    global _POOL
+    if _POOL is not None and _POOL[0] == workers:
+        return _POOL[1]
+    close_pool()
+    # spawn, not fork: a forked child would inherit the parent's opencv threads and engines.
+    pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker)
+    _POOL = (workers, pool)
+    atexit.register(close_pool)
+    return pool
+
+
+def close_pool() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL[1].terminate()
+        _POOL[1].join()
+        _POOL = None
 
 
 def _tasks(files: Iterable[Path]) -> list[PageTask]:
@@ -321,10 +347,9 @@ def run_pages(tasks: list[PageTask], *, workers: int | None = None, progress: Pr
     if workers <= 1:
         os.environ.setdefault("OMP_THREAD_LIMIT", "1")
         results: Iterable[PageResult] = map(process_page, tasks)
-        pool = None
     else:
-        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=_init_worker)
-        results = pool.imap(process_page, tasks, chunksize=1)
+        results = _shared_pool(workers).imap(process_page, tasks, chunksize=1)
+    finished = False
     try:
         for done, result in enumerate(results, start=1):
             if stats is not None:
@@ -332,10 +357,10 @@ def run_pages(tasks: list[PageTask], *, workers: int | None = None, progress: Pr
             if progress is not None:
                 progress(done, total, f"{Path(result.task.path).name} p{result.task.index + 1}: {result.record.kind}")
             yield result
+        finished = True
     finally:
-        if pool is not None:
-            pool.terminate()
-            pool.join()
+        if workers > 1 and not finished:
+            close_pool()  # pages still queued for an abandoned reading must not delay the next one
 
 
 # ------------------------------------------------------------------------------ envelope

@@ -1,0 +1,108 @@
+"""scan/read.py on real rendered, hand-marked and damaged pages: tick boxes, signatures, handprint."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scan.align import align, box_to_px, warp
+from scan.engines import cell_recognizer, tesseract
+from scan.identify import identify, template_page, upright
+from scan.judge import judge_field
+from scan.read import read_comb, read_marks, read_signature
+from scan.reference import printed_mask
+from templates.spec import load_form
+from test_scan_support import rendered, scan_damage  # noqa: F401
+
+
+def _aligned(image: np.ndarray, seed: int = 0):
+    scan, _ = scan_damage(image, seed=seed, angle=(-1) ** seed * 1.3)
+    identity = identify(scan)
+    turned = upright(scan, identity.quarter_turns)
+    page = template_page(identity.page_code)
+    return warp(turned, align(turned, page), page), page
+
+
+def _mark_page(image: np.ndarray, page, plan: dict, seed: int) -> np.ndarray:
+    """Tick boxes by hand: plan = {field: [(option value, style), ...]}."""
+    from samples import handprint
+
+    rng = np.random.default_rng(seed)
+    out = image.copy()
+    for name, marks in plan.items():
+        f = page.field(name)
+        for value, style in marks:
+            box = f.box if value == "box" else next(o.box for o in f.options if o.value == value)
+            handprint.draw_tick(out, box_to_px(page, box), style=style, rng=rng)
+    return out
+
+
+def test_tick_boxes_ticked_unticked_filled_and_crossed_out_all_right(rendered):
+    """Every clear mark read right (tick styles x, check, fill; a scribbled-out first choice; no
+    mark): 100 %, and none of them sent to review."""
+    form = load_form()
+    checklist = form.pages[5]
+    styles = ("x", "check", "fill")
+    wrong, total = [], 0
+    for seed in range(3):
+        rng = np.random.default_rng(100 + seed)
+        plan, expected = {}, {}
+        for k, f in enumerate(checklist.fields):
+            choice = (k + seed) % 3  # ENCLOSED, NA, or nothing
+            if choice == 2:
+                expected[f.name] = None
+                continue
+            value = f.options[choice].value
+            marks = [(value, styles[int(rng.integers(3))])]
+            if (k + seed) % 4 == 0:  # changed their mind: the other box scribbled out
+                marks.insert(0, (f.options[1 - choice].value, "cancelled"))
+            plan[f.name], expected[f.name] = marks, value
+        aligned, page = _aligned(_mark_page(rendered["pages"]["blank"][5], checklist, plan, seed), seed)
+        printed = printed_mask(page.form_id, page.version, page.index)
+        for f in page.fields:
+            reading = judge_field(read_marks(aligned, page, f, printed), f)
+            total += 1
+            if reading.value != expected[f.name] or reading.needs_review:
+                wrong.append((seed, f.name, expected[f.name], reading.raw, reading.reasons))
+    assert total == 27 and wrong == []
+
+
+def test_checkbox_and_doubtful_marks(rendered):
+    form = load_form()
+    page4 = form.pages[3]
+    plan = {"previous_application": [("box", "x")], "french_level": [("BASIC", "dot")], "english_level": [("NONE", "x"), ("ADVANCED", "check")]}
+    aligned, page = _aligned(_mark_page(rendered["pages"]["blank"][3], page4, plan, 7))
+    printed = printed_mask(page.form_id, page.version, page.index)
+    read = {f.name: judge_field(read_marks(aligned, page, f, printed), f) for f in page.fields if f.type in ("choice", "checkbox")}
+    assert read["previous_application"].value is True and not read["previous_application"].needs_review
+    assert read["french_level"].needs_review  # a dot: meant, perhaps, but a person decides
+    assert read["english_level"].needs_review and "multiple_ticks" in read["english_level"].reasons
+    assert read["quebec_family"].value is None and not read["quebec_family"].needs_review
+
+
+def test_signature_present_or_absent(rendered):
+    from test_scan_support import handwrite
+
+    page5 = load_form().pages[4]
+    f = page5.field("declaration_signed")
+    for signed in (True, False):
+        image = handwrite(rendered["pages"]["blank"][4], 4, {"declaration_signed": signed}, seed=3)
+        aligned, page = _aligned(image, 2)
+        reading = judge_field(read_signature(aligned, page, f), f)
+        assert reading.value is signed and not reading.needs_review
+
+
+@pytest.mark.skipif(cell_recognizer() is None, reason="the comb-cell ICR (scan/models) is not installed")
+def test_handprinted_fields_read_right(rendered):
+    from test_scan_support import handwrite
+
+    values = {"family_name": "TREMBLAY", "birth_date": "1985-07-14", "passport_number": "AB123456", "phone": "15145550199"}
+    image = handwrite(rendered["pages"]["blank"][0], 0, values, seed=4, font_name="comic-regular")
+    aligned, page = _aligned(image, 1)
+    printed = printed_mask(page.form_id, page.version, page.index)
+    for name, want in values.items():
+        f = page.field(name)
+        reading = judge_field(read_comb(aligned, page, f, icr=cell_recognizer(), ocr=tesseract(), printed=printed), f)
+        assert reading.value == want or reading.needs_review, (name, reading.raw)  # never final and wrong
+    right = sum(judge_field(read_comb(aligned, page, page.field(n), icr=cell_recognizer(), ocr=tesseract()), page.field(n)).value == v for n, v in values.items())
+    assert right >= 3
