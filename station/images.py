@@ -65,6 +65,27 @@ def crop_rect_px(box: Box, *, page_height_pt: float, image_size: tuple[int, int]
     return left, top, right, bottom
 
 
+def has_ink(page: Image.Image, cell: Box, page_height_pt: float) -> bool:
+    """Ink inside a comb cell, its printed border left out."""
+    x0, y0, x1, y1 = cell
+    dx, dy = (x1 - x0) * limits.CELL_INSET, (y1 - y0) * limits.CELL_INSET
+    rect = crop_rect_px((x0 + dx, y0 + dy, x1 - dx, y1 - dy), page_height_pt=page_height_pt,
+                        image_size=page.size, margin_pt=0)
+    histogram = page.crop(rect).convert("L").histogram()
+    return sum(histogram[: limits.INK_LEVEL]) >= limits.INK_MIN_PIXELS
+
+
+def _trimmed(page: Image.Image, box: Box, cells: tuple[Box, ...], page_height_pt: float) -> Box:
+    """The box up to one cell after the last cell with ink (all of it when none has ink:
+    a person must see that the field is empty)."""
+    ordered = sorted(cells, key=lambda c: c[0])
+    for i in range(len(ordered) - 1, -1, -1):
+        if has_ink(page, ordered[i], page_height_pt):
+            last = ordered[min(i + 1, len(ordered) - 1)]
+            return (box[0], box[1], min(box[2], last[2]), box[3])
+    return box
+
+
 def _png_bytes(img: Image.Image) -> bytes:
     out = io.BytesIO()
     # compress_level 3: a crop is served many times but written once; speed beats bytes here.
@@ -129,16 +150,20 @@ class PageImages:
             # the crop is still served from memory.
             tmp.unlink(missing_ok=True)
 
-    def crop(self, stored_path, box: Box, *, page_height_pt: float) -> bytes:
-        """The field's crop as PNG bytes: box + margin, scaled up CROP_SCALE times."""
+    def crop(self, stored_path, box: Box, *, page_height_pt: float, cells: tuple[Box, ...] = ()) -> bytes:
+        """The field's crop as PNG bytes: box + margin, scaled up CROP_SCALE times; with the
+        comb `cells` of the field, blank cells at the end are left out (see limits)."""
         path = self.resolve(stored_path)
         identity = self._identity(path)
-        params = f"crop|{identity}|{tuple(round(v, 3) for v in box)}|{page_height_pt}|{limits.CROP_MARGIN_PT}|{limits.CROP_SCALE}"
+        trim = limits.CROP_TRIM_BLANK_CELLS and len(cells) > 1 and len({round(c[1]) for c in cells}) == 1
+        params = (f"crop|{identity}|{tuple(round(v, 3) for v in box)}|{page_height_pt}|{limits.CROP_MARGIN_PT}|"
+                  f"{limits.CROP_SCALE}|{trim and (limits.INK_LEVEL, limits.INK_MIN_PIXELS, limits.CELL_INSET)}")
         key = hashlib.sha256(params.encode()).hexdigest()
 
         def make() -> bytes:
             page = self._page(path, identity)
-            rect = crop_rect_px(box, page_height_pt=page_height_pt, image_size=page.size)
+            shown = _trimmed(page, box, cells, page_height_pt) if trim else box
+            rect = crop_rect_px(shown, page_height_pt=page_height_pt, image_size=page.size)
             piece = page.crop(rect)
             scaled = piece.resize((piece.width * limits.CROP_SCALE, piece.height * limits.CROP_SCALE), Image.Resampling.NEAREST)
             return _png_bytes(scaled)

@@ -35,6 +35,14 @@ PAGE_DPI = 200  # scan/ stores aligned form pages at this resolution
 POINTS_PER_INCH = 72
 CROP_MARGIN_PT = 6.0  # context around the field: the neighbouring box edges show alignment
 CROP_SCALE = 2  # integer, so that nearest-neighbour upscaling keeps strokes sharp
+# A long comb field is mostly empty cells: the crop stops one cell after the last cell
+# with ink, so the letters come out larger on screen. A cell has ink when at least
+# INK_MIN_PIXELS pixels darker than INK_LEVEL lie inside it, away from its printed border
+# (CELL_INSET of its size on each side).
+CROP_TRIM_BLANK_CELLS = True
+INK_LEVEL = 128
+INK_MIN_PIXELS = 15
+CELL_INSET = 0.2
 CROP_MEMORY_CACHE = 512  # crops kept in memory (about 10 KiB each)
 PAGE_MEMORY_CACHE = 8  # decoded page images kept in memory (about 4 MiB each, greyscale)
 THUMBNAIL_WIDTH_PX = 220

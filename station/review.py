@@ -18,7 +18,7 @@ from registry.filenumber import normalize_file_no
 from station import limits
 from station.auth import Staff
 from station.http_errors import problem_dicts
-from station.images import PageImages, crop_rect_px
+from station.images import PageImages
 from templates.spec import Bilingual, FieldSpec, load_form, load_separator
 
 BOOL_TYPES = ("checkbox", "signature")
@@ -130,15 +130,11 @@ class ReviewDesk:
         if item.field == claims.POSTMARK_FIELD:
             label = Bilingual("Date du cachet de la poste (feuille séparatrice)", "Postmark date (separator sheet)")
         width_pt, height_pt = self._page_size(item)
-        outline = crop_size = None
+        outline = None
         if item.box is not None:
             x0, y0, x1, y1 = item.box
             outline = {"left": round(x0 / width_pt * 100, 3), "top": round((height_pt - y1) / height_pt * 100, 3),
                        "width": round((x1 - x0) / width_pt * 100, 3), "height": round((y1 - y0) / height_pt * 100, 3)}
-            k = limits.PAGE_DPI / limits.POINTS_PER_INCH
-            left, top, right, bottom = crop_rect_px(item.box, page_height_pt=height_pt,
-                                                    image_size=(round(width_pt * k), round(height_pt * k)))
-            crop_size = ((right - left) * limits.CROP_SCALE, (bottom - top) * limits.CROP_SCALE)
         may_edit = staff.may("supervisor") if item.field == claims.POSTMARK_FIELD else staff.may("reviewer")
         machine = input_text(item.value, field_type)
         return {
@@ -148,7 +144,7 @@ class ReviewDesk:
             "machine_display": shown_text(item.value, field_type),
             "reasons": [reason_text(r, self._rules(item.form_id, item.form_version)) for r in item.reasons],
             "confidence": item.confidence, "source": item.source,
-            "crop_url": self.crop_url(item), "crop_size": crop_size, "page_no": item.page_no,
+            "crop_url": self.crop_url(item), "page_no": item.page_no,
             "page_url": f"/images/{item.file_no}/fields/{item.field}/page.png" if item.page_image else None,
             "outline": outline,
             "options": [{"value": o.value, "label": o.label.joined()} for o in (spec.options if spec else ())],
@@ -250,7 +246,9 @@ class ReviewDesk:
         item = claims.field_for_review(self.db, normalize_file_no(file_no), field)
         if item is None or item.box is None or item.page_image is None:
             raise NotFound(f"application {file_no} has no image of field {field!r}")
-        return self.images.crop(item.page_image, item.box, page_height_pt=self._page_size(item)[1])
+        spec = self._spec(item, item.form_id, item.form_version, item.field)
+        return self.images.crop(item.page_image, item.box, page_height_pt=self._page_size(item)[1],
+                                cells=spec.cells if spec else ())
 
     def field_page(self, file_no: str, field: str):
         item = claims.field_for_review(self.db, normalize_file_no(file_no), field)

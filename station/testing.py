@@ -92,6 +92,17 @@ def tick(draw: ImageDraw.ImageDraw, box, height_pt: float) -> None:
     draw.line([(px(x0) + 3, px(height_pt - y0) - 3), (px(x1) - 3, px(height_pt - y1) + 3)], fill=40, width=4)
 
 
+def scribble(draw: ImageDraw.ImageDraw, box, height_pt: float) -> None:
+    """A signature: a few loops of a pen across the middle of the box."""
+    import math
+
+    x0, y0, x1, y1 = box
+    left, right = px(x0) + 20, px(x0 + (x1 - x0) * 0.6)
+    middle, amplitude = px(height_pt - (y0 + y1) / 2), px(y1 - y0) * 0.25
+    points = [(left + (right - left) * t / 200, middle + amplitude * math.sin(t / 9) * (1 - t / 260)) for t in range(201)]
+    draw.line(points, fill=30, width=4, joint="curve")
+
+
 def filled_pages_png(written: dict[str, str | bool]) -> tuple[bytes, ...]:
     """The blank pages with `written` (field → text or tick) drawn in by hand."""
     return _filled_pages_png(json.dumps(written, sort_keys=True))
@@ -117,6 +128,8 @@ def _filled_pages_png(written_json: str) -> tuple[bytes, ...]:
                 for option in spec.options:
                     if option.value == value:
                         tick(draw, option.box, page_spec.height_pt)
+            elif spec.box is not None and value is True and spec.type == "signature":
+                scribble(draw, spec.box, page_spec.height_pt)
             elif spec.box is not None and value is True:
                 tick(draw, spec.box, page_spec.height_pt)
         buf = io.BytesIO()

@@ -295,6 +295,19 @@ def test_crop_endpoint_returns_a_png_of_the_fields_box_with_margin_scaled_2x(app
     assert list((tmp_cache := app.state.station.images.cache_dir).glob("*.png")), tmp_cache
 
 
+def test_a_long_field_is_cropped_one_cell_after_the_writing(app, mail_file, registry):
+    from templates.spec import load_form
+
+    png = logged_in(app, "clara").get(f"/images/{mail_file}/fields/family_name.png").content
+    cells = load_form().field("family_name").cells
+    written = len("GAGNÉ-TREMBLAY")
+    k = limits.PAGE_DPI / 72
+    right_pt = cells[written][2] + limits.CROP_MARGIN_PT  # one blank cell kept after the last letter
+    expected_w = (int(-(-right_pt * k // 1)) - int((cells[0][0] - limits.CROP_MARGIN_PT) * k // 1)) * limits.CROP_SCALE
+    assert Image.open(io.BytesIO(png)).width == expected_w
+    assert expected_w < (cells[-1][2] - cells[0][0]) * k * limits.CROP_SCALE / 1.5
+
+
 def test_crop_rect_is_clipped_to_the_page():
     assert crop_rect_px((0, 0, 20, 20), page_height_pt=792, image_size=(1700, 2200)) == (0, 2127, 73, 2200)
 
