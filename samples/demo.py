@@ -32,7 +32,7 @@ ONLINE_SUBMITTED_AT = datetime.fromisoformat("2026-02-16T09:30:00-05:00")
 
 
 def _say(console, text: str) -> None:
-    console.print(text)
+    console.print(text, soft_wrap=True)  # paths stay whole, to copy them
 
 
 def print_forms(out: Path) -> dict[str, Path]:
@@ -114,9 +114,10 @@ def run_demo(*, db_url: str, data_dir: Path, out: Path, console=None) -> None:
             result = registry.register_mail(reading, postmark=postmark, received=date.fromisoformat(s.truth["received_date"]),
                                             envelope_image=photo.read_bytes() if photo else None)
             results.append((s.truth["envelope"], result))
-        for reading in read_stack(list(stack[0].files)):
-            # The separator sheets carry the postmark and received dates the clerk wrote.
-            results.append(("stack", registry.register_mail(reading, postmark=None, received=None)))
+        # As `csq scan batch --received DAY`: the separator sheets carry each postmark.
+        stack_received = date.fromisoformat(stack[0].truth["received_date"])
+        for sample, reading in zip(stack, read_stack(list(stack[0].files))):
+            results.append((f"{sample.truth['envelope']} (stack)", registry.register_mail(reading, postmark=None, received=stack_received)))
         online_doc = json.loads((out / "forms" / "prefilled-example.json").read_text(encoding="utf-8"))
         online = registry.submit_online(online_doc, submitted_at=ONLINE_SUBMITTED_AT, idempotency_key=ONLINE_KEY)
         results.append(("online", online))
@@ -126,7 +127,7 @@ def run_demo(*, db_url: str, data_dir: Path, out: Path, console=None) -> None:
             table.add_column(column)
         for source, r in results:
             table.add_row(source, r.file_no, r.status, str(r.pages), str(len(r.needs_review)),
-                          "yes" if r.created else "no (already registered)")
+                          "yes" if r.created else "no: seen before")
         console.print(table)
 
         queue = Table(title="The queue (priority order)")

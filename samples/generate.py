@@ -445,6 +445,9 @@ def generate_stack(out_dir: Path, indices: list[int], stack_no: int, *, seed: in
     dpi = 200 if damage == "none" else _weighted(rng, {150: 0.1, 200: 0.6, 300: 0.3})
     clerk_font = _fonts(fonts)[int(rng.integers(len(_fonts(fonts))))]
     initials = CLERK_INITIALS[int(rng.integers(len(CLERK_INITIALS)))]
+    # A stack is the mail opened on one day: one received date, postmarks some days before it.
+    first_day = POSTMARK_WINDOW[0] + timedelta(days=MAIL_DELAY_DAYS[1])
+    received = first_day + timedelta(days=int(rng.integers(0, (POSTMARK_WINDOW[1] - first_day).days + 3)))
     directory = Path(out_dir) / f"stack-{stack_no:03d}-{fmt}"
     all_pages: list[ScannedPage] = []
     parts = []
@@ -455,6 +458,9 @@ def generate_stack(out_dir: Path, indices: list[int], stack_no: int, *, seed: in
         # The stack's scanner settings hold for every envelope in it; one dpi for the whole file.
         plan = plan_envelope(env_rng, kind=kind, level=damage, fonts=fonts, fmt=fmt, mode=mode, dpi=dpi)
         plan.hi_res_page = False
+        plan.received = received
+        if plan.postmark is not None:
+            plan.postmark = received - timedelta(days=int(env_rng.integers(MAIL_DELAY_DAYS[0], MAIL_DELAY_DAYS[1] + 1)))
         sheets, values, log = envelope_sheets(plan, person, env_rng)
         serial = seeded_separator_serial(env_rng)
         separator = separator_pages([serial], dpi, colour=mode == "colour")[0]
