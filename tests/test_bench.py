@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
-import pytest
-
 from samples.bench import machine, score_fields, summarize
 from templates.spec import load_form
 
@@ -48,10 +44,6 @@ def test_machine_is_described():
     assert m["cores"] and m["python"] and m["cpu"]
 
 
-_MISSING = [m for m in ("scan.pipeline", "registry.service") if importlib.util.find_spec(m) is None]
-
-
-@pytest.mark.skipif(bool(_MISSING), reason=f"waiting for {', '.join(_MISSING)} to land (scan/ and registry/ engineers)")
 def test_tiny_end_to_end_bench(tmp_path):
     from samples.bench import run_scan_bench
 
