@@ -23,6 +23,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, and_, delete, f
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from registry import models
 from registry.models import NAMING, UTCDateTime, applications, audit_events, envelopes, field_values, pages
 
 # The claims live in their own metadata: the registry's models describe the registry's
@@ -104,8 +105,17 @@ def _postmark_filter():
 _APP_ORDER = (applications.c.priority_date, applications.c.draw_key, applications.c.file_no)
 _ORDER = _APP_ORDER + (field_values.c.id,)
 
+# The rank of the last ranking: in its own table queue_places since migration 0002, on the
+# applications row before it. Read through an outer join: unranked files have no place.
+_queue_places = getattr(models, "queue_places", None)
+if _queue_places is not None:
+    _APPS = applications.outerjoin(_queue_places, _queue_places.c.application_id == applications.c.id)
+    _RANK = _queue_places.c.rank.label("rank")
+else:  # pragma: no cover - a registry from before migration 0002
+    _APPS, _RANK = applications, applications.c.rank
+
 _APP_COLUMNS = (
-    applications.c.file_no, applications.c.form_id, applications.c.form_version, applications.c.rank,
+    applications.c.file_no, applications.c.form_id, applications.c.form_version, _RANK,
     applications.c.priority_date, applications.c.draw_key, applications.c.channel, applications.c.id.label("application_id"),
 )
 _FIELD_COLUMNS = _APP_COLUMNS + (
@@ -113,7 +123,7 @@ _FIELD_COLUMNS = _APP_COLUMNS + (
     field_values.c.version, field_values.c.page_no, field_values.c.box_x0, field_values.c.box_y0, field_values.c.box_x1,
     field_values.c.box_y1, field_values.c.updated_by, field_values.c.updated_at, field_values.c.machine_value,
 )
-_FIELDS_JOIN = field_values.join(applications, applications.c.id == field_values.c.application_id)
+_FIELDS_JOIN = field_values.join(_APPS, applications.c.id == field_values.c.application_id)
 
 
 def _sort_key(row) -> tuple:
@@ -188,7 +198,7 @@ def _candidates(conn, user: str, now: datetime, limit: int, *, with_postmarks: b
     if with_postmarks:
         rows += conn.execute(
             select(*_APP_COLUMNS, literal(POSTMARK_FIELD).label("name"), literal(-1).label("field_order"))
-            .where(_postmark_filter(), ~_held_by_other(user, now, applications.c.id, POSTMARK_FIELD))
+            .select_from(_APPS).where(_postmark_filter(), ~_held_by_other(user, now, applications.c.id, POSTMARK_FIELD))
             .order_by(*_APP_ORDER).limit(limit)
         ).all()
         rows.sort(key=_sort_key)
@@ -251,7 +261,7 @@ def _item_row(conn, file_no: str, field: str):
     if field == POSTMARK_FIELD:
         return conn.execute(
             select(*_APP_COLUMNS, literal(POSTMARK_FIELD).label("name"), literal(-1).label("field_order"))
-            .where(applications.c.file_no == file_no)
+            .select_from(_APPS).where(applications.c.file_no == file_no)
         ).first()
     return conn.execute(
         select(*_FIELD_COLUMNS, field_values.c.id.label("field_order")).select_from(_FIELDS_JOIN)
@@ -320,9 +330,9 @@ def queue_page(db, *, offset: int, limit: int, now: datetime | None = None) -> Q
     with db.read() as conn:
         total_apps = conn.execute(select(func.count()).select_from(applications).where(being_verified)).scalar_one()
         apps = conn.execute(
-            select(applications.c.id, applications.c.file_no, applications.c.rank, applications.c.priority_date,
+            select(applications.c.id, applications.c.file_no, _RANK, applications.c.priority_date,
                    applications.c.channel, applications.c.status, applications.c.postmark_needs_review)
-            .where(being_verified).order_by(*_APP_ORDER).offset(offset).limit(limit)
+            .select_from(_APPS).where(being_verified).order_by(*_APP_ORDER).offset(offset).limit(limit)
         ).all()
         ids = [a.id for a in apps]
         items = conn.execute(

@@ -95,3 +95,10 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     )
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory station.app:app_from_env [--workers N]`: the registry and data
+    folder from CSQ_DATABASE_URL and CSQ_DATA_DIR, as `csq` reads them."""
+    return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
+                      Path(os.environ.get("CSQ_DATA_DIR", "csq-data")))

@@ -12,11 +12,13 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import socket
 import threading
 import time
 from datetime import date
 from functools import lru_cache
+from html import unescape
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -203,6 +205,31 @@ def copy_database(template: Path, folder: Path) -> str:
     target = folder / "registry.db"
     shutil.copyfile(template, target)
     return f"sqlite:///{target}"
+
+
+# ----------------------------------------------------------------------- in-process client
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+HIDDEN_INPUT = re.compile(r'<input type="hidden" name="(file_no|field|version)" value="([^"]*)">')
+VALUE_INPUT = re.compile(r'<input id="value" name="value" class="value" value="([^"]*)"')
+
+
+def login_csrf(client, name: str, password: str = PASSWORD) -> str:
+    """Log an in-process client in as `name`; return the session's CSRF token."""
+    token = CSRF_INPUT.search(client.get("/login").text).group(1)
+    r = client.post("/login", data={"username": name, "password": password, "csrf_token": token, "next": "/queue"},
+                    follow_redirects=False)
+    if r.status_code != 303:
+        raise RuntimeError(f"login of {name} failed: HTTP {r.status_code}")
+    return CSRF_INPUT.search(client.get("/queue").text).group(1)
+
+
+def current_card(html: str) -> dict:
+    """The form fields of the field card in a page or fragment: what Enter would post."""
+    fields = dict(HIDDEN_INPUT.findall(html))
+    value = VALUE_INPUT.search(html)
+    fields["value"] = unescape(value.group(1)) if value else ""
+    return fields
 
 
 # -------------------------------------------------------------------------- live server

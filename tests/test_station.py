@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import stat
 from datetime import date, datetime, timedelta, timezone
 
@@ -20,9 +19,6 @@ from station.app import create_app
 from station.images import crop_rect_px
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
-
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-
 
 @pytest.fixture(scope="session")
 def staff_db(tmp_path_factory):
@@ -56,17 +52,12 @@ def client_for(app):
 
 
 def csrf_of(client) -> str:
-    page = client.get("/login")
-    return CSRF_INPUT.search(page.text).group(1)
+    return T.CSRF_INPUT.search(client.get("/login").text).group(1)
 
 
 def logged_in(app, name: str):
     client = client_for(app)
-    token = csrf_of(client)
-    r = client.post("/login", data={"username": name, "password": T.PASSWORD, "csrf_token": token, "next": "/queue"},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-    client.csrf = CSRF_INPUT.search(client.get("/queue").text).group(1)
+    client.csrf = T.login_csrf(client, name)
     return client
 
 
