@@ -76,7 +76,7 @@ def font_by_name(name: str) -> FontStyle:
 # --- every number that shapes the handwriting, in one place --------------------------------
 
 CELL_PX = (42, 56)  # width, height of a comb cell at 200 dpi (15 x 20 pt)
-SUPERSAMPLE_TARGET_PX = 200  # draw glyphs with cells about this tall, then shrink: smooth edges
+SUPERSAMPLE_TARGET_PX = 160  # draw glyphs with cells about this tall, then shrink: smooth edges
 CAP_HEIGHT_FRAC = (0.60, 0.95)  # height of a capital, share of the cell height
 ACCENTED_SHRINK = (0.78, 1.0)  # writers shrink a letter that carries an accent
 SLANT_DEG = (-12.0, 12.0)  # shear; positive leans right
@@ -94,7 +94,7 @@ INK_BLACK = (5, 70)  # grey level of black ink after scanning
 INK_BLUE = (60, 125)  # blue ballpoint scanned to grey is lighter
 BLUE_PEN_PROB = 0.35
 PEN_TEXTURE = (0.70, 1.0)  # pressure varies along a stroke
-BOX_LINE_GREY = (120, 190)  # the printed comb: thin mid-grey lines
+BOX_LINE_GREY = (100, 190)  # the printed comb: dropout-red lines scan to mid-grey (scan/thresholds.py)
 WIDTH_FIT_FRAC = (0.72, 0.95)  # writers narrow a wide letter to fit the box: widest ink, share of cell
 ACCENTED_FIT_FRAC = (0.85, 1.0)  # letter plus accent, share of the cell height
 ASPECT = (0.82, 1.12)  # some hands write narrow, some wide
@@ -275,12 +275,12 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
     cap_px = style.cap_height_frac * cell_h * ss * size_jitter
     if marks:
         cap_px *= style.accented_shrink
-    font_size = max(4, int(round(cap_px / cap_ratio)))
+    font_size = max(4, 2 * int(round(cap_px / cap_ratio / 2)))  # even sizes: fewer fonts to load
     pil_font = _font(font.path, font_size)
 
     # Draw the glyph on a canvas with room above (accents) and below (cedilla, descenders).
     left, top, right, bottom = pil_font.getbbox(shape, anchor="ls")
-    pad = int(cap_px * 0.8) + 4
+    pad = int(cap_px * 0.5) + 4
     gw, gh = int(right - left) + 2 * pad, int(bottom - top) + 2 * pad
     glyph = Image.new("L", (max(gw, 1), max(gh, 1)), 0)
     origin = (pad - left, pad - top)  # where the baseline-left point lands
@@ -291,25 +291,27 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
 
     font_pen = stroke_ratio * font_size
     if hand_accent:
-        ys, xs = np.nonzero(g > 96)
-        if len(xs):
-            box = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+        x, y, w, h = cv2.boundingRect((g > 96).astype(np.uint8))
+        if w:
+            box = (float(x), float(y), float(x + w - 1), float(y + h - 1))
             for mark in marks:
                 _add_accent(g, mark, box, cap_px, font_pen, rng)
 
     # Reference point: the middle of the capital's height, the middle of the ink horizontally.
     # Punctuation keeps its place relative to the capitals ('.' low, "'" high, '-' middle); a
     # letter with an accent is centred as a whole and shrunk until the accent fits the box.
-    ys, xs = np.nonzero(g > 32)
+    inked = (g > 32).astype(np.uint8)
+    bx, by, ink_w, ink_h = cv2.boundingRect(inked)
     scale_x, scale = style.aspect, 1.0
-    if len(xs):
-        ink_w, ink_h = float(xs.max() - xs.min() + 1), float(ys.max() - ys.min() + 1)
+    if ink_w:
         scale_x = min(scale_x, style.width_fit_frac * cell_w * ss / ink_w)
-        ink_cx = float((xs.min() + xs.max()) / 2) if shape in "-'." else float(xs.mean())
+        moments = cv2.moments(inked[by:by + ink_h, bx:bx + ink_w], binaryImage=True)
+        mass_cx = bx + moments["m10"] / moments["m00"]
+        ink_cx = bx + (ink_w - 1) / 2 if shape in "-'." else mass_cx
         ref_y = origin[1] - cap_px / 2
         if marks:
             scale = min(1.0, style.accented_fit_frac * cell_h * ss / ink_h)
-            ref_y = float((ys.min() + ys.max()) / 2)
+            ref_y = by + (ink_h - 1) / 2
         ref = np.array([ink_cx, ref_y])
     else:
         ref = np.array([float(origin[0]), origin[1] - cap_px / 2])
@@ -329,10 +331,10 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
     shear = np.array([[1.0, -np.tan(slant)], [0.0, 1.0]])  # x moves right as y goes up
     rotation = np.array([[np.cos(rot), -np.sin(rot)], [np.sin(rot), np.cos(rot)]])
     linear = rotation @ shear @ np.diag([scale_x * scale, scale])
-    if len(xs) and not wanders:
+    if ink_w and not wanders:
         # A writer keeps the letter off the printed line: pull it back inside if it spills.
-        corners = np.array([[xs.min(), ys.min()], [xs.max(), ys.min()], [xs.min(), ys.max()],
-                            [xs.max(), ys.max()]], dtype=np.float64) - ref
+        x1, y1 = bx + ink_w - 1, by + ink_h - 1
+        corners = np.array([[bx, by], [x1, by], [bx, y1], [x1, y1]], dtype=np.float64) - ref
         placed = corners @ linear.T + target
         inset = np.array([cell_w, cell_h]) * INSIDE_INSET_FRAC * ss
         low = np.array([margin, margin]) * ss + inset
@@ -351,7 +353,8 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
         ink = cv2.dilate(ink, kernel) if delta > 0 else cv2.erode(ink, kernel)
 
-    if style.broken_strokes or rng.random() < BROKEN_STROKE_PROB / 3:
+    # Gaps break strokes; a dot or a short dash has no stroke to break (a gap would erase it).
+    if shape not in "-'." and (style.broken_strokes or rng.random() < BROKEN_STROKE_PROB / 3):
         gaps = np.zeros_like(ink)
         for _ in range(int(rng.integers(1, 4))):
             p = rng.uniform([0, 0], [canvas_w, canvas_h])
@@ -360,11 +363,10 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
             _polyline(gaps, [p - d, p + d], rng.uniform(0.25, 0.6) * want + 1)
         ink = cv2.subtract(ink, gaps)
 
-    coverage = ink.astype(np.float32) / 255.0
-    texture = rng.uniform(*PEN_TEXTURE, size=(4, 4)).astype(np.float32)
-    coverage *= cv2.resize(texture, (canvas_w, canvas_h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
     out_w, out_h = cell_w + 2 * margin, cell_h + 2 * margin
-    return cv2.resize(coverage, (out_w, out_h), interpolation=cv2.INTER_AREA)
+    coverage = cv2.resize(ink, (out_w, out_h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    texture = rng.uniform(*PEN_TEXTURE, size=(4, 4)).astype(np.float32)
+    return coverage * cv2.resize(texture, (out_w, out_h), interpolation=cv2.INTER_CUBIC).clip(0, 1)
 
 
 def _lay_ink(image: np.ndarray, coverage: np.ndarray, x0: int, y0: int, ink_grey: int) -> None:
