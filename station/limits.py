@@ -29,6 +29,9 @@ CLAIM_TIMEOUT_S = 5 * 60
 # Fields a reviewer postponed (Tab) are not offered again to them in this session; the list
 # is capped so that the session cookie stays small.
 POSTPONED_MAX = 50
+# "N fields to review" on each card is a reminder, not a ledger: it may lag this long
+# behind, which spares a count over the whole backlog on every keystroke's answer.
+REMAINING_COUNT_TTL_S = 2.0
 
 # --- images ---------------------------------------------------------------------------
 PAGE_DPI = 200  # scan/ stores aligned form pages at this resolution

@@ -9,6 +9,7 @@ desk. The desk claims fields (registry/review_claims.py), turns registry rows in
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -89,6 +90,7 @@ class ReviewDesk:
         self.registry = registry
         self.db = registry.db
         self.images = images
+        self._remaining: dict[bool, tuple[float, int]] = {}  # with postmarks? -> (when, count)
 
     # ------------------------------------------------------------------ form facts
 
@@ -162,14 +164,20 @@ class ReviewDesk:
     def next_card(self, staff: Staff, postponed: list[tuple[str, str]]) -> dict | None:
         """Claim the best waiting field for this person and return its card (None: none left)."""
         supervisor = staff.may("supervisor")
-        item = claims.claim_next(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=postponed, may_postmark=supervisor)
+        item, upcoming = claims.claim_next_and_peek(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=postponed,
+                                                    may_postmark=supervisor)
         if item is None:
             return None
-        upcoming = claims.peek_next(self.db, staff.name, skip=[*postponed, item.key], may_postmark=supervisor)
         return self.card(item, staff, remaining=self.remaining(staff), upcoming=upcoming)
 
     def remaining(self, staff: Staff) -> int:
-        return claims.pending_count(self.db, with_postmarks=staff.may("supervisor"))
+        with_postmarks = staff.may("supervisor")
+        now = time.monotonic()
+        cached = self._remaining.get(with_postmarks)
+        if cached is None or now - cached[0] > limits.REMAINING_COUNT_TTL_S:
+            cached = (now, claims.pending_count(self.db, with_postmarks=with_postmarks))
+            self._remaining[with_postmarks] = cached
+        return cached[1]
 
     def field_card(self, staff: Staff, file_no: str, field: str, *, return_to: str = "") -> dict:
         """One given field, claimed for this person unless a colleague holds it."""

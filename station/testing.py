@@ -66,6 +66,30 @@ def blank_pages_png() -> tuple[bytes, ...]:
 
 
 @lru_cache(maxsize=64)
+@lru_cache(maxsize=1)
+def separator_page_png(written_postmark: str = "20261001") -> tuple[str, bytes]:
+    """A separator sheet at 200 dpi with a postmark date written by the clerk; (serial, PNG)."""
+    import tempfile
+
+    import pypdfium2 as pdfium
+
+    from forms.render import separator_pdf
+    from templates.spec import load_separator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        serial = separator_pdf(Path(tmp) / "separator.pdf")[0]
+        document = pdfium.PdfDocument(str(Path(tmp) / "separator.pdf"))
+        try:
+            image = document[0].render(scale=limits.PAGE_DPI / limits.POINTS_PER_INCH, grayscale=True).to_pil().convert("L")
+        finally:
+            document.close()
+    page = load_separator().pages[0]
+    write_into_cells(ImageDraw.Draw(image), page.field("postmark_date"), written_postmark, page.height_pt)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=3)
+    return serial, buf.getvalue()
+
+
 def _font(size: int, char: str = "A") -> ImageFont.ImageFont:
     """A hand-like font, or DejaVu for the letters it lacks (Humor Sans has no accents)."""
     paths = HAND_FONTS if char.isascii() else HAND_FONTS[1:]
@@ -171,13 +195,37 @@ def envelope_reading(serial: int, *, doubtful: dict[str, str | bool | None], pag
                            version=form.version)
 
 
+def with_doubtful_separator(reading: EnvelopeReading, *, read_as: str = "2026-10-07") -> EnvelopeReading:
+    """The envelope as part of a batch: a separator sheet whose postmark was read with doubt
+    (the registry then asks a supervisor to confirm it)."""
+    from dataclasses import replace
+
+    from scan.model import SeparatorReading
+
+    serial, png = separator_page_png()
+    page = PageRecord(sequence=len(reading.pages), source_file="batch.pdf", source_page=0, kind="separator",
+                      pixels_sha256=hashlib.sha256(f"sep:{reading.fingerprint}".encode()).hexdigest(), image_png=png,
+                      form_id="csq-sep", version=reading.version, page_no=1)
+
+    def read(name, value, doubtful):
+        return FieldReading(name=name, value=value, raw=str(value), source="ocr", confidence=0.4 if doubtful else 0.99,
+                            needs_review=doubtful, reasons=("low_confidence",) if doubtful else ())
+
+    separator = SeparatorReading(serial=serial, postmark_date=read("postmark_date", read_as, True),
+                                 postmark_illegible=read("postmark_illegible", False, False),
+                                 received_date=read("received_date", "2026-10-09", False), page=page)
+    return replace(reading, separator=separator)
+
+
 # A handwritten envelope read with three doubts: a misread name, a date, a tick.
 DEFAULT_DOUBTS = {"family_name": "GAGNE-TREMELAY", "birth_date": "1990-04-11", "sex": "F"}
 
 
-def register_mail_envelope(registry, serial: int, *, doubtful: dict | None = None, postmark: date = date(2026, 10, 6),
-                           received: date = date(2026, 10, 9)) -> str:
+def register_mail_envelope(registry, serial: int, *, doubtful: dict | None = None, postmark: date | None = date(2026, 10, 6),
+                           received: date = date(2026, 10, 9), doubtful_separator: bool = False) -> str:
     reading = envelope_reading(serial, doubtful=DEFAULT_DOUBTS if doubtful is None else doubtful)
+    if doubtful_separator:
+        reading, postmark = with_doubtful_separator(reading), None
     return registry.register_mail(reading, postmark=postmark, received=received).file_no
 
 

@@ -191,6 +191,23 @@ def test_reviewer_cannot_confirm_a_postmark_through_the_review_loop(app, mail_fi
     assert r.status_code == 403
 
 
+def test_a_doubtful_separator_postmark_goes_to_a_supervisor_only(app, registry):
+    file_no = T.register_mail_envelope(registry, 9, doubtful={}, doubtful_separator=True)
+    assert [e["field"] for e in registry.review_list()] == ["postmark_date"]
+    assert "Nothing to review right now" in logged_in(app, "remi").get("/review").text
+    supervisor = logged_in(app, "sophie")
+    page = supervisor.get("/review").text
+    assert 'data-field="postmark_date"' in page and 'value="2026-10-07"' in page and "postmark read with doubt" in page
+    crop = supervisor.get(f"/images/{file_no}/fields/postmark_date.png")
+    assert crop.status_code == 200 and min(Image.open(io.BytesIO(crop.content)).convert("L").getdata()) < 100
+    r = supervisor.post("/review/save", data={**T.current_card(page), "value": "20261001", "csrf_token": supervisor.csrf},
+                        headers={"Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    data = registry.application(file_no)
+    assert data["postmark_date"] == "2026-10-01" and data["postmark_needs_review"] is False
+    assert any(e["action"] == "postmark_reviewed" and e["actor"] == "sophie" for e in registry.audit_trail(file_no))
+
+
 # ---------------------------------------------------------------------------- the loop
 
 
@@ -420,3 +437,50 @@ def test_templates_can_be_overridden(tmp_path, monkeypatch):
         assert "OVERRIDDEN LOGIN" in client_for(application).get("/login").text
     finally:
         application.state.station.registry.close()
+
+
+# ------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.fixture
+def pg_url():
+    """A throw-away schema on the local PostgreSQL server (skipped when there is none)."""
+    import secrets
+
+    psycopg = pytest.importorskip("psycopg")
+    server = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
+    try:
+        admin = psycopg.connect(server, autocommit=True)
+    except psycopg.OperationalError as exc:
+        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc.__class__.__name__})")
+    schema = f"station_{secrets.token_hex(5)}"
+    admin.execute(f"CREATE SCHEMA {schema}")
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+@pytest.mark.postgres
+def test_claims_queue_and_conflicts_on_postgresql(pg_url, tmp_path):
+    application = create_app(pg_url, tmp_path / "data")
+    registry = application.state.station.registry
+    try:
+        file_no = T.register_mail_envelope(registry, 1)
+        db, timeout = registry.db, timedelta(seconds=limits.CLAIM_TIMEOUT_S)
+        first = review_claims.claim_next(db, "remi", timeout=timeout)
+        second = review_claims.claim_next(db, "rachel", timeout=timeout)
+        assert (first.field, second.field) == ("family_name", "birth_date")
+        assert review_claims.claim(db, file_no, "family_name", "rachel", timeout=timeout).claimed_by == "remi"
+        assert review_claims.claim_next(db, "remi", timeout=timeout).field == "family_name"  # own claim back
+        page = review_claims.queue_page(db, offset=0, limit=10)
+        assert page.total_items == 3 and {f["claimed_by"] for f in page.rows[0]["fields"]} == {"remi", "rachel", None}
+        desk = application.state.station.desk
+        from station.auth import Staff
+
+        remi = Staff("remi", "reviewer")
+        assert desk.save(remi, file_no, "family_name", "GAGNÉ-TREMBLAY", str(first.version)).status == 200
+        assert desk.save(remi, file_no, "family_name", "GAGNE", str(first.version)).status == 409
+    finally:
+        registry.close()
