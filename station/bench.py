@@ -119,12 +119,13 @@ def bench_review(pending_fields: int = limits.BENCH_REVIEW_PENDING_FIELDS, reque
 # --------------------------------------------------------------------------------- API
 
 
-async def _post_once(host: str, port: int, body: bytes, key: str, timeout_s: float) -> tuple[int, dict]:
+async def _post_once(host: str, port: int, body: bytes, key: str, timeout_s: float,
+                     content_type: str = "application/json") -> tuple[int, dict]:
     """One HTTP/1.1 POST on its own connection, written by hand: a client that costs little
     CPU, so that the server, not the client, is what is measured on a shared machine."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
     try:
-        head = (f"POST /api/applications HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        head = (f"POST /api/applications HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
                 f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         writer.write(head + body)
         await writer.drain()
@@ -181,6 +182,22 @@ async def _run_clients(host: str, port: int, submissions: int, clients: int, tim
     return {"results": results, "latencies": latencies, "errors": errors, "elapsed_s": elapsed}
 
 
+async def _http_path_rate(host: str, port: int, count: int, concurrency: int) -> float:
+    """Requests per second through the same HTTP path (uvicorn, middleware, API checks) when
+    the registry is not called: each one is refused 415 before it. What the station itself
+    can carry, apart from the registry's write."""
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(i: int) -> int:
+        async with gate:
+            return (await _post_once(host, port, b"{}", f"probe-{i}", 60, content_type="text/plain"))[0]
+
+    t0 = time.perf_counter()
+    statuses = await asyncio.gather(*(one(i) for i in range(count)))
+    assert set(statuses) == {415}, set(statuses)
+    return count / (time.perf_counter() - t0)
+
+
 def _start_server(db_url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "CSQ_DATABASE_URL": db_url, "CSQ_DATA_DIR": str(data_dir)}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "station.app:app_from_env", "--host", "127.0.0.1",
@@ -204,17 +221,19 @@ def _start_server(db_url: str, data_dir: Path, port: int, workers: int) -> subpr
 
 
 def bench_api(clients: int = limits.BENCH_API_CLIENTS, submissions: int | None = None, *, workers: int = 2,
-              time_limit_s: float = 600, timeout_s: float = 300, workdir: Path | None = None) -> dict:
-    """`submissions` (default: one per client) from `clients` concurrent connections."""
+              time_limit_s: float = 600, timeout_s: float = 300, workdir: Path | None = None, db_url: str | None = None) -> dict:
+    """`submissions` (default: one per client) from `clients` concurrent connections, into a
+    fresh SQLite registry, or into `db_url` (an EMPTY database: the checks count its files)."""
     from registry.service import Registry
 
     submissions = clients if submissions is None else submissions
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        db_url, data_dir = f"sqlite:///{tmp}/registry.db", Path(tmp) / "data"
+        db_url, data_dir = db_url or f"sqlite:///{tmp}/registry.db", Path(tmp) / "data"
         Registry.open(db_url, data_dir).close()  # migrate once, before the workers race to
         port = T.free_port()
         server = _start_server(db_url, data_dir, port, workers)
         try:
+            http_path_per_s = asyncio.run(_http_path_rate("127.0.0.1", port, max(500, min(submissions, 3000)), 200))
             run = asyncio.run(_run_clients("127.0.0.1", port, submissions, clients, time_limit_s, timeout_s))
             replay_keys = [k for k, (status, _) in list(run["results"].items())[:20] if status in (200, 201)]
             replays = asyncio.run(_replay(port, replay_keys, timeout_s))
@@ -227,12 +246,13 @@ def bench_api(clients: int = limits.BENCH_API_CLIENTS, submissions: int | None =
     lost = sorted(set(accepted.values()) - set(online))
     per_s = len(accepted) / run["elapsed_s"] if run["elapsed_s"] else 0.0
     return {
-        "clients": clients, "workers": workers, "submissions_sent": submissions, "accepted": len(accepted),
+        "database": db_url.split(":", 1)[0], "clients": clients, "workers": workers, "submissions_sent": submissions, "accepted": len(accepted),
         "elapsed_s": round(run["elapsed_s"], 1), "per_s": round(per_s, 1), "latency": summary(run["latencies"]),
         "errors": run["errors"], "registry_online_files": len(online),
         "lost": len(lost), "duplicated": len(online) - len(set(accepted.values())),
         "distinct_files_for_distinct_keys": len(set(accepted.values())) == len(accepted),
         "replayed_keys_same_file": all(replays.get(k) == accepted[k] for k in replay_keys),
+        "http_path_without_registry_per_s": round(http_path_per_s, 1),
         "target_per_s": limits.BENCH_API_TARGET_PER_S,
     }
 
@@ -263,9 +283,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=None)
     parser.add_argument("--submissions", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--db", default=None, help="an EMPTY registry URL for the api figure (default: a fresh SQLite file)")
     args = parser.parse_args(argv)
-    if args.what == "api" and (args.clients or args.submissions):
-        result = {"api": bench_api(args.clients or limits.BENCH_API_CLIENTS, args.submissions, workers=args.workers)}
+    if args.what == "api" and (args.clients or args.submissions or args.db or args.workers != 2):
+        result = {"api": bench_api(args.clients or limits.BENCH_API_CLIENTS, args.submissions, workers=args.workers,
+                                   db_url=args.db)}
     else:
         result = bench_station(review=args.what in ("review", "all"), api=args.what in ("api", "all"), quick=args.quick)
     print(json.dumps(result, indent=2))

@@ -147,3 +147,23 @@ def test_status_of_an_unknown_application_is_404_json(client):
     assert r.status_code == 404 and "error" in r.json()
     wrong_check_digit = format_file_no(2026, "online", 999_999)[:-1] + "X"
     assert client.get(f"/api/applications/{wrong_check_digit}").status_code == 400
+
+
+def test_concurrent_retries_with_one_key_make_one_file(app):
+    """The portal's import job retries on timeouts, sometimes while the first try is still
+    running: over real HTTP on 127.0.0.1, eight racing requests with one key make one file."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    body = json.dumps(T.sample_document()).encode()
+    with T.LiveServer(app) as server:
+        def submit(_):
+            return httpx.post(f"{server.url}/api/applications", content=body, timeout=60,
+                              headers={"Content-Type": "application/json", "Idempotency-Key": "retry-storm-1"})
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = list(pool.map(submit, range(8)))
+    assert sorted(r.status_code for r in answers) == [200] * 7 + [201]
+    assert len({r.json()["file_no"] for r in answers}) == 1
+    assert len(list(app.state.station.registry.export_rows())) == 1
