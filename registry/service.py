@@ -6,9 +6,10 @@ errors.CsqError subclasses with a message for a person.
 
 How the derived facts stay right: an application's stored rows (fields, postmark, withdrawn
 flag...) are the facts; `_settle` recomputes from them what follows (the review state, the
-person key and duplicates, the status) after every change, inside the same transaction.
-The status itself is one SQL expression (`_status_expr`), used for one file and for a
-million alike.
+person key and duplicates, the stored status) after every change, inside the same
+transaction. The stored status is one SQL expression (`_stored_status`); the ranking's
+verdict (ranked / beyond_cap) is read through queue_places (`status_column`), so that
+ranking a million applications writes a narrow table instead of every application.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import functools
 import hashlib
 import json
 import logging
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
 from pathlib import Path
@@ -26,7 +26,7 @@ from typing import IO, Iterator
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from sqlalchemy import Connection, and_, bindparam, case, false, func, not_, or_, select, true, update
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, and_, bindparam, case, delete, false, func, insert, not_, select, text, true, type_coerce, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -36,6 +36,7 @@ from registry import letters
 from registry.db import Database
 from registry.filenumber import normalize_file_no, format_file_no
 from registry.models import (
+    QUEUE_PREDICATE,
     ROLES,
     applications,
     audit_events,
@@ -44,11 +45,13 @@ from registry.models import (
     file_counters,
     idempotency_keys,
     pages,
+    queue_places,
     settings,
     users,
 )
 from registry.priority import (
     PENDING_STATES,
+    RULE_ILLEGIBLE,
     RULE_SUPERVISOR,
     PriorityPolicy,
     as_utc,
@@ -77,7 +80,8 @@ POSTMARK_FIELD = "postmark_date"  # in the review list: a separator postmark to 
 MIN_PASSWORD_LENGTH = 10
 EXPORT_BATCH = 2_000
 STREAM_BATCH = 20_000
-SEED_SETTING = "draw_seed_sha256"
+RANK_WORK_MEM_MB = 128  # PostgreSQL memory for the ranking's sort (about 40 MB a million)
+RULES_SETTING = "priority_rules"  # the published rules the stored dates, keys and statuses follow
 
 # Queue order, the same as priority.priority_order: date, then draw key, then file number.
 _ORDER = (applications.c.priority_date, applications.c.draw_key, applications.c.file_no)
@@ -92,6 +96,32 @@ def _dummy_hash() -> str:
     """Verified against when the user does not exist, so that a wrong name costs as long as
     a wrong password (no user enumeration by timing). Made on first need: hashing is slow."""
     return _password_hasher.hash("csq-intake: no such user")
+
+
+def with_places():
+    """Applications with their place in the last ranking (none if not ranked)."""
+    return applications.outerjoin(queue_places, queue_places.c.application_id == applications.c.id)
+
+
+def status_column():
+    """An application's status as everyone sees it (over `with_places()`): the stored status,
+    except that a complete application ranked reads "ranked" or "beyond_cap"."""
+    a, p = applications, queue_places
+    return case(
+        (and_(a.c.status == "complete", p.c.within_cap == true()), "ranked"),
+        (and_(a.c.status == "complete", p.c.within_cap == false()), "beyond_cap"),
+        else_=a.c.status,
+    )
+
+
+# Every application column, with the stored status renamed and the ranking's columns added.
+_APPLICATION_WITH_PLACE = (
+    *[c for c in applications.c if c.name != "status"],
+    applications.c.status.label("stored_status"),
+    queue_places.c.rank,
+    queue_places.c.within_cap,
+    status_column().label("status"),
+)
 
 
 def _now() -> datetime:
@@ -158,10 +188,12 @@ class Registry:
         db = Database(db_url)
         try:
             db.migrate()
+            registry = cls(db, Path(data_dir), policy)
+            registry._adopt_rules()
         except BaseException:
             db.dispose()
             raise
-        return cls(db, Path(data_dir), policy)
+        return registry
 
     def close(self) -> None:
         self.db.dispose()
@@ -244,7 +276,6 @@ class Registry:
 
     def _insert_mail(self, conn: Connection, reading: EnvelopeReading, dates: MailDates, stored_pages, stored_envelope, by: str) -> str:
         now = _now()
-        self._check_seed(conn, by)
         priority = mail_priority(dates.postmark, dates.received, self.policy, from_separator=dates.from_separator)
         file_no = self._allocate_file_no(conn, dates.received.year, "mail")
         app_id = conn.execute(applications.insert().values(
@@ -344,7 +375,6 @@ class Registry:
         try:
             with self.db.write() as conn:
                 now = _now()
-                self._check_seed(conn, by)
                 file_no = self._allocate_file_no(conn, priority.day.year, "online")
                 app_id = conn.execute(applications.insert().values(
                     file_no=file_no, channel="online", status="received", review_state="received",
@@ -527,80 +557,72 @@ class Registry:
     def _eligible(self):
         """In the queue: in the window, not withdrawn, not a duplicate, not incomplete."""
         t = applications
-        conditions = [t.c.withdrawn_at.is_(None), t.c.duplicate_of.is_(None),
-                      t.c.review_state.in_(PENDING_STATES + ("complete",))]
+        conditions = [text(QUEUE_PREDICATE.replace("withdrawn_at", "applications.withdrawn_at")
+                           .replace("duplicate_of", "applications.duplicate_of").replace("review_state", "applications.review_state"))]
         if self.policy.opening_date:
             conditions.append(t.c.priority_date >= self.policy.opening_date)
         if self.policy.closing_date:
             conditions.append(t.c.priority_date <= self.policy.closing_date)
         return and_(*conditions)
 
-    def _status_expr(self):
-        """The one definition of an application's status (PRIORITY.md, "Status")."""
+    def _stored_status(self):
+        """The one definition of an application's stored status (PRIORITY.md, "Status");
+        `status_column` adds the ranking's verdict."""
         t = applications
         whens = [(t.c.withdrawn_at.is_not(None), "withdrawn")]
         if self.policy.opening_date:
             whens.append((t.c.priority_date < self.policy.opening_date, "premature"))
         if self.policy.closing_date:
             whens.append((t.c.priority_date > self.policy.closing_date, "late"))
-        whens += [
-            (t.c.duplicate_of.is_not(None), "duplicate"),
-            (and_(t.c.review_state == "complete", t.c.within_cap == true()), "ranked"),
-            (and_(t.c.review_state == "complete", t.c.within_cap == false()), "beyond_cap"),
-        ]
+        whens.append((t.c.duplicate_of.is_not(None), "duplicate"))
         return case(*whens, else_=t.c.review_state)
+
+    def _statuses(self, conn: Connection, ids: list[int]) -> dict[int, tuple[str, str]]:
+        rows = conn.execute(select(applications.c.id, applications.c.file_no, status_column())
+                            .select_from(with_places()).where(applications.c.id.in_(ids))).all()
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     def _refresh_status(self, conn: Connection, ids: set[int], actor: str, *, quiet: set[int] = frozenset()) -> None:
         t = applications
         ids = sorted(ids)
-        before = dict(conn.execute(select(t.c.id, t.c.status).where(t.c.id.in_(ids))).all())
-        # Leaving the queue gives up the rank of the last ranking.
-        conn.execute(update(t).where(t.c.id.in_(ids), not_(self._eligible())).values(rank=None, within_cap=None))
-        conn.execute(update(t).where(t.c.id.in_(ids)).values(status=self._status_expr()))
-        after = conn.execute(select(t.c.id, t.c.file_no, t.c.status).where(t.c.id.in_(ids))).all()
-        for row in after:
-            old = before.get(row.id)
-            if old != row.status and row.id not in quiet:
-                self._audit(conn, actor=actor, action="status", file_no=row.file_no, field="status", old=old, new=row.status)
+        before = self._statuses(conn, ids)
+        # Leaving the queue gives up the place of the last ranking.
+        leaving = select(t.c.id).where(t.c.id.in_(ids), not_(self._eligible()))
+        conn.execute(delete(queue_places).where(queue_places.c.application_id.in_(leaving)))
+        conn.execute(update(t).where(t.c.id.in_(ids)).values(status=self._stored_status()))
+        for app_id, (file_no, status) in self._statuses(conn, ids).items():
+            old = before.get(app_id, (None, None))[1]
+            if old != status and app_id not in quiet:
+                self._audit(conn, actor=actor, action="status", file_no=file_no, field="status", old=old, new=status)
 
     # ============================================================= ranking and queue
 
     def rank(self, cap: int | None = None) -> dict:
         """Rank the queue by (priority date, draw key): ranks 1..n; the first `cap` places
-        are within the cap (None: all). Complete applications become `ranked` or
-        `beyond_cap`; those still being verified keep their place and their status."""
+        are within the cap (None: all). Complete applications read `ranked` or
+        `beyond_cap`; those still being verified keep their place (counted in the cap) and
+        their status, and read ranked or beyond_cap as soon as they are complete."""
         if cap is not None and cap < 0:
             raise BadArguments(f"cap {cap}: give a number of places, 0 or more")
-        t = applications
-        eligible = self._eligible()
+        t, p = applications, queue_places
         with self.db.write() as conn:
-            self._check_seed(conn, "rank")
-            ordered = (
-                select(t.c.id.label("app_id"), func.row_number().over(order_by=_ORDER).label("place"))
-                .where(eligible).subquery()
-            )
-            within = (ordered.c.place <= cap) if cap is not None else true()
-            status = case((t.c.review_state == "complete", case((within, "ranked"), else_="beyond_cap")), else_=t.c.review_state)
-            conn.execute(
-                update(t).where(t.c.id == ordered.c.app_id)
-                .where(or_(t.c.rank.is_distinct_from(ordered.c.place), t.c.within_cap.is_distinct_from(within), t.c.status != status))
-                .values(rank=ordered.c.place, within_cap=within, status=status)
-            )
-            conn.execute(
-                update(t).where(not_(eligible))
-                .where(or_(t.c.rank.is_not(None), t.c.within_cap.is_not(None), t.c.status != self._status_expr()))
-                .values(rank=None, within_cap=None, status=self._status_expr())
-            )
+            self._write_places(conn, cap)
+            queued, first, last = conn.execute(select(func.count(), func.min(p.c.rank), func.max(p.c.rank))).one()
+            if queued and (first, last) != (1, queued):
+                raise DatabaseError(f"the ranking of {self.db.shown_url} came out as {first}..{last} for {queued} places; nothing was changed")
+            placed = queued if cap is None else min(cap, queued)  # ranks are 1..queued, so the cap's share is known
+            pending = dict(conn.execute(
+                select(p.c.within_cap, func.count()).select_from(t.join(p, p.c.application_id == t.c.id))
+                .where(t.c.status.in_(PENDING_STATES)).group_by(p.c.within_cap)
+            ).all())
+            pending_within, pending_beyond = pending.get(True, 0), pending.get(False, 0)
             counts = dict(conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all())
-            pending_within = conn.execute(
-                select(func.count()).select_from(t).where(t.c.review_state.in_(PENDING_STATES), t.c.within_cap == true(), eligible)
-            ).scalar_one()
             summary = {
                 "cap": cap,
-                "queued": sum(counts.get(s, 0) for s in ("ranked", "beyond_cap", "complete") + PENDING_STATES),
-                "ranked": counts.get("ranked", 0),
-                "beyond_cap": counts.get("beyond_cap", 0),
-                "being_verified": sum(counts.get(s, 0) for s in PENDING_STATES),
+                "queued": queued,
+                "ranked": placed - pending_within,
+                "beyond_cap": queued - placed - pending_beyond,
+                "being_verified": pending_within + pending_beyond,
                 "being_verified_within_cap": pending_within,
                 "not_ranked": {s: counts.get(s, 0) for s in ("incomplete", "premature", "late", "duplicate", "withdrawn")},
                 "draw_seed_sha256": self.policy.seed_sha256,
@@ -608,46 +630,113 @@ class Registry:
             self._audit(conn, actor="rank", action="rank", detail=json.dumps(summary))
         return summary
 
+    def _write_places(self, conn: Connection, cap: int | None) -> None:
+        """queue_places := every queued application, its rank (1..n) and cap verdict.
+
+        Both ways read the queue from its covering index in priority order. SQLite buffers a
+        window function's whole partition, so there the rank comes from the row ids of a
+        temporary table filled in priority order; the places are then written in application
+        order (appended, not inserted here and there)."""
+        t, p = applications, queue_places
+        within = (lambda rank: rank <= cap) if cap is not None else (lambda rank: true())
+        in_order = select(t.c.id).where(self._eligible()).order_by(*_ORDER)
+        if self.db.dialect == "postgresql":
+            # The table is refilled without its primary key, which is then built in one sort
+            # (in memory): a million index inserts cost twice as much. TRUNCATE already holds
+            # the table's lock until commit, so nobody sees it without its key.
+            conn.execute(text(f"SET LOCAL work_mem = '{RANK_WORK_MEM_MB}MB'"))
+            conn.execute(text("TRUNCATE queue_places"))
+            conn.execute(text("ALTER TABLE queue_places DROP CONSTRAINT pk_queue_places"))
+            ordered = select(t.c.id.label("app_id"), func.row_number().over(order_by=_ORDER).label("place")).where(self._eligible()).subquery()
+            conn.execute(insert(p).from_select(["application_id", "rank", "within_cap"],
+                                               select(ordered.c.app_id, ordered.c.place, within(ordered.c.place))))
+            conn.execute(text("ALTER TABLE queue_places ADD CONSTRAINT pk_queue_places PRIMARY KEY (application_id)"))
+            return
+        conn.execute(delete(p))
+        conn.execute(text("CREATE TEMP TABLE ranking (rank INTEGER PRIMARY KEY, application_id INTEGER NOT NULL)"))
+        try:
+            ranking = Table("ranking", MetaData(), Column("rank", Integer), Column("application_id", Integer), prefixes=["TEMPORARY"])
+            conn.execute(insert(ranking).from_select(["application_id"], in_order))  # rank = row id = 1, 2, ... in order
+            conn.execute(insert(p).from_select(["application_id", "rank", "within_cap"],
+                                               select(ranking.c.application_id, ranking.c.rank, within(ranking.c.rank)).order_by(ranking.c.application_id)))
+        finally:
+            conn.execute(text("DROP TABLE temp.ranking"))
+
     def iter_queue(self) -> Iterator[dict]:
         """The queue in priority order, streamed: `{file_no, rank, priority_date, channel}`.
         `rank` is that of the last `rank` run (None for applications queued since)."""
         t = applications
-        query = select(t.c.file_no, t.c.rank, t.c.priority_date, t.c.channel).where(self._eligible()).order_by(*_ORDER)
-        with self._stream(query) as rows:
-            for file_no, rank, priority_date, channel in rows:
-                yield {"file_no": file_no, "rank": rank, "priority_date": priority_date.isoformat(), "channel": channel}
+        # The date is taken as the driver gives it (SQLite: already ISO text): parsing a
+        # million dates only to print them again would double the cost of the listing.
+        query = (select(t.c.id, t.c.file_no, type_coerce(t.c.priority_date, String), t.c.channel)
+                 .where(self._eligible()).order_by(*_ORDER))
+        with self.db.read() as conn:
+            # One sequential read of the ranks costs less than a lookup for each application.
+            ranks = dict(self.db.raw_rows(conn, select(queue_places.c.application_id, queue_places.c.rank), batch=STREAM_BATCH))
+            for app_id, file_no, day, channel in self.db.raw_rows(conn, query, batch=STREAM_BATCH):
+                day = day if isinstance(day, str) else day.isoformat()
+                yield {"file_no": file_no, "rank": ranks.get(app_id), "priority_date": day, "channel": channel}
 
     def queue(self) -> list[dict]:
         return list(self.iter_queue())
 
-    @contextmanager
-    def _stream(self, query):
-        with self.db.read() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=STREAM_BATCH).execute(query)
-            yield result
+    # ================================================================ the published rules
 
-    def _check_seed(self, conn: Connection, actor: str) -> None:
-        """The draw keys follow the seed of the published rules. A changed seed recomputes
-        them all, loudly (audited): it must not happen once the intake is open."""
-        stored = conn.execute(select(settings.c.value).where(settings.c.key == SEED_SETTING)).scalar_one_or_none()
-        current = self.policy.seed_sha256
-        if stored == current:
-            return
-        if stored is None:
-            insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
-            conn.execute(insert(settings).values(key=SEED_SETTING, value=current).on_conflict_do_nothing())
-        else:
-            conn.execute(update(settings).where(settings.c.key == SEED_SETTING).values(value=current))
+    def _rules(self) -> dict:
+        p = self.policy
+        return {"draw_seed_sha256": p.seed_sha256, "opening_date": _iso(p.opening_date), "closing_date": _iso(p.closing_date),
+                "illegible_postmark_rule": p.illegible_postmark_rule,
+                "illegible_postmark_offset_days": p.illegible_postmark_offset_days}
+
+    def _adopt_rules(self) -> None:
+        """Bring stored draw keys, dates and statuses in line with the rules in force.
+
+        The rules are published and should not change once the intake is open; when they do
+        (a new priority.toml, CSQ_PRIORITY_CONFIG), the change is applied to every
+        application, audited with the old and new rules, and the last ranking is voided."""
+        current = json.dumps(self._rules(), sort_keys=True)
+        read_stored = select(settings.c.value).where(settings.c.key == RULES_SETTING)
+        with self.db.read() as conn:
+            if conn.execute(read_stored).scalar_one_or_none() == current:
+                return
+        with self.db.write() as conn:
+            stored = conn.execute(read_stored).scalar_one_or_none()
+            if stored == current:
+                return
+            insert_ = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
+            conn.execute(insert_(settings).values(key=RULES_SETTING, value=current)
+                         .on_conflict_do_update(index_elements=["key"], set_={"value": current}))
+            old, new = json.loads(stored) if stored else {}, self._rules()
+            sample = conn.execute(select(applications.c.file_no, applications.c.draw_key).limit(1)).first()
+            if sample is None:
+                return  # nothing registered yet: the rules are simply recorded
+            if sample.draw_key != draw_key(self.policy.draw_seed, sample.file_no):
+                self._recompute_draw_keys(conn)
+            if stored is None:
+                return  # a registry from before rules were recorded: same rules, now on record
+            if old.get("illegible_postmark_offset_days") != new["illegible_postmark_offset_days"]:
+                illegible = conn.execute(select(applications.c.id, applications.c.received_date)
+                                         .where(applications.c.priority_rule == RULE_ILLEGIBLE)).all()
+                for r in illegible:
+                    day = mail_priority(None, r.received_date, self.policy).day
+                    conn.execute(update(applications).where(applications.c.id == r.id).values(own_priority_date=day, priority_date=day))
+            # The window decides who is a duplicate of whom, and every status.
+            people = conn.execute(select(applications.c.person_key).where(applications.c.person_key.is_not(None))
+                                  .group_by(applications.c.person_key).having(func.count() > 1)).scalars().all()
+            for key in people:
+                self._resolve_person(conn, key, "rules")
+            conn.execute(update(applications).values(status=self._stored_status()))
+            conn.execute(delete(queue_places))
+            self._audit(conn, actor="rules", action="rules_changed", old=stored, new=current,
+                        detail="draw keys, priority dates and statuses follow the new rules; the last ranking is void: rank again")
+
+    def _recompute_draw_keys(self, conn: Connection) -> None:
         rows = conn.execute(select(applications.c.id, applications.c.file_no)).all()
         for start in range(0, len(rows), STREAM_BATCH):
-            batch = rows[start:start + STREAM_BATCH]
             conn.execute(
                 update(applications).where(applications.c.id == bindparam("b_id")).values(draw_key=bindparam("b_key")),
-                [{"b_id": r.id, "b_key": draw_key(self.policy.draw_seed, r.file_no)} for r in batch],
+                [{"b_id": r.id, "b_key": draw_key(self.policy.draw_seed, r.file_no)} for r in rows[start:start + STREAM_BATCH]],
             )
-        if stored is not None:
-            self._audit(conn, actor=actor, action="draw_seed_changed", old=stored, new=current,
-                        detail=f"draw keys of {len(rows)} application(s) recomputed")
 
     # ======================================================================= export
 
@@ -658,7 +747,8 @@ class Registry:
         last_id = 0
         while True:
             with self.db.read() as conn:
-                apps = conn.execute(select(t).where(t.c.id > last_id).order_by(t.c.id).limit(EXPORT_BATCH)).all()
+                apps = conn.execute(select(*_APPLICATION_WITH_PLACE).select_from(with_places())
+                                    .where(t.c.id > last_id).order_by(t.c.id).limit(EXPORT_BATCH)).all()
                 if not apps:
                     return
                 fields = conn.execute(
@@ -792,8 +882,8 @@ class Registry:
                                            "version": version}))
             conn.execute(update(applications).where(applications.c.id == app.id).values(updated_at=now))
             self._settle(conn, app.id, by)
-            status, review_state = conn.execute(
-                select(applications.c.status, applications.c.review_state).where(applications.c.id == app.id)).one()
+            settled = self._app_row(conn, file_no)
+            status, review_state = settled.status, settled.review_state
             waiting = conn.execute(
                 select(field_values.c.name).where(field_values.c.application_id == app.id, field_values.c.needs_review == true())
                 .order_by(field_values.c.id)).scalars().all()
@@ -921,7 +1011,9 @@ class Registry:
         }
 
     def _app_row(self, conn: Connection, file_no: str):
-        row = conn.execute(select(applications).where(applications.c.file_no == file_no)).first()
+        """The application with its place in the last ranking and its status as seen."""
+        row = conn.execute(select(*_APPLICATION_WITH_PLACE).select_from(with_places())
+                           .where(applications.c.file_no == file_no)).first()
         if row is None:
             raise NotFound(f"no application {file_no} in the registry {self.db.shown_url}: check the number")
         return row

@@ -26,7 +26,7 @@ from errors import BadArguments, ConflictError, DatabaseError, InvalidData, NotF
 from registry import db as registry_db
 from registry import models
 from registry.filenumber import format_file_no, parse_file_no
-from registry.priority import Placed, PriorityPolicy, priority_order
+from registry.priority import Placed, PriorityPolicy, draw_key, priority_order
 from registry.service import Registry
 from scan.model import EnvelopeReading, FieldReading, PageRecord, SeparatorReading
 from templates.spec import load_form, load_separator
@@ -208,11 +208,11 @@ def status_of(reg: Registry, file_no: str) -> str:
 def test_migrate_blank_database(registry):
     with registry.db.read() as conn:
         tables = set(inspect(conn).get_table_names())
-        assert {"applications", "envelopes", "pages", "field_values", "audit_events", "idempotency_keys", "users",
-                "file_counters", "registry_settings", "alembic_version"} <= tables
+        assert {"applications", "queue_places", "envelopes", "pages", "field_values", "audit_events", "idempotency_keys",
+                "users", "file_counters", "registry_settings", "alembic_version"} <= tables
         columns = {c["name"] for c in inspect(conn).get_columns("applications")}
         assert {"file_no", "channel", "status", "postmark_date", "postmark_illegible", "received_date", "submitted_at",
-                "priority_date", "draw_key", "rank", "form_version", "person_key", "duplicate_of"} <= columns
+                "priority_date", "draw_key", "form_version", "person_key", "duplicate_of"} <= columns
         # The migrations and the models describe the same schema (tables that other parts
         # of the project keep in the same database are theirs to check).
         ours = set(models.Base.metadata.tables)
@@ -235,6 +235,36 @@ def test_migrate_is_repeatable_and_reversible(registry, db_url, tmp_path):
         assert set(inspect(conn).get_table_names()) <= {"alembic_version"}
     assert registry.db.migrate() == head_revision()
     assert registry.queue() == []
+
+
+def test_migrate_from_a_0001_registry(db_url, tmp_path):
+    """A registry ranked under revision 0001 (rank and within_cap on applications) keeps
+    its ranks and statuses through 0002 (a narrow queue_places table)."""
+    from alembic import command
+
+    from registry.db import Database
+
+    db = Database(db_url)
+    with db.write() as conn:
+        command.upgrade(db.alembic_config(conn), "0001")
+        now = datetime(2026, 2, 20, tzinfo=timezone.utc)
+        for i, (status, rank, within) in enumerate([("ranked", 1, True), ("beyond_cap", 2, False), ("incomplete", None, None)]):
+            file_no = format_file_no(2026, "online", i + 1)
+            conn.execute(text(
+                "INSERT INTO applications (file_no, channel, status, review_state, postmark_illegible, postmark_needs_review,"
+                " received_date, own_priority_date, priority_date, priority_rule, draw_key, rank, within_cap,"
+                " registered_at, registered_by, updated_at, problems) VALUES (:f, 'online', :s, :r, false, false,"
+                " :d, :d, :d, 'submitted_at', :k, :rank, :w, :now, 'old', :now, '')"),
+                {"f": file_no, "s": status, "r": "incomplete" if status == "incomplete" else "complete", "d": date(2026, 2, 2),
+                 "k": draw_key(POLICY.draw_seed, file_no), "rank": rank, "w": within, "now": now})
+    db.dispose()
+    with Registry.open(db_url, tmp_path / "data", policy=POLICY) as reg:
+        assert reg.db.current_revision() == head_revision()
+        exported = {r["file_no"][-3]: (r["status"], r["rank"]) for r in reg.export_rows()}
+        assert list(exported.values()) == [("ranked", 1), ("beyond_cap", 2), ("incomplete", None)]
+        assert [q["rank"] for q in reg.queue()] == [1, 2]
+        with reg.db.read() as conn:
+            assert conn.execute(text("SELECT DISTINCT status FROM applications ORDER BY status")).scalars().all() == ["complete", "incomplete"]
 
 
 def test_newer_schema_is_refused(registry, db_url, tmp_path):
@@ -533,9 +563,13 @@ def test_draw_is_reproducible(db_url, tmp_path):
 
     first = ranked(db_url, POLICY)
     assert ranked(f"sqlite:///{tmp_path / 'other.db'}", POLICY) == first
-    assert ranked(db_url, replace(POLICY, draw_seed="another-published-seed-2027")) != first
-    with Registry.open(db_url, tmp_path / "data", policy=POLICY) as reg:
-        assert [e["action"] for e in reg.audit_trail()].count("draw_seed_changed") == 1  # the change is audited
+    reseeded = replace(POLICY, draw_seed="another-published-seed-2027")
+    assert ranked(db_url, reseeded) != first
+    with Registry.open(db_url, tmp_path / "data", policy=reseeded) as reg:
+        changes = [e for e in reg.audit_trail() if e["action"] == "rules_changed"]  # the change is audited
+    assert len(changes) == 1
+    assert json.loads(changes[0]["old"])["draw_seed_sha256"] == POLICY.seed_sha256
+    assert json.loads(changes[0]["new"])["draw_seed_sha256"] == reseeded.seed_sha256
 
 
 # --------------------------------------------------------------------------- duplicates
@@ -701,3 +735,37 @@ def test_locked_sqlite(tmp_path, monkeypatch):
 def test_bad_database_url():
     with pytest.raises(BadArguments):
         Registry.open("not a url", Path("unused"), policy=POLICY)
+
+
+# ------------------------------------------------------------------------------- rules
+
+
+def test_new_rules_apply_to_every_application(db_url, tmp_path):
+    with Registry.open(db_url, tmp_path / "data", policy=POLICY) as reg:
+        march = reg.submit_online(person(), submitted_at=datetime(2026, 3, 20, 15, tzinfo=timezone.utc))
+        illegible = reg.register_mail(envelope(person(2)), postmark=None, received=date(2026, 2, 9))
+        reg.rank(None)
+        assert status_of(reg, march.file_no) == "ranked"
+    shorter = replace(POLICY, closing_date=date(2026, 3, 15), illegible_postmark_offset_days=10)
+    with Registry.open(db_url, tmp_path / "data", policy=shorter) as reg:
+        assert status_of(reg, march.file_no) == "late"
+        assert reg.application(illegible.file_no)["priority_date"] == "2026-01-30"
+        assert [q["rank"] for q in reg.queue()] == [None]  # the last ranking is void
+        change = [e for e in reg.audit_trail() if e["action"] == "rules_changed"]
+        assert len(change) == 1 and json.loads(change[0]["new"])["closing_date"] == "2026-03-15"
+
+
+def test_bench_queue_runs(db_url, tmp_path):
+    from registry.bench import bench_queue
+
+    figures = bench_queue(db_url, 600, data_dir=tmp_path / "bench", policy=POLICY)
+    assert figures["n"] == 600 and figures["backend"] in db_url
+    assert figures["ranked"] + figures["beyond_cap"] + figures["being_verified"] == figures["queued"]
+    assert figures["ranked"] + figures["being_verified_within_cap"] == 300  # the cap is n // 2 places
+    with Registry.open(db_url, tmp_path / "bench", policy=POLICY) as reg:
+        queue = reg.queue()
+        assert [q["rank"] for q in queue] == list(range(1, len(queue) + 1)) and len(queue) == figures["queued"]
+        rows = list(reg.export_rows())
+        assert {r["status"] for r in rows} <= {"ranked", "beyond_cap", "in_review", "incomplete"}
+    with pytest.raises(BadArguments, match="empty registry"):
+        bench_queue(db_url, 10, data_dir=tmp_path / "bench", policy=POLICY)
