@@ -181,7 +181,7 @@ def field_history(request: Request, file_no: str, field: str, staff: Staff = Dep
 def history(request: Request, before: int | None = None, staff: Staff = Depends(auth.requires("clerk"))):
     station = _station(request)
     return render(station.templates, request, "history.html", nav="history", file_no=None, field=None,
-                  events=station.desk.history(before_id=before))
+                  events=station.desk.history(before_id=before), page_size=limits.HISTORY_PAGE_SIZE)
 
 
 # ------------------------------------------------------------------------------ images

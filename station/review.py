@@ -338,5 +338,5 @@ def _event_view(e: dict) -> dict:
         except ValueError:
             pass
     at = (e.get("at") or "").replace("T", " ")[:19]
-    return {"at": at, "by": e.get("actor"), "action": e.get("action"), "file_no": e.get("file_no"),
-            "field": e.get("field"), "old": e.get("old"), "new": e.get("new"), "reason": reason}
+    return {"id": e.get("id"), "at": at, "by": e.get("actor"), "action": e.get("action"), "file_no": e.get("file_no"),
+            "field": e.get("field"), "old": e.get("old") or "", "new": e.get("new") or "", "reason": reason}

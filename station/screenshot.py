@@ -33,6 +33,7 @@ def take(out_dir: Path) -> list[Path]:
             page.fill("input[name=username]", "remi")
             page.fill("input[name=password]", T.PASSWORD)
             page.keyboard.press("Enter")
+            page.wait_for_url(lambda url: "/login" not in url)
             page.wait_for_selector(".field-card #crop")
             page.wait_for_function("document.querySelector('#crop').complete")
             page.keyboard.type("GAGNÉ-TREMBL")  # caught mid-correction: the typed value replaces the reading

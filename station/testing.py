@@ -217,6 +217,22 @@ def with_doubtful_separator(reading: EnvelopeReading, *, read_as: str = "2026-10
     return replace(reading, separator=separator)
 
 
+@lru_cache(maxsize=4)
+def envelope_png(postmark: str = "2026-10-06") -> bytes:
+    """A photographed envelope: an address block and a round postmark with its date."""
+    image = Image.new("L", (900, 420), 236)
+    draw = ImageDraw.Draw(image)
+    font = _font(26, "É")
+    draw.multiline_text((430, 220), "Ministère de l'Immigration\n285, rue Notre-Dame Ouest\nMontréal (Québec) H2Y 1T8",
+                        fill=40, font=font, spacing=8)
+    draw.ellipse((40, 30, 260, 250), outline=70, width=5)
+    draw.text((150, 115), "POSTES", fill=70, font=_font(22, "A"), anchor="mm")
+    draw.text((150, 150), postmark, fill=70, font=_font(24, "A"), anchor="mm")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    return buf.getvalue()
+
+
 # A handwritten envelope read with three doubts: a misread name, a date, a tick.
 DEFAULT_DOUBTS = {"family_name": "GAGNE-TREMELAY", "birth_date": "1990-04-11", "sex": "F"}
 
@@ -226,7 +242,8 @@ def register_mail_envelope(registry, serial: int, *, doubtful: dict | None = Non
     reading = envelope_reading(serial, doubtful=DEFAULT_DOUBTS if doubtful is None else doubtful)
     if doubtful_separator:
         reading, postmark = with_doubtful_separator(reading), None
-    return registry.register_mail(reading, postmark=postmark, received=received).file_no
+    return registry.register_mail(reading, postmark=postmark, received=received,
+                                  envelope_image=envelope_png(postmark.isoformat() if postmark else "?")).file_no
 
 
 def add_staff(registry) -> None:

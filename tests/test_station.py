@@ -18,7 +18,7 @@ from station import testing as T
 from station.app import create_app
 from station.images import crop_rect_px
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 @pytest.fixture(scope="session")
 def staff_db(tmp_path_factory):
@@ -199,7 +199,7 @@ def test_a_doubtful_separator_postmark_goes_to_a_supervisor_only(app, registry):
     page = supervisor.get("/review").text
     assert 'data-field="postmark_date"' in page and 'value="2026-10-07"' in page and "postmark read with doubt" in page
     crop = supervisor.get(f"/images/{file_no}/fields/postmark_date.png")
-    assert crop.status_code == 200 and min(Image.open(io.BytesIO(crop.content)).convert("L").getdata()) < 100
+    assert crop.status_code == 200 and Image.open(io.BytesIO(crop.content)).convert("L").getextrema()[0] < 100
     r = supervisor.post("/review/save", data={**T.current_card(page), "value": "20261001", "csrf_token": supervisor.csrf},
                         headers={"Accept": "application/json"})
     assert r.status_code == 200, r.text
@@ -297,7 +297,7 @@ def test_crop_endpoint_returns_a_png_of_the_fields_box_with_margin_scaled_2x(app
     expected_h = (int(-(-(792 - (y0 - m)) * k // 1)) - int((792 - (y1 + m)) * k // 1)) * limits.CROP_SCALE
     assert image.size == (expected_w, expected_h)
     # it is the written field: dark ink inside, not a blank piece of page
-    assert min(image.convert("L").getdata()) < 100
+    assert image.convert("L").getextrema()[0] < 100
     # the second request is served from the cache, byte for byte
     assert client.get(f"/images/{mail_file}/fields/birth_date.png").content == r.content
     assert list((tmp_cache := app.state.station.images.cache_dir).glob("*.png")), tmp_cache
@@ -401,6 +401,14 @@ def test_application_view_shows_fields_sources_pages_and_flags(app, mail_file, r
     assert "GAGNE-TREMELAY" in page and "source-ocr" in page and "41 %" in page
     assert page.count("/pages/") >= 2 * 6  # thumbnail and full image of each of the 6 pages
     assert "postmark-form" in page  # supervisors only
+
+
+def test_envelope_image_is_shown_with_its_postmark(app, mail_file):
+    client = logged_in(app, "clara")
+    page = client.get(f"/applications/{mail_file}").text
+    assert f'src="/images/{mail_file}/envelope.png"' in page and "2026-10-06" in page
+    r = client.get(f"/images/{mail_file}/envelope.png")
+    assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (900, 420)
 
 
 def test_duplicates_are_linked(app, registry):

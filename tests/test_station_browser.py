@@ -11,7 +11,7 @@ import pytest
 from station import testing as T
 from station.app import create_app
 
-pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore::DeprecationWarning")]
+pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def log_in(browser, server, name: str):
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", T.PASSWORD)
     page.keyboard.press("Enter")
-    page.wait_for_load_state("networkidle")
+    page.wait_for_url(lambda url: "/login" not in url)  # the session cookie is set from here on
     return page
 
 
