@@ -208,8 +208,10 @@ class ReviewDesk:
             saved = self.registry.review_set(file_no, field, value, by=staff.name, expected_version=expected)
         except ConflictError:
             return SaveOutcome(409, None, self._refused_card(staff, file_no, field, conflict=True))
-        except InvalidData as exc:
-            problems = problem_dicts(exc.problems) or [{"field": field, "code": "invalid", "message_fr": str(exc), "message_en": str(exc)}]
+        except (InvalidData, BadArguments) as exc:
+            # BadArguments: a value valid alone but not here (a postmark after the date received).
+            problems = problem_dicts(getattr(exc, "problems", ())) or [
+                {"field": field, "code": "invalid", "message_fr": str(exc), "message_en": str(exc)}]
             return SaveOutcome(422, None, self._refused_card(staff, file_no, field, problems=problems, typed=value, version=expected))
         claims.release(self.db, file_no, field, staff.name)
         return SaveOutcome(200, saved, None)

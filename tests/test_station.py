@@ -208,6 +208,16 @@ def test_a_doubtful_separator_postmark_goes_to_a_supervisor_only(app, registry):
     assert any(e["action"] == "postmark_reviewed" and e["actor"] == "sophie" for e in registry.audit_trail(file_no))
 
 
+def test_a_postmark_after_the_date_received_comes_back_on_the_card(app, registry):
+    file_no = T.register_mail_envelope(registry, 10, doubtful={}, doubtful_separator=True)
+    supervisor = logged_in(app, "sophie")
+    page = supervisor.get("/review").text
+    r = supervisor.post("/review/save", data={**T.current_card(page), "value": "2026-10-20", "csrf_token": supervisor.csrf},
+                        headers={"Accept": "application/json"})
+    assert r.status_code == 422 and "after the date received" in r.json()["html"]
+    assert registry.application(file_no)["postmark_needs_review"] is True
+
+
 # ---------------------------------------------------------------------------- the loop
 
 
