@@ -7,7 +7,7 @@ import pytest
 
 from station import bench
 
-pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 
 def test_review_benchmark_runs_on_a_small_queue(tmp_path):
