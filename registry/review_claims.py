@@ -24,8 +24,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, and_, delete, f
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from registry import models
-from registry.models import NAMING, UTCDateTime, applications, audit_events, envelopes, field_values, pages
+from registry.models import NAMING, UTCDateTime, applications, audit_events, envelopes, field_values, pages, queue_places
 
 # The claims live in their own metadata: the registry's models describe the registry's
 # tables, and this one belongs to the station's workflow (see migrations/versions).
@@ -112,14 +111,10 @@ def _postmark_filter():
 _APP_ORDER = (applications.c.priority_date, applications.c.draw_key, applications.c.file_no)
 _ORDER = _APP_ORDER + (field_values.c.id,)
 
-# The rank of the last ranking: in its own table queue_places since migration 0002, on the
-# applications row before it. Read through an outer join: unranked files have no place.
-_queue_places = getattr(models, "queue_places", None)
-if _queue_places is not None:
-    _APPS = applications.outerjoin(_queue_places, _queue_places.c.application_id == applications.c.id)
-    _RANK = _queue_places.c.rank.label("rank")
-else:  # pragma: no cover - a registry from before migration 0002
-    _APPS, _RANK = applications, applications.c.rank
+# The rank of the last ranking lives in queue_places (migration 0002); unranked files have
+# no row there, hence the outer join.
+_APPS = applications.outerjoin(queue_places, queue_places.c.application_id == applications.c.id)
+_RANK = queue_places.c.rank.label("rank")
 
 _APP_COLUMNS = (
     applications.c.file_no, applications.c.form_id, applications.c.form_version, _RANK,

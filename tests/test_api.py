@@ -167,3 +167,11 @@ def test_concurrent_retries_with_one_key_make_one_file(app):
     assert sorted(r.status_code for r in answers) == [200] * 7 + [201]
     assert len({r.json()["file_no"] for r in answers}) == 1
     assert len(list(app.state.station.registry.export_rows())) == 1
+
+
+def test_status_shows_the_rank_once_ranked(client, app):
+    file_no = post(client, T.sample_document()).json()["file_no"]
+    assert client.get(f"/api/applications/{file_no}").json()["rank"] is None
+    app.state.station.registry.rank()
+    status = client.get(f"/api/applications/{file_no}").json()
+    assert status["rank"] == 1 and status["status"] == "ranked"
