@@ -80,7 +80,6 @@ POSTMARK_FIELD = "postmark_date"  # in the review list: a separator postmark to 
 MIN_PASSWORD_LENGTH = 10
 EXPORT_BATCH = 2_000
 STREAM_BATCH = 20_000
-RANK_WORK_MEM_MB = 128  # PostgreSQL memory for the ranking's sort (about 40 MB a million)
 RULES_SETTING = "priority_rules"  # the published rules the stored dates, keys and statuses follow
 
 # Queue order, the same as priority.priority_order: date, then draw key, then file number.
@@ -512,6 +511,10 @@ class Registry:
         withdrawn). It ranks by the earliest priority date among those eligible ones, so
         applying twice neither helps nor costs a place."""
         t = applications
+        if self.db.dialect == "postgresql":
+            # Two intakes of the same person at once must see each other: the second waits
+            # here until the first commits (SQLite has one writer at a time anyway).
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
         rows = conn.execute(
             select(t.c.id, t.c.file_no, t.c.own_priority_date, t.c.priority_date, t.c.review_state,
                    t.c.withdrawn_at, t.c.duplicate_of)
@@ -641,10 +644,9 @@ class Registry:
         within = (lambda rank: rank <= cap) if cap is not None else (lambda rank: true())
         in_order = select(t.c.id).where(self._eligible()).order_by(*_ORDER)
         if self.db.dialect == "postgresql":
-            # The table is refilled without its primary key, which is then built in one sort
-            # (in memory): a million index inserts cost twice as much. TRUNCATE already holds
-            # the table's lock until commit, so nobody sees it without its key.
-            conn.execute(text(f"SET LOCAL work_mem = '{RANK_WORK_MEM_MB}MB'"))
+            # The table is refilled without its primary key, which is then built in one sort:
+            # a million index inserts cost twice as much. TRUNCATE holds the table's lock
+            # until commit, so nobody sees it without its key.
             conn.execute(text("TRUNCATE queue_places"))
             conn.execute(text("ALTER TABLE queue_places DROP CONSTRAINT pk_queue_places"))
             ordered = select(t.c.id.label("app_id"), func.row_number().over(order_by=_ORDER).label("place")).where(self._eligible()).subquery()

@@ -593,6 +593,29 @@ def test_duplicates_are_linked(registry):
     assert (promoted["status"], promoted["duplicate_of"], promoted["priority_date"]) == ("complete", None, "2026-02-04")
 
 
+def test_same_person_at_the_same_moment(registry):
+    """A letter and a web form of one person registered at the same moment (each channel
+    numbers its files on its own, so nothing else makes them wait): one kept, one duplicate."""
+    for round_ in range(3):
+        barrier, results = threading.Barrier(2), []
+
+        def online() -> None:
+            barrier.wait()
+            results.append(registry.submit_online(person(round_ + 1), submitted_at=datetime(2026, 2, 10, 15, tzinfo=timezone.utc)))
+
+        def mail() -> None:
+            reading = envelope(person(round_ + 1), tag=f"race{round_}")
+            barrier.wait()
+            results.append(registry.register_mail(reading, postmark=date(2026, 2, 9), received=date(2026, 2, 12)))
+
+        threads = [threading.Thread(target=online), threading.Thread(target=mail)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(status_of(registry, r.file_no) for r in results) == ["complete", "duplicate"]
+
+
 def test_doubtful_passport_links_nobody(registry):
     registry.submit_online(person(), submitted_at=datetime(2026, 2, 10, 15, tzinfo=timezone.utc))
     unsure = registry.register_mail(envelope(doubtful=("passport_number",)), postmark=date(2026, 2, 4), received=date(2026, 2, 12))
