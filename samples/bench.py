@@ -34,6 +34,8 @@ from templates.spec import load_form
 from templates.validation import is_empty, normalize_value
 
 TICK_TYPES = ("choice", "checkbox")
+# How the reader words each page problem the truth expects (loosely: it writes for people).
+PROBLEM_WORDS = {"missing": ("missing",), "duplicated": ("duplicat", "times"), "blank": ("blank",)}
 
 
 # ------------------------------------------------------------------------------ scoring
@@ -103,12 +105,13 @@ def _page_problem_score(truth: dict, problems: list[str]) -> dict:
     found = 0
     for item in expected:
         kind, _, number = item.partition(":")
-        word = kind.split("_")[0]  # missing | duplicated | blank
-        if word.startswith("duplicat"):
-            word = "duplicat"
-        if word in text and (not number or number in text):
+        words = PROBLEM_WORDS[kind.split("_")[0]]
+        if any(w in text for w in words) and (not number or number in text):
             found += 1
-    return {"expected": len(expected), "found": found}
+    # Problems where the truth expects none: a page the reader could not use, say.
+    allowed = [w for item in expected for w in PROBLEM_WORDS[item.split("_")[0]]]
+    unexpected = [p for p in problems if not any(w in p.lower() for w in allowed)]
+    return {"expected": len(expected), "found": found, "unexpected": len(unexpected)}
 
 
 # ------------------------------------------------------------------------------ machine
@@ -208,6 +211,7 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
         check = _page_problem_score(sample.truth, problems)
         page_checks["expected"] += check["expected"]
         page_checks["found"] += check["found"]
+        page_checks["unexpected"] += check["unexpected"]
         created += bool(result.created)
 
     ticks = [r for r in all_rows if r["type"] in TICK_TYPES]
@@ -235,7 +239,8 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
         "handwritten_accuracy": summarize(by_kind["handwritten"])["field_accuracy"] if by_kind["handwritten"] else None,
         "by_kind": {k: summarize(v) for k, v in sorted(by_kind.items())},
         "by_type": per_type,
-        "page_problems": {"expected": page_checks["expected"], "reported": page_checks["found"]},
+        "page_problems": {"expected": page_checks["expected"], "reported": page_checks["found"],
+                          "unexpected": page_checks["unexpected"]},
         "most_errors": dict(errors.most_common(8)),
         # The wrong values nobody will look at, for whoever tunes the reader's doubt.
         "silent_error_examples": [
@@ -277,6 +282,7 @@ def print_report(report: dict, console=None) -> None:
         ("prefilled-form accuracy", _pct(report["prefilled_accuracy"])),
         ("handwritten-form accuracy", _pct(report["handwritten_accuracy"])),
         ("page problems reported / expected", f"{report['page_problems']['reported']} / {report['page_problems']['expected']}"),
+        ("envelope problems the truth does not expect", str(report["page_problems"]["unexpected"])),
     ):
         head.add_row(label, value)
     console.print(head)

@@ -40,6 +40,8 @@ class ScanDamage:
     threshold: int  # bilevel only: grey level under which a pixel turns black
     jpeg_quality: int | None  # None when the page is stored losslessly
     white_point: int = 256  # scanner "background removal": every pixel at or above turns white
+    overscan_px: int = 0  # margin scanned around the sheet (its edges show); 0: cropped to the sheet size
+    background: int = 255  # grey of the scanner's backing where no paper is (black or white ADF backing)
 
     def to_json(self) -> dict:
         out = asdict(self)
@@ -69,7 +71,13 @@ def draw_damage(rng: np.random.Generator, *, dpi: int, mode: str, level: str, jp
     if clean_background is None:
         clean_background = bool(rng.random() < 0.5)
     white = int(rng.integers(215, 241)) if clean_background else 256
-    return ScanDamage(dpi, mode, rotation, skew, scale, shift, blur, noise, dust, threshold, jpeg_quality, white)
+    # Half of the scanners capture a little more than the sheet: a skewed sheet keeps its
+    # corners, on a black or white backing. The others crop to the sheet size, and a 3° skew
+    # can cut a corner mark off: that happens too, and the reader must say so.
+    overscan = int(rng.integers(dpi // 20, dpi // 8)) if heavy and rng.random() < 0.5 else 0
+    background = int(rng.choice([25, 250])) if overscan else 255
+    return ScanDamage(dpi, mode, rotation, skew, scale, shift, blur, noise, dust, threshold, jpeg_quality, white,
+                      overscan, background)
 
 
 def scan_sheet(sheet: np.ndarray, damage: ScanDamage, rng: np.random.Generator) -> np.ndarray:
@@ -81,11 +89,14 @@ def scan_sheet(sheet: np.ndarray, damage: ScanDamage, rng: np.random.Generator) 
     elif damage.mode == "colour" and img.ndim == 2:
         img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
     h, w = img.shape[:2]
-    if damage.skew_deg or damage.scale != 1.0 or damage.shift_px != (0, 0):
+    if damage.skew_deg or damage.scale != 1.0 or damage.shift_px != (0, 0) or damage.overscan_px:
+        o = damage.overscan_px
         matrix = cv2.getRotationMatrix2D((w / 2, h / 2), damage.skew_deg, damage.scale)
-        matrix[:, 2] += damage.shift_px
-        border = (255, 255, 255) if img.ndim == 3 else 255
-        img = cv2.warpAffine(img, matrix, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
+        matrix[:, 2] += (damage.shift_px[0] + o, damage.shift_px[1] + o)
+        border = (damage.background,) * 3 if img.ndim == 3 else damage.background
+        img = cv2.warpAffine(img, matrix, (w + 2 * o, h + 2 * o), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                             borderValue=border)
+        h, w = img.shape[:2]
     if damage.blur_sigma > 0.05:
         img = cv2.GaussianBlur(img, (0, 0), damage.blur_sigma)
     if damage.noise_sigma > 0 or damage.dust:
