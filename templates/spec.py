@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -178,17 +178,19 @@ class FormSpec:
     rules: tuple[Rule, ...]
     fingerprint: str
 
-    @property
+    @cached_property
     def fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for p in self.pages for f in p.fields)
 
-    def field(self, name: str) -> FieldSpec:
-        for f in self.fields:
-            if f.name == name:
-                return f
-        raise KeyError(name)
+    @cached_property
+    def _by_name(self) -> dict[str, FieldSpec]:
+        return {f.name: f for f in self.fields}
 
-    @property
+    def field(self, name: str) -> FieldSpec:
+        """The field called `name` (KeyError if none); a dict lookup: it is on every hot path."""
+        return self._by_name[name]
+
+    @cached_property
     def field_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields)
 
