@@ -795,12 +795,9 @@ class Registry:
         writer.writerow(list(EXPORT_KEYS) + extra + names + ["needs_review"])
         for row in self.export_rows():
             fields = row["fields"]
-            values = []
-            for name in names:
-                value = fields.get(name, {}).get("value")
-                values.append("" if value is None else json.dumps(value) if isinstance(value, bool) else value)
+            values = [row[k] for k in list(EXPORT_KEYS) + extra] + [fields.get(name, {}).get("value") for name in names]
             waiting = " ".join(n for n, f in fields.items() if f["needs_review"])
-            writer.writerow([("" if row[k] is None else row[k]) for k in list(EXPORT_KEYS) + extra] + values + [waiting])
+            writer.writerow([_csv_cell(v) for v in values] + [waiting])
 
     # ======================================================================= review
 
@@ -1172,6 +1169,15 @@ class Registry:
 
 
 # ============================================================================ helpers
+
+
+def _csv_cell(value) -> str:
+    """Empty for null, true/false for booleans (as in the JSON export), text otherwise."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return json.dumps(value)
+    return str(value)
 
 
 def _pages_of(reading: EnvelopeReading) -> list[PageRecord]:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from errors import StorageError
 
+FILE_MODE = 0o640
+
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", ".png"),
     (b"\xff\xd8\xff", ".jpg"),
@@ -38,6 +40,10 @@ def write_atomically(path: Path, data: bytes) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            # mkstemp makes the file private to its owner; the station and the mailroom's
+            # printer may run under another account of the same group. Not world-readable:
+            # these are scans of passports and letters with addresses.
+            os.fchmod(fd, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
                 handle.flush()

@@ -305,6 +305,7 @@ def test_mail_intake_stores_the_envelope(registry, tmp_path):
     for page, source in zip(app["pages"], reading.pages):
         stored = Path(page["image_path"])
         assert stored.read_bytes() == source.image_png
+        assert stored.stat().st_mode & 0o777 == 0o640  # the group may read, nobody else
         assert stored.name == f"{hashlib.sha256(source.image_png).hexdigest()}.png"
         assert stored.parent.parent.parent == tmp_path / "data" / "images"
     assert Path(app["envelope"]["image_path"]).read_bytes() == tiny_png(99)
@@ -485,7 +486,8 @@ def test_export_csv(registry):
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert len(rows) == 1
     assert rows[0]["family_name"] == "TREMBLAY" and rows[0]["declaration_signed"] == "true"
-    assert rows[0]["needs_review"] == "city phone" and rows[0]["rank"] == ""
+    assert rows[0]["needs_review"] == "city phone" and rows[0]["rank"] == "" and rows[0]["postmark_illegible"] == "false"
+    assert rows[0]["postmark_date"] == "2026-02-03" and rows[0]["email"] == ""
 
 
 # ------------------------------------------------------------------------ priority, rank
@@ -708,7 +710,13 @@ def test_supervisor_sets_the_postmark(registry):
 # -------------------------------------------------------------------------------- users
 
 
-def test_users(registry):
+def test_users(registry, monkeypatch):
+    from argon2 import PasswordHasher
+
+    from registry import service
+
+    # Light argon2 parameters keep the suite fast; the real ones are argon2-cffi's defaults.
+    monkeypatch.setattr(service, "_password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     registry.add_user("rita", "reviewer", "correct horse battery")
     assert registry.verify_user("rita", "correct horse battery") == "reviewer"
     assert registry.verify_user("rita", "wrong password!") is None
