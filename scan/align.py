@@ -83,26 +83,33 @@ def _detector() -> cv2.aruco.ArucoDetector:
     return cv2.aruco.ArucoDetector(dictionary, params)
 
 
-def detect_markers(image: np.ndarray, *, corners_only: bool = True) -> dict[int, np.ndarray]:
+def detect_markers(image: np.ndarray, *, corners_only: bool = True, whole_page_if_none: bool = True) -> dict[int, np.ndarray]:
     """ArUco markers on the image: id -> 4x2 corners (TL, TR, BR, BL of the marker as printed).
 
-    With `corners_only`, only the four corner regions of the image are searched (10x faster:
-    our markers sit in the corners); a marker missed there is looked for on the whole page.
+    With `corners_only`, the four corner regions of the image are searched first (10x faster:
+    our markers sit in the corners, whichever way the page is turned); if some are missed
+    there, the whole page is searched, unless none at all were found and `whole_page_if_none`
+    is off (a page with no marker in any corner is not one of ours: a supporting document).
     """
-    detector = _detector()
     found: dict[int, np.ndarray] = {}
     h, w = image.shape[:2]
     if corners_only:
         cw, ch = int(w * t.MARKER_SEARCH_SHARE), int(h * t.MARKER_SEARCH_SHARE * w / h)
         for x0, y0 in ((0, 0), (w - cw, 0), (w - cw, h - ch), (0, h - ch)):
-            corners, ids, _ = detector.detectMarkers(image[y0 : y0 + ch, x0 : x0 + cw])
-            for c, i in zip(corners, ids.ravel() if ids is not None else ()):
-                found.setdefault(int(i), c.reshape(4, 2).astype(np.float64) + (x0, y0))
-    if not corners_only or len(found) < 4:
-        corners, ids, _ = detector.detectMarkers(image)
-        for c, i in zip(corners, ids.ravel() if ids is not None else ()):
-            found.setdefault(int(i), c.reshape(4, 2).astype(np.float64))
+            _detect_into(found, image[y0 : y0 + ch, x0 : x0 + cw], x0, y0)
+    if not corners_only or (len(found) < 4 and (found or whole_page_if_none)):
+        _detect_into(found, image, 0, 0)
     return found
+
+
+def _detect_into(found: dict[int, np.ndarray], region: np.ndarray, x0: int, y0: int) -> None:
+    """Markers of one region, in page coordinates. The region gets a white margin first: a skewed
+    page pushes a corner marker against the edge of the scan, and ArUco needs white around it."""
+    pad = t.MARKER_PAD_PX
+    padded = cv2.copyMakeBorder(region, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=255)
+    corners, ids, _ = _detector().detectMarkers(padded)
+    for c, i in zip(corners, ids.ravel() if ids is not None else ()):
+        found.setdefault(int(i), c.reshape(4, 2).astype(np.float64) + (x0 - pad, y0 - pad))
 
 
 def marker_rotation(markers: dict[int, np.ndarray], page: PageSpec) -> int | None:
@@ -161,6 +168,23 @@ def _spans_page(points: np.ndarray, size: tuple[int, int]) -> bool:
     return span[0] > size[0] * t.MIN_FIT_SPAN_SHARE and span[1] > size[1] * t.MIN_FIT_SPAN_SHARE
 
 
+def _spans_one_way(points: np.ndarray, size: tuple[int, int]) -> bool:
+    span = points.max(axis=0) - points.min(axis=0)
+    return span[0] > size[0] * t.MIN_FIT_SPAN_SHARE or span[1] > size[1] * t.MIN_FIT_SPAN_SHARE
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray | None:
+    """Least-squares rotation + uniform scale + shift: x' = a x - b y + tx, y' = b x + a y + ty."""
+    n = len(src)
+    design = np.zeros((2 * n, 4))
+    design[0::2] = np.column_stack([src[:, 0], -src[:, 1], np.ones(n), np.zeros(n)])
+    design[1::2] = np.column_stack([src[:, 1], src[:, 0], np.zeros(n), np.ones(n)])
+    (a, b, tx, ty), _, rank, _ = np.linalg.lstsq(design, dst.reshape(-1), rcond=None)
+    if rank < 4:
+        return None
+    return np.array([[a, -b, tx], [b, a, ty], [0.0, 0.0, 1.0]])
+
+
 def fit(
     page: PageSpec,
     markers: dict[int, np.ndarray],
@@ -179,27 +203,37 @@ def fit(
     if len(used) == 4:
         matrix, _ = cv2.findHomography(src_m, dst_m, 0)
         method = "markers4"
-        if matrix is not None and _rms(matrix, src_m, dst_m) > t.MAX_ALIGN_RESIDUAL_PX:
-            # One marker is damaged or detected wrong (a pen stroke over it): keep the best three.
-            best = min(
-                (tuple(k for k in used if k != drop) for drop in used),
-                key=lambda keep: _rms(_affine(*_pairs(keep, markers, wanted, page)), *_pairs(keep, markers, wanted, page)),
-            )
-            used = list(best)
-            src_m, dst_m = _pairs(used, markers, wanted, page)
-            matrix, method = _affine(src_m, dst_m), "markers3"
+        residual4 = _rms(matrix, src_m, dst_m) if matrix is not None else float("inf")
+        if residual4 > t.MARKER_REFIT_PX:
+            # One marker is damaged, half cut off by the scan's edge, or has a pen stroke over it:
+            # the best three alone, if they agree much better among themselves.
+            fits = []
+            for drop in used:
+                keep = [k for k in used if k != drop]
+                s3, d3 = _pairs(keep, markers, wanted, page)
+                m3 = _affine(s3, d3)
+                if m3 is not None:
+                    fits.append((_rms(m3, s3, d3), keep, m3, s3, d3))
+            if fits and min(fits, key=lambda f: f[0])[0] < residual4 / 2:
+                _, used, matrix, src_m, dst_m = min(fits, key=lambda f: f[0])
+                method = "markers3"
     elif len(used) == 3:
         matrix, method = _affine(src_m, dst_m), "markers3"
     else:
         src = np.vstack([src_m, src_c]) if len(src_c) else src_m
         dst = np.vstack([dst_m, dst_c]) if len(dst_c) else dst_m
-        if len(src) < 6 or not _spans_page(dst, size):
+        if len(src) >= 6 and _spans_page(dst, size):
+            matrix, method = _affine(src, dst), "markers+codes"
+        elif len(src) >= 8 and _spans_one_way(dst, size):
+            # Two marks along one edge (the other corners cut off by a skewed feed): a scanner moves
+            # paper without shearing it, so rotation, one scale and a shift are all there is to find.
+            matrix, method = _similarity(src, dst), "similarity"
+        else:
             found = ", ".join(str(i) for i in used) or "none"
             raise UnreadablePage(
                 f"registration marks missing (found: {found} of 4) and too few other landmarks to align the page: "
                 "rescan it flat, with all four corner squares visible"
             )
-        matrix, method = _affine(src, dst), "markers+codes"
         src_m, dst_m = src, dst
         src_c = dst_c = np.empty((0, 2))
     if matrix is None:

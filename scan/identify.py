@@ -153,7 +153,7 @@ def identify(image: np.ndarray) -> Identity:
             return Identity("foreign" if why else "form", turns or 0, code, "data_code", _upright_codes(codes, image, turns), data_texts, 0, tuple(problems))
 
     share = ink_share(image)
-    markers = detect_markers(image, corners_only=False) if share >= t.BLANK_INK_SHARE else {}
+    markers = detect_markers(image, whole_page_if_none=False) if share >= t.BLANK_INK_SHARE else {}
     layout = _identify_by_layout(image, markers) if markers else None
     if layout is not None:
         code, turns, why = layout

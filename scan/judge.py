@@ -197,10 +197,15 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     }
     if raw.doubtful_cells:
         evidence["doubtful_cells"] = list(raw.doubtful_cells)
+    if raw.line_visibility < t.LINE_VISIBLE_MIN:
+        evidence["line_visibility"] = raw.line_visibility
     if not written:
         if raw.doubtful_cells:
             reason = "missing" if f.required else "unread_ink"
             return _reading(raw, f, None, "", t.DOUBTFUL_EMPTY_CONFIDENCE, [reason], evidence)
+        if raw.line_visibility < t.LINE_VISIBLE_MIN:
+            # The scan lost the printed lines: a light pen may have been lost with them.
+            return _reading(raw, f, None, "", t.DOUBTFUL_EMPTY_CONFIDENCE, ["faint_scan"], evidence)
         return _reading(raw, f, None, "", t.EMPTY_CONFIDENCE, ["empty"] if f.required else [], evidence)
 
     span = range(written[0], written[-1] + 1)
@@ -281,8 +286,11 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             # entirely beside a tick is the cancelled first choice (AMC's rule).
             value, conf = ticked[0], t.OMR_CLEAR_CONFIDENCE
         elif len(filled) == 1 and not ticked and not faint:
-            # Only one box, blacked in: some people fill the box as their answer.
+            # Only one box, blacked in: some people fill the box as their answer. With ink around it
+            # that could be the start of a scribble, a person confirms.
             value, conf = filled[0], t.OMR_CLEAR_CONFIDENCE
+            if next(m for m in marks if m.value == filled[0]).outside >= t.TICK_FILLED_CLEAN_OUTSIDE:
+                conf, reasons = t.OMR_DOUBT_CONFIDENCE, ["filled_box"]
         elif len(answers) > 1:
             value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["multiple_ticks"]
         elif faint:

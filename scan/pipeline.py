@@ -213,6 +213,12 @@ def stage_read(ctx: PageContext) -> PageContext:
         prefilled=prefilled,
         printed=printed_mask(page.form_id, page.version, page.index),
     )
+    seen = [r.line_visibility for r in raws if r.type in ("text", "digits", "date")]
+    if seen and float(np.median(seen)) < t.LINE_VISIBLE_MIN:
+        problems.append(
+            f"the printed boxes barely show on this scan ({float(np.median(seen)):.0%} of their lines): light ink may be lost; "
+            "rescan it in grey or with a higher threshold"
+        )
     return ctx.timed("read", start, raw_fields=raws, prefilled=prefilled, problems=tuple(problems))
 
 

@@ -58,6 +58,7 @@ class RawField:
     glyph_match: tuple[float, ...] = ()  # typed fields: how well each cell matches the typed letter expected
     recognizer: str = ""  # who guessed the cells: 'icr', 'tesseract' (no ICR installed), 'typed'
     ink_above: tuple[int, ...] = ()  # cells with handwriting just above them: a letter corrected there
+    line_visibility: float = 1.0  # share of the printed box lines seen dark: low when a bilevel scan dropped light ink
     # tick boxes
     marks: tuple[Mark, ...] = ()
     # signature
@@ -112,11 +113,19 @@ def _best_shift(profile: np.ndarray, positions: list[int], radius: int) -> int:
     return max(scores)[2]
 
 
-def _line_masks(dark: np.ndarray, cell_w: int, cell_h: int) -> tuple[np.ndarray, np.ndarray]:
-    """(vertical, horizontal) long straight runs of dark pixels: the printed box lines and not
-    the strokes of letters (reading-notes: opening with kernels ~0.8 box high, ~3 boxes wide)."""
+def _line_masks(dark: np.ndarray, cell_w: int, cell_h: int, *, comb: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(vertical, horizontal) long thin runs of dark pixels: the printed box lines and not the
+    strokes of letters (reading-notes: opening with kernels ~0.8 box high, ~3 boxes wide), nor a
+    box blacked in by a pen (a solid blob would look like a bundle of lines and pull the fit)."""
     vertical = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(cell_h * t.LINE_KERNEL_HEIGHT)))))
-    horizontal = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(cell_w * t.LINE_KERNEL_WIDTH_CELLS)), 1)))
+    # A comb's top and bottom lines run the whole field; a lone tick box's are one box long.
+    width = cell_w * (t.LINE_KERNEL_WIDTH_CELLS if comb else t.LINE_KERNEL_WIDTH_BOX)
+    horizontal = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(width)), 1)))
+    solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((t.SOLID_INK_PX, t.SOLID_INK_PX), np.uint8))
+    if solid.any():
+        solid = cv2.dilate(solid, np.ones((3, 3), np.uint8))
+        vertical &= 1 - solid
+        horizontal &= 1 - solid
     return vertical, horizontal
 
 
@@ -136,7 +145,8 @@ def locate(image: np.ndarray, page: PageSpec, boxes: tuple[Box, ...]) -> tuple[l
     dark = _dark(strip, t.LINE_DARK_MARGIN)
     cell_w = int(np.median([b[2] - b[0] for b in px]))
     cell_h = int(np.median([b[3] - b[1] for b in px]))
-    vertical, horizontal = _line_masks(dark, cell_w, cell_h)
+    comb = any(abs(a[2] - b[0]) <= 1 for a, b in zip(px, px[1:]))  # cells that share their lines
+    vertical, horizontal = _line_masks(dark, cell_w, cell_h, comb=comb)
     xs = sorted({b[0] - x0 for b in px} | {b[2] - x0 for b in px})
     ys = sorted({b[1] - y0 for b in px} | {b[3] - y0 for b in px})
     dx = _best_shift(vertical.sum(axis=0).astype(np.float64), xs, r)
@@ -155,6 +165,21 @@ def remove_lines(strip: np.ndarray, cell_w: int, cell_h: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------ comb fields
+
+
+def line_visibility(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> float:
+    """Share of the printed comb lines (left and top edge of every cell, located) that the scan
+    shows dark. The lines are a light dropout red: a bilevel scan with a low threshold loses
+    them, and with them a light pen's strokes, so an empty-looking field is then not known empty."""
+    seen = total = 0
+    strip = _crop(image, min(b[0] for b in boxes) - 8, min(b[1] for b in boxes) - 8, max(b[2] for b in boxes) + 9, max(b[3] for b in boxes) + 9)
+    level = min(_paper_level(strip) - t.LINE_DARK_MARGIN, t.MAX_DARK_LEVEL)
+    for x0, y0, x1, y1 in boxes:
+        left = _crop(image, x0 - 1, y0 + 2, x0 + 2, y1 - 1) < level  # a column band across the left line
+        top = _crop(image, x0 + 2, y0 - 1, x1 - 1, y0 + 2) < level
+        seen += int(left.any(axis=1).sum()) + int(top.any(axis=0).sum())
+        total += left.shape[0] + top.shape[1]
+    return round(seen / total, 3) if total else 1.0
 
 
 def cell_ink(interior: np.ndarray) -> float:
@@ -198,6 +223,7 @@ def read_comb(
         crops.append(np.ascontiguousarray(_crop(image, bx0, by0, bx1 + 1, by1 + 1)))
         interiors.append(clean[by0 - y0 + inset : by1 - y0 - inset + 1, bx0 - x0 + inset : bx1 - x0 - inset + 1])
     inks = [cell_ink(c) for c in interiors]
+    visibility = line_visibility(image, boxes)
     written, doubtful = [], []
     for i, (crop, ink) in enumerate(zip(crops, inks)):
         if icr is not None:
@@ -221,7 +247,7 @@ def read_comb(
         return RawField(
             name=f.name, type=f.type, page_no=page.index + 1, box=f.bounds, source="ocr", cells=tuple(guesses),
             cell_ink=tuple(round(v, 4) for v in inks), doubtful_cells=tuple(doubtful), offset_px=offset,
-            glyph_match=matches, recognizer="typed",
+            glyph_match=matches, recognizer="typed", line_visibility=visibility,
             ink_above=_ink_above(image, boxes, written, printed) if printed is not None and written else (),
         )
     if icr is not None and written:
@@ -249,6 +275,7 @@ def read_comb(
         cells=tuple(guesses),
         recognizer=recognizer,
         ink_above=above,
+        line_visibility=visibility,
         cell_ink=tuple(round(v, 4) for v in inks),
         doubtful_cells=tuple(doubtful),
         second_opinion=second,

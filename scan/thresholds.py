@@ -28,7 +28,9 @@ LAYOUT_MATCH_MIN_MARGIN = 0.15  # ... and by this much better than the second be
 MAX_ALIGN_RESIDUAL_PX = 4.0  # RMS distance (200 dpi px) of marker corners after the fit; above: reject
 MIN_SHARPNESS = 60.0  # variance of the Laplacian on the marker patches; below: too blurred to read
 MIN_FEATURE_INLIERS = 40  # ORB fallback: inlier matches needed to trust a feature alignment
+MARKER_REFIT_PX = 1.0  # four markers fitting worse than this: try the best three (a marker cut by the scan's edge)
 MAX_ALIGN_CHECK_PX = 6.0  # page-code corners vs where the fit puts them (zxing corners are +-1 module)
+MARKER_PAD_PX = 16  # white added around a search region: a marker touching the scan's edge still has its quiet zone
 MARKER_SEARCH_SHARE = 0.22  # corner regions searched for markers first, share of the page width
 MIN_FIT_SPAN_SHARE = 0.5  # landmarks of a fallback fit must spread over half the page each way
 ORB_FEATURES = 3000
@@ -42,9 +44,14 @@ LINE_DARK_MARGIN = 45  # box lines: darker than the paper by this (red lines sca
 INK_DARK_MARGIN = 70  # pen ink: darker than the paper by this (faint box-line remains stay out)
 LINE_KERNEL_HEIGHT = 0.8  # vertical line kernel, share of the cell height (reading-notes)
 LINE_KERNEL_WIDTH_CELLS = 2.5  # horizontal line kernel, in cell widths (reading-notes: ~3)
+LINE_KERNEL_WIDTH_BOX = 0.7  # ... for a lone tick box, in box widths
+SOLID_INK_PX = 6  # ink this thick in both directions is a filled area, not a line (lines are 1-3 px)
 LOCATE_RADIUS_PX = 5  # local search for a field's box lines around where the alignment puts them
 CELL_INSET_PX = 4  # a cell's interior starts this far inside its lines
 MIN_INK_COMPONENT_PX = 6  # smaller dark specks are dust or JPEG noise, not writing
+LINE_VISIBLE_MIN = 0.6  # CALIBRATED: box lines seen below this share: an empty-looking comb field is not trusted
+# empty (bilevel scans with a low threshold drop the red lines and a thin pen's strokes together;
+# grey and colour scans show >= 0.83 on every page of the corpus)
 CELL_EMPTY_INK = 0.006  # interior ink share below which a cell is empty (no ICR installed)
 CELL_WRITTEN_INK = 0.02  # ... above which it is surely written; between: doubtful
 TESSERACT_ONLY_DISCOUNT = 0.8  # Tesseract's own confidence overstates handprint (issue 4: 2% final-and-wrong)
@@ -55,11 +62,12 @@ LINE_CHAR_AIR_PX = 2  # white kept each side of a cell's ink
 TICK_INSET_PX = 3  # a tick box's interior starts this far inside its lines
 TICK_OUTSIDE_PX = 13  # ring outside the box where a scribble shows (it runs ~0.4 box beyond)...
 TICK_RING_GAP_PX = 7  # ... starting this far out: a box filled as an answer spills up to ~5 px
-TICK_EMPTY_MAX = 0.03  # CALIBRATED: fill below which a box is empty
-TICK_MIN = 0.08  # CALIBRATED: fill from which a box is ticked (AMC uses ~0.15 on its layout); between: faint
-TICK_FILLED_MIN = 0.65  # CALIBRATED: fill from which a box is blacked in: a cancelled answer, not a tick
-TICK_SCRIBBLE_OUTSIDE = 0.01  # CALIBRATED: ink share of that ring that says "scribbled over" (boxes filled as an
-# answer: <= 0.007; scribbled out: 90 % above 0.011; one that stays inside reads as filled: see judge)
+TICK_EMPTY_MAX = 0.022  # CALIBRATED: fill below which a box is empty (corpus: empty boxes <= 0.017, weak dots >= 0.028)
+TICK_MIN = 0.08  # CALIBRATED: fill from which a box is ticked (corpus: checks >= 0.135, x >= 0.175; AMC uses ~0.15); between: faint, a review
+TICK_FILLED_MIN = 0.65  # CALIBRATED: fill from which a box is blacked in (corpus: x and checks <= 0.57, filled >= 0.95)
+TICK_SCRIBBLE_OUTSIDE = 0.03  # CALIBRATED: ink share of that ring from which a blacked-in box was scribbled out
+# (corpus: boxes filled as the answer <= 0.021, 99 % <= 0.015; scribbled out: 0.04)
+TICK_FILLED_CLEAN_OUTSIDE = 0.01  # a lone blacked-in box is taken as the answer, final, only this clean around
 SIGNATURE_INSET_PX = 4
 GLYPH_MARGIN_PX = 3  # white kept around a typed letter used as a template
 GLYPH_BLUR_SIGMA = 0.8  # the template softened like a 200 dpi scan

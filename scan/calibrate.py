@@ -1,0 +1,164 @@
+"""Calibrate scan/thresholds.py on a generated corpus with its truth (a developer's tool).
+
+    python -m scan.calibrate --corpus DIR            # a corpus of samples.generate (truth.json per envelope)
+    python -m scan.calibrate --generate 60 --seed 11 # generate one first (held-out hands, mixed damage)
+
+Reads every envelope (the page results are cached beside the corpus, so trying other
+thresholds costs seconds), judges every field, compares it with the truth, and prints:
+- the reliability of the confidence (per bin: how many fields, how many right);
+- for each comb type, the lowest final threshold at which the fields called final are wrong
+  at most --target of the time (default 0.25 %: half the 0.5 % budget, for the corpus's own
+  sampling error), with the automation it gives;
+- the figures of the thresholds in force: accuracy, automation, undetected errors.
+Thresholds are not written anywhere: a person copies them into scan/thresholds.py with the
+figures in the commit message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from scan import thresholds as t
+
+COMB_TYPES = ("text", "digits", "date")
+CACHE_NAME = ".scan-calibration-cache.pkl"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    name: str
+    truth: dict
+    results: list  # scan.pipeline.PageResult, in scan order
+
+
+def read_corpus(corpus: Path, *, workers: int | None = None, refresh: bool = False) -> list[Envelope]:
+    """Every envelope of the corpus read into page results (cached in the corpus folder)."""
+    from scan.pipeline import _tasks, run_pages
+
+    cache = corpus / CACHE_NAME
+    if cache.exists() and not refresh:
+        return [Envelope(*item) for item in pickle.loads(cache.read_bytes())]
+    envelopes = []
+    truths = sorted(corpus.glob("*/truth.json"))
+    for k, path in enumerate(truths, start=1):
+        truth = json.loads(path.read_text(encoding="utf-8"))
+        if truth.get("stack"):
+            continue  # stacks are checked by the tests; the calibration reads single envelopes
+        files = [path.parent / f for f in truth["files"]]
+        results = list(run_pages(_tasks(files), workers=workers))
+        envelopes.append(Envelope(truth["envelope"], truth, results))
+        print(f"read {k}/{len(truths)} {truth['envelope']}", file=sys.stderr)
+    # Plain tuples in the cache: the class's module path differs between `-m` and an import.
+    cache.write_bytes(pickle.dumps([(e.name, e.truth, e.results) for e in envelopes]))
+    return envelopes
+
+
+def field_records(envelopes: list[Envelope], *, today: date | None = None) -> list[dict]:
+    """One row per field of every envelope: truth, reading, confidence, verdict."""
+    from samples.bench import score_fields
+    from scan.pipeline import assemble
+
+    rows = []
+    for env in envelopes:
+        reading = assemble(env.results, today=today)
+        exported = {f.name: {"value": f.value, "needs_review": f.needs_review, "source": f.source} for f in reading.fields}
+        by_name = {f.name: f for f in reading.fields}
+        for row in score_fields(env.truth["fields"], exported):
+            f = by_name[row["field"]]
+            evidence = json.loads(f.evidence) if f.evidence else {}
+            rows.append({
+                **row,
+                "envelope": env.name,
+                "kind": env.truth.get("kind"),
+                "confidence": f.confidence,
+                "reasons": list(f.reasons),
+                "other_reasons": [r for r in f.reasons if r not in ("low_confidence", "empty")],
+                "recognizer": evidence.get("recognizer", ""),
+                "raw": f.raw,
+            })
+    return rows
+
+
+def reliability(rows: list[dict], edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 1.0001)) -> list[dict]:
+    """Per confidence bin: fields, share right. A calibrated confidence has accuracy ~ the bin."""
+    out = []
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = [r for r in rows if lo <= r["confidence"] < hi]
+        if inside:
+            out.append({"bin": f"[{lo:.3f}, {min(hi, 1):.3f})", "fields": len(inside), "right": round(sum(r["correct"] for r in inside) / len(inside), 4)})
+    return out
+
+
+def choose_threshold(rows: list[dict], target: float) -> dict:
+    """The lowest confidence threshold at which, among the fields it would make final (those with
+    no other reason for review), the share of wrong ones stays at or under `target`."""
+    candidates = sorted({r["confidence"] for r in rows if not r["other_reasons"]})
+    best = None
+    for c in candidates:
+        final = [r for r in rows if not r["other_reasons"] and r["confidence"] >= c]
+        if not final:
+            break
+        wrong = sum(not r["correct"] for r in final)
+        if wrong / len(final) <= target:
+            best = {"threshold": round(c, 6), "final": len(final), "wrong_final": wrong, "automation": round(len(final) / len(rows), 4)}
+            break
+    return best or {"threshold": None, "final": 0, "wrong_final": 0, "automation": 0.0}
+
+
+def summary(rows: list[dict]) -> dict:
+    final = [r for r in rows if r["final"]]
+    wrong_final = [r for r in final if not r["correct"]]
+    return {
+        "fields": len(rows),
+        "accuracy": round(sum(r["correct"] for r in rows) / max(1, len(rows)), 4),
+        "automation": round(len(final) / max(1, len(rows)), 4),
+        "undetected_error_rate": round(len(wrong_final) / max(1, len(final)), 5),
+        "undetected_error_share_all": round(len(wrong_final) / max(1, len(rows)), 5),
+        "wrong_final_examples": [(r["envelope"], r["field"], r["want"], r["got"], r["confidence"]) for r in wrong_final[:12]],
+    }
+
+
+def calibrate(corpus: Path, *, target: float, workers: int | None = None, refresh: bool = False, today: date | None = None) -> dict:
+    envelopes = read_corpus(corpus, workers=workers, refresh=refresh)
+    rows = field_records(envelopes, today=today)
+    comb = [r for r in rows if r["type"] in COMB_TYPES and r["recognizer"] == "icr"]
+    report = {
+        "envelopes": len(envelopes),
+        "in_force": {"all": summary(rows), **{k: summary([r for r in rows if r["type"] == k]) for k in sorted({r["type"] for r in rows})}},
+        "reliability_icr_fields": reliability(comb),
+        "suggested_final_min_confidence": {k: choose_threshold([r for r in comb if r["type"] == k], target) for k in COMB_TYPES},
+        "current_final_min_confidence": dict(t.FINAL_MIN_CONFIDENCE),
+        "target": target,
+    }
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m scan.calibrate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", type=Path, help="a corpus folder made by samples.generate")
+    parser.add_argument("--generate", type=int, default=0, help="generate this many envelopes first (into --corpus)")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--target", type=float, default=0.0025, help="wrong share allowed among final fields")
+    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--refresh", action="store_true", help="read the pages again instead of using the cache")
+    parser.add_argument("--today", type=date.fromisoformat, default=None, help="the day the rules see as today")
+    args = parser.parse_args(argv)
+    corpus = args.corpus or Path(f"calibration-corpus-{args.seed}")
+    if args.generate:
+        from samples.generate import generate_corpus
+
+        generate_corpus(corpus, count=args.generate, seed=args.seed, fonts="holdout", damage="mixed")
+    report = calibrate(corpus, target=args.target, workers=args.workers, refresh=args.refresh, today=args.today)
+    print(json.dumps(report, indent=1, ensure_ascii=False, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
