@@ -614,9 +614,11 @@ class Registry:
             if queued and (first, last) != (1, queued):
                 raise DatabaseError(f"the ranking of {self.db.shown_url} came out as {first}..{last} for {queued} places; nothing was changed")
             placed = queued if cap is None else min(cap, queued)  # ranks are 1..queued, so the cap's share is known
+            # The few applications being verified, each looked up in the places (a join would
+            # make PostgreSQL hash all million places).
+            place = select(p.c.within_cap).where(p.c.application_id == t.c.id).scalar_subquery().label("within")
             pending = dict(conn.execute(
-                select(p.c.within_cap, func.count()).select_from(t.join(p, p.c.application_id == t.c.id))
-                .where(t.c.status.in_(PENDING_STATES)).group_by(p.c.within_cap)
+                select(place, func.count()).where(t.c.status.in_(PENDING_STATES)).group_by(place)
             ).all())
             pending_within, pending_beyond = pending.get(True, 0), pending.get(False, 0)
             counts = dict(conn.execute(select(t.c.status, func.count()).group_by(t.c.status)).all())

@@ -29,7 +29,7 @@ from registry.filenumber import format_file_no, parse_file_no
 from registry.priority import Placed, PriorityPolicy, draw_key, priority_order
 from registry.service import Registry
 from scan.model import EnvelopeReading, FieldReading, PageRecord, SeparatorReading
-from templates.spec import load_form, load_separator
+from templates.spec import load_form
 
 PG_SERVER = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{database}?options=-csearch_path%3D{schema}"
