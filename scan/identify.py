@@ -68,11 +68,25 @@ def _turn_point(x: float, y: float, w: int, h: int, quarter_turns: int) -> tuple
 
 
 def ink_share(image: np.ndarray) -> float:
-    """Share of dark pixels on the page, its borders left out (scanner edges, punch holes)."""
+    """Share of dark pixels on the sheet: the page's borders, and dark areas that touch the edge of
+    the scan (the scanner's black backing around an overscanned sheet, a punch hole's shadow),
+    left out."""
     h, w = image.shape
     m = int(min(h, w) * t.BLANK_BORDER_SHARE)
-    small = image[m : h - m : 2, m : w - m : 2]
-    return float(np.count_nonzero(small < t.BLANK_DARK_LEVEL)) / max(1, small.size)
+    small = np.ascontiguousarray(image[::4, ::4])
+    dark = (small < t.BLANK_DARK_LEVEL).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
+    sh, sw = dark.shape
+    touching = [
+        k for k in range(1, n)
+        if stats[k, cv2.CC_STAT_LEFT] == 0 or stats[k, cv2.CC_STAT_TOP] == 0
+        or stats[k, cv2.CC_STAT_LEFT] + stats[k, cv2.CC_STAT_WIDTH] == sw or stats[k, cv2.CC_STAT_TOP] + stats[k, cv2.CC_STAT_HEIGHT] == sh
+    ]
+    if touching:
+        dark[np.isin(labels, touching)] = 0
+    b = m // 4
+    inner = dark[b : sh - b, b : sw - b]
+    return float(np.count_nonzero(inner)) / max(1, inner.size)
 
 
 @lru_cache(maxsize=None)
