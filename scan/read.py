@@ -311,7 +311,10 @@ def _ink_above(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
         if scan.size == 0 or mask.shape != scan.shape:
             continue
         ink = _dark(scan, t.INK_DARK_MARGIN).astype(bool) & ~mask
-        if np.count_nonzero(ink) >= t.ABOVE_MIN_INK_SHARE * scan.size:
+        rows = np.flatnonzero(ink.any(axis=1))
+        # A letter, not a stray stroke: enough ink, and as tall as a written capital.
+        tall = rows.size and (rows[-1] - rows[0] + 1) >= t.ABOVE_MIN_EXTENT * ink.shape[0]
+        if tall and np.count_nonzero(ink) >= t.ABOVE_MIN_INK_SHARE * scan.size:
             out.append(i)
     return tuple(out)
 
