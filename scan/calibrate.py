@@ -81,9 +81,46 @@ def field_records(envelopes: list[Envelope], *, today: date | None = None) -> li
                 "reasons": list(f.reasons),
                 "other_reasons": [r for r in f.reasons if r not in ("low_confidence", "empty")],
                 "recognizer": evidence.get("recognizer", ""),
+                "opinion": str(evidence.get("second_opinion", "")).split(":")[0],
+                "icr_product": _icr_product(evidence),
                 "raw": f.raw,
             })
     return rows
+
+
+def _icr_product(evidence: dict) -> float | None:
+    """The product of the chosen characters' ICR probabilities, before any other evidence."""
+    cells = [c for c in evidence.get("cells") or [] if c]
+    if not cells:
+        return None
+    p = 1.0
+    for _, q, _ in cells:
+        p *= q
+    return p
+
+
+def fit_opinion_factors(rows: list[dict]) -> dict:
+    """For each kind of Tesseract opinion (agree, disagree, partial), the odds factor that best
+    turns the ICR's product into the observed accuracy (maximum likelihood over a grid)."""
+    import math
+
+    out = {}
+    for opinion in ("agree", "disagree", "partial", "none"):
+        sample = [r for r in rows if r["opinion"] == opinion and r["icr_product"] is not None and not r["other_reasons"]]
+        if len(sample) < 20:
+            continue
+        best = None
+        for k in [2 ** (x / 4) for x in range(-24, 25)]:
+            loss = 0.0
+            for r in sample:
+                p = min(max(r["icr_product"], 1e-6), 1 - 1e-6)
+                q = p * k / (p * k + 1 - p)
+                q = min(max(q, 1e-6), 1 - 1e-6)
+                loss -= math.log(q if r["correct"] else 1 - q)
+            if best is None or loss < best[0]:
+                best = (loss, k)
+        out[opinion] = {"fields": len(sample), "factor": round(best[1], 3), "accuracy": round(sum(r["correct"] for r in sample) / len(sample), 4)}
+    return out
 
 
 def reliability(rows: list[dict], edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 1.0001)) -> list[dict]:
@@ -133,6 +170,7 @@ def calibrate(corpus: Path, *, target: float, workers: int | None = None, refres
         "envelopes": len(envelopes),
         "in_force": {"all": summary(rows), **{k: summary([r for r in rows if r["type"] == k]) for k in sorted({r["type"] for r in rows})}},
         "reliability_icr_fields": reliability(comb),
+        "second_opinion_factors": fit_opinion_factors(comb),
         "suggested_final_min_confidence": {k: choose_threshold([r for r in comb if r["type"] == k], target) for k in COMB_TYPES},
         "current_final_min_confidence": dict(t.FINAL_MIN_CONFIDENCE),
         "target": target,

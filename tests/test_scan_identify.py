@@ -87,6 +87,23 @@ def test_alignment_with_two_markers_covered_uses_the_page_codes(rendered):
     assert _alignment_error_px(alignment, to_scan, page) < 3.0
 
 
+def test_alignment_with_two_marks_along_one_edge_uses_a_similarity(rendered):
+    """A skewed feed cut off both top corners (marks and the top page code with them)."""
+    page = load_form().pages[3]
+    scan, to_scan = scan_damage(rendered["pages"]["blank"][3], angle=2.0)
+    for corner in ("top_left", "top_right"):
+        scan = _cover_marker(scan, to_scan, page, corner)
+    alignment = align(scan, page)
+    assert alignment.method == "similarity" and set(alignment.markers_found) == {2, 3}
+    assert _alignment_error_px(alignment, to_scan, page) < 2.5
+
+
+def test_marker_against_the_edge_of_the_scan_is_found(rendered):
+    image = rendered["pages"]["blank"][0]
+    cut = np.ascontiguousarray(image[60:, 60:])  # the scan starts right at the top-left marker's edge
+    assert {0, 1, 2, 3} <= set(detect_markers(cut))
+
+
 def test_too_few_landmarks_is_rejected_with_the_reason(rendered):
     page = load_form().pages[0]
     scan, to_scan = scan_damage(rendered["pages"]["blank"][0])

@@ -206,6 +206,19 @@ def test_separator_scanned_twice_in_a_row_is_not_an_empty_envelope(rendered, tmp
     assert [p.kind for p in envelope.pages] == ["form"]
 
 
+def test_separator_with_both_codes_destroyed_still_splits(rendered, tmp_path):
+    page = load_separator().pages[0]
+    sep = rendered["pages"]["separators"][1].copy()
+    for box in page.code_boxes:
+        x0, y0, x1, y1 = box_to_px(page, box)
+        sep[y0 - 4 : y1 + 4, x0 - 4 : x1 + 4] = 255
+    sheets = [rendered["pages"]["separators"][0], rendered["pages"]["prefill"][0], sep, rendered["pages"]["prefill_other"][0]]
+    path = _save_tiff(tmp_path / "nocode.tif", sheets)
+    first, second = list(read_stack([path], workers=1, today=TODAY))
+    assert second.separator.serial == "" and any("serial unreadable" in p for p in second.problems)
+    assert [p.document_id for p in first.pages] != [p.document_id for p in second.pages]
+
+
 def test_process_pool_reads_the_same_as_in_process(prefilled_reading):
     files, single = prefilled_reading
     pooled = read_envelope(files, workers=2, today=TODAY)
