@@ -542,6 +542,12 @@ def read_stack(
     tasks = _tasks(files)
     if progress is not None:
         progress(0, len(tasks), "reading")
+    yield from split_stack(run_pages(tasks, workers=workers, progress=progress, stats=stats), files=files, today=today)
+
+
+def split_stack(results: Iterable[PageResult], *, files: list[Path], today: date | None = None) -> Iterator[EnvelopeReading]:
+    """A stack's page results (scan order, from run_pages or a shared queue's workers) split
+    at separator sheets: each envelope yielded as soon as its last page comes in."""
     current: SeparatorReading | None = None
     pages: list[PageResult] = []
     empty: list[str] = []
@@ -563,7 +569,7 @@ def read_stack(
 
     where_of: dict[int, str] = {}
     extra_problems: list[str] = []
-    for result in run_pages(tasks, workers=workers, progress=progress, stats=stats):
+    for result in results:
         kind = result.record.kind
         if not started:
             if kind == "blank":
