@@ -481,6 +481,122 @@ def bench_scan(
           f"{report['field_accuracy']}, automation {report['automation_rate']}, undetected errors {report['undetected_error_rate']}")
 
 
+# ---- stations, workers, audit (issue 6)
+# The shared scan queue (registry/work_queue.py + scan/worker.py, docs/stations.md), the
+# registry's consistency check (registry/integrity.py), the audit trail's hash chain
+# (registry/audit_chain.py).
+
+audit_app = typer.Typer(no_args_is_help=True, help="The audit trail: every change, hash-chained.")
+app.add_typer(audit_app, name="audit")
+
+
+@scan_app.command("enqueue")
+def scan_enqueue(
+    ctx: typer.Context,
+    files: list[Path] = typer.Argument(..., help="The scanned pages of ONE envelope, or (with --stack) a whole stack."),
+    postmark: Optional[str] = typer.Option(None, "--postmark", help="One envelope: its postmark date YYYY-MM-DD, or 'illegible'."),
+    stack: bool = typer.Option(False, "--stack", help="A stack split at separator sheets (the postmarks are on the separators)."),
+    received: Optional[str] = typer.Option(None, "--received", help="Date received (YYYY-MM-DD); default today."),
+    envelope: Optional[Path] = typer.Option(None, "--envelope", help="One envelope: a picture of the envelope itself."),
+    station: Optional[str] = typer.Option(None, "--station", help="This station's name in the queue; default the host name."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Queue scans for the workers (PostgreSQL): pages are read by `csq scan worker` on any machine."""
+    from registry.work_queue import ScanQueue, require_postgresql
+    from scan.worker import list_pages
+
+    if stack == (postmark is not None):
+        raise BadArguments("give --postmark DATE|illegible for one envelope, or --stack for a stack with separator sheets")
+    if stack and envelope:
+        raise BadArguments("--envelope goes with one envelope, not with --stack")
+    require_postgresql(_settings(ctx).db_url)
+    postmark_date = None if stack or postmark.strip().lower() == "illegible" else _parse_day(postmark, "--postmark")
+    received_date = _parse_day(received, "--received") if received else date.today()
+    if postmark_date and postmark_date > received_date:
+        raise BadArguments(f"the postmark {postmark_date} is after the date received {received_date}: check both dates on the envelope")
+    envelope_image = _read_binary(envelope) if envelope else None
+    queue = ScanQueue(_open_registry(ctx))
+    pages = list_pages(files)
+    result = queue.enqueue(files, pages, kind="stack" if stack else "envelope", postmark=postmark_date, received=received_date,
+                           envelope_image=envelope_image, station=station)
+    again = "" if result.created else " (queued before: nothing new written)"
+    _emit(result.to_json(), as_json, f"job {result.job}: {result.pages} page(s) of {'a stack' if stack else 'one envelope'}, {result.state}{again}")
+
+
+@scan_app.command("worker")
+def scan_worker(
+    ctx: typer.Context,
+    once: bool = typer.Option(False, "--once", help="Exit as soon as there is nothing to do."),
+    idle_exit: Optional[float] = typer.Option(None, "--idle-exit", min=0, help="Exit after this many seconds with nothing to do."),
+    as_json: bool = typer.Option(False, "--json", help="Print what this worker did as one JSON document when it exits."),
+) -> None:
+    """Read queued pages and register the envelopes whose pages are all read (PostgreSQL)."""
+    from registry.work_queue import ScanQueue, Scanner, require_postgresql
+    from scan import worker
+
+    require_postgresql(_settings(ctx).db_url)
+    queue = ScanQueue(_open_registry(ctx))
+    worker.prepare()  # engines loaded before the first claim, not while a page is held
+    stats = queue.work(Scanner(worker.read_page, worker.envelope, worker.stack), once=once, idle_exit=idle_exit,
+                       log=lambda line: sys.stderr.write(f"csq scan worker: {line}\n"))
+    _emit(stats.to_json(), as_json, f"worker {stats.worker}: {stats.pages_read} page(s) read, {stats.jobs_done} job(s) done, "
+          f"{stats.jobs_failed} failed, {len(stats.registered)} envelope(s) registered in {stats.seconds:.0f} s")
+
+
+@scan_app.command("jobs")
+def scan_jobs(
+    ctx: typer.Context,
+    job: Optional[list[int]] = typer.Argument(None, help="Job numbers; default every job."),
+    as_json: bool = typer.Option(False, "--json", help="Print the jobs as one JSON document."),
+) -> None:
+    """The queued scans and how far each has come (PostgreSQL)."""
+    from registry.work_queue import ScanQueue, require_postgresql
+
+    require_postgresql(_settings(ctx).db_url)
+    rows = ScanQueue(_open_registry(ctx)).jobs(job or None)
+    lines = [f"job {r['job']:>5}  {r['kind']:<8} {r['state']:<7} {r['pages_done']}/{r['pages']} page(s)  "
+             + (", ".join(a["file_no"] for a in r["applications"]) or "-") + (f"  {r['error']}" if r["error"] else "") for r in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else "no scans queued")
+
+
+@registry_app.command("check")
+def registry_check(
+    ctx: typer.Context,
+    clean: bool = typer.Option(False, "--clean", help="Remove image files no row names and half-written temporary files."),
+    min_age: float = typer.Option(3600, "--min-age", min=0, help="With --clean: only files older than this many seconds (younger ones may belong to an intake still running)."),
+    deep: bool = typer.Option(False, "--deep", help="Also re-hash every stored image (slow)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document."),
+) -> None:
+    """Is the registry consistent? Rows without their application, missing files, files nobody names, the audit chain."""
+    from errors import DatabaseError
+    from registry.integrity import check
+
+    report = check(_open_registry(ctx), clean=clean, min_age=min_age, deep=deep)
+    _emit(report.to_json(), as_json, report.summary())
+    if not report.ok:
+        raise DatabaseError(f"the registry {_settings(ctx).db_url} is not consistent: {'; '.join(report.problems)}; "
+                            "restore it from the last backup or report it")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Walk the audit trail's hash chain; name the first event that was changed, removed or slipped in."""
+    from errors import DatabaseError
+    from registry.audit_chain import verify
+
+    registry = _open_registry(ctx)
+    with registry.db.read() as conn:
+        report = verify(conn)
+    if as_json or report.ok:
+        _emit(report.to_json(), as_json, f"audit trail intact: {report.events} event(s), head {report.head}")
+    if not report.ok:
+        raise DatabaseError(f"the audit trail of {registry.db.shown_url} is broken at {report.broken.describe()}; "
+                            f"the {report.events} event(s) before it hold; keep the database as it is and report it")
+
+
 # ------------------------------------------------------------------------------- main
 
 

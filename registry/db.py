@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 
 from errors import BadArguments, DatabaseError, StorageError
+from registry import audit_chain
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -65,6 +66,7 @@ class Database:
                 raise BadArguments(f"{self.shown_url}: unsupported database; use sqlite:/// or postgresql+psycopg://")
         except (sa_exc.ArgumentError, sa_exc.NoSuchModuleError, ImportError) as exc:
             raise BadArguments(f"{self.shown_url}: cannot use this database URL ({exc}); use sqlite:/// or postgresql+psycopg://") from None
+        audit_chain.install(self.engine)  # every audit event inserted through this engine is chained
 
     def _sqlite_engine(self, parsed) -> Engine:
         database = parsed.database

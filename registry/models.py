@@ -210,7 +210,7 @@ class FieldValue(Base):
 
 
 class AuditEvent(Base):
-    """Append-only (triggers refuse UPDATE and DELETE): who did what, when, to which file."""
+    """Append-only (triggers refuse UPDATE and DELETE) and hash-chained: who did what, when, to which file."""
 
     __tablename__ = "audit_events"
 
@@ -223,6 +223,9 @@ class AuditEvent(Base):
     old: Mapped[str | None] = mapped_column(Text)
     new: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # The hash chain (registry/audit_chain.py, set at insert): sha256 over prev_hash and the event.
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
 
 
 class IdempotencyKey(Base):
