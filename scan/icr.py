@@ -1,0 +1,333 @@
+"""The comb-cell character recognizer (ICR): one handprinted capital per cell in, a calibrated
+guess out.
+
+Tesseract reads handprinted capitals badly and its confidence does not separate right from
+wrong (issue 4: 31% of fields exact), so comb cells get a small CNN of our own, trained on
+synthetic handprint (scripts/train_icr.py, samples/handprint.py) and run with opencv's dnn
+module: no runtime dependency beyond opencv, one batched forward pass per call.
+
+- `is_cell_empty(cell)` decides written vs empty by ink, after removing what is left of the
+  printed box lines; space and empty are never asked of the model.
+- `preprocess_cell(cell)` is the one normalization, shared by training and runtime.
+- `CombCellRecognizer.classify(cells, charset)` returns one `CharGuess` per cell, with
+  probabilities renormalized over the characters the field allows (a digits field cannot
+  read 'O'), temperature-scaled so that p means "chance of being right" on unseen hands.
+
+The model file and its JSON sidecar (classes, preprocessing, temperature, fonts, measured
+accuracy and calibration) live in scan/models/. The scanner runs one process per core: no
+threads of our own, and opencv is asked for one thread when the recognizer loads.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from errors import CsqError
+
+MODEL_DIR = Path(__file__).resolve().parent / "models"
+MODEL_PATH = MODEL_DIR / "icr-v1.onnx"
+SIDECAR_PATH = MODEL_DIR / "icr-v1.json"
+
+# --- every number of the cell normalization, in one place (the sidecar records them) -------
+
+INPUT_SIZE = 32  # the model sees S x S
+INPUT_PAD = 2  # pixels of air around the largest mark in the S x S square
+PAPER_PERCENTILE = 90  # the paper's grey: most of a cell is paper, even a busy one
+INK_RANGE_MIN = 80  # grey levels between paper and full ink at least (a faint cell stays faint)
+INK_FLOOR = 0.12  # normalized ink below this is paper noise
+MARK_LEVEL = 0.35  # normalized ink from which a pixel belongs to a mark (bounding box, mass)
+LINE_BAND_FRAC = 0.16  # box-line remnants are looked for this close to the edges (share of side)
+LINE_FILL_FRAC = 0.9  # a row (column) in that band this full is a line: a letter kept inside
+# its box spans at most ~85% of a side (a stem near the edge must not be taken for a line)
+LINE_DARK = 45  # grey levels below the paper for a pixel to count towards a line
+SPECK_AREA_FRAC = 0.0012  # a blob smaller than this share of the cell (2 px) is dust or JPEG
+# noise; the dots of an umlaut written with a fine pen are bigger
+EDGE_BLOB_SHARE = 0.2  # a blob touching the left or right edge with less than this share of the
+# ink is a neighbour's stroke crossing the line (neighbours are beside, never above: an accent
+# touching the top line stays)
+MAX_UPSCALE = 1.8  # a mark is scaled to fill the square, but never more than this times the
+# scale that maps the whole cell height into it: '.' stays a dot, "'" stays short
+SMALL_MARK_FRAC = 0.4  # a mark lower than this share of the cell keeps its height in the cell
+# (where "'" and '.' and '-' differ); larger marks are centred by mass
+
+# --- empty or written ----------------------------------------------------------------------
+EMPTY_INK_DARK = 50  # grey levels below the paper for a pixel to count as pen ink (a fine blue pen is faint)
+EMPTY_MARGIN_FRAC = 0.08  # the outer band of the cell is not looked at for emptiness
+EMPTY_MIN_MARK_FRAC = 0.0017  # the largest ink blob must cover this share of the cell: 4 px of
+# a 42 x 56 cell, a '.' of a fine (0.25 mm) ballpoint at 200 dpi
+EMPTY_SURE_INK = 0.03  # this share of the inner cell inked is writing, not dust
+
+
+PREPROCESSING_CONSTANTS = (
+    "INPUT_SIZE", "INPUT_PAD", "PAPER_PERCENTILE", "INK_RANGE_MIN", "INK_FLOOR", "MARK_LEVEL",
+    "LINE_BAND_FRAC", "LINE_FILL_FRAC", "LINE_DARK", "SPECK_AREA_FRAC", "EDGE_BLOB_SHARE",
+    "MAX_UPSCALE", "SMALL_MARK_FRAC",
+)
+
+
+def card_preprocessing() -> dict:
+    """The normalization's numbers as the model was trained with them (kept in the sidecar)."""
+    return {name: globals()[name] for name in PREPROCESSING_CONSTANTS}
+
+
+class IcrError(CsqError):
+    """The ICR model is missing or does not match its sidecar: an installation problem."""
+
+
+@dataclass(frozen=True)
+class CharGuess:
+    """One cell's character: the best guess, its probability (calibrated, over the field's
+    charset), and the top three candidates with theirs, best first (it included)."""
+
+    best: str
+    p: float
+    alternatives: tuple[tuple[str, float], ...]
+
+
+# --- ink --------------------------------------------------------------------------------------
+
+
+def _grey(cell: np.ndarray) -> np.ndarray:
+    """Any cell image as grey uint8 (dark ink on light paper)."""
+    a = np.asarray(cell)
+    if a.ndim == 3:
+        a = a[..., :3].mean(axis=2) if a.shape[2] >= 3 else a[..., 0]
+    if a.dtype != np.uint8:
+        a = np.nan_to_num(a.astype(np.float64), nan=255.0, posinf=255.0, neginf=0.0)
+        if a.size and a.max() <= 1.0:  # a float image in 0..1
+            a = a * 255.0
+        a = a.clip(0, 255).astype(np.uint8)
+    return np.ascontiguousarray(a)
+
+
+def _paper(grey: np.ndarray) -> float:
+    """The PAPER_PERCENTILE-th percentile of the grey levels, as numpy's linear percentile
+    computes it, from a histogram (a sort per cell cost more than the network)."""
+    cumulative = np.cumsum(np.bincount(grey.ravel(), minlength=256))
+    rank = PAPER_PERCENTILE / 100 * (grey.size - 1)
+    low = int(np.searchsorted(cumulative, int(rank), side="right"))
+    high = int(np.searchsorted(cumulative, int(rank) + 1, side="right")) if rank % 1 else low
+    return low + (rank % 1) * (high - low)
+
+
+def _line_rows_cols(dark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Masks of the rows and columns near the edges that are box-line remnants: nearly full of
+    dark pixels across the cell. A letter's bar rarely spans that much that close to the edge."""
+    h, w = dark.shape
+    rows = np.zeros(h, dtype=bool)
+    cols = np.zeros(w, dtype=bool)
+    band_h = max(2, int(round(h * LINE_BAND_FRAC)))
+    band_w = max(2, int(round(w * LINE_BAND_FRAC)))
+    row_fill = np.count_nonzero(dark, axis=1) / w
+    col_fill = np.count_nonzero(dark, axis=0) / h
+    rows[:band_h] = row_fill[:band_h] >= LINE_FILL_FRAC
+    rows[h - band_h:] |= row_fill[h - band_h:] >= LINE_FILL_FRAC
+    cols[:band_w] = col_fill[:band_w] >= LINE_FILL_FRAC
+    cols[w - band_w:] |= col_fill[w - band_w:] >= LINE_FILL_FRAC
+    # A line is 1-3 px wide and its anti-aliased edge is less full: take the neighbours too.
+    return _with_neighbours(rows, band_h), _with_neighbours(cols, band_w)
+
+
+def _with_neighbours(lines: np.ndarray, band: int) -> np.ndarray:
+    grown = lines.copy()
+    grown[1:] |= lines[:-1]
+    grown[:-1] |= lines[1:]
+    grown[band:len(lines) - band] = lines[band:len(lines) - band]  # only near the edges
+    return grown
+
+
+def ink_map(cell: np.ndarray) -> np.ndarray:
+    """Ink of a cell as float32 0..1 (1 = full ink), box-line remnants removed, noise floored."""
+    grey = _grey(cell)
+    if grey.size == 0:
+        return np.zeros((max(grey.shape[0], 1), max(grey.shape[1], 1)), np.float32)
+    paper = _paper(grey)
+    darkest = float(grey.min())
+    ink = (paper - grey.astype(np.float32)) / max(paper - darkest, INK_RANGE_MIN)
+    rows, cols = _line_rows_cols(grey < paper - LINE_DARK)
+    ink[rows, :] = 0
+    ink[:, cols] = 0
+    ink = (ink - INK_FLOOR) / (1.0 - INK_FLOOR)
+    return ink.clip(0.0, 1.0)
+
+
+def _keep_own_marks(ink: np.ndarray) -> np.ndarray:
+    """Drop dust, and strokes of a neighbouring character that cross into the cell's edge."""
+    mask = (ink >= MARK_LEVEL).astype(np.uint8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    if n <= 1:
+        return ink
+    h, w = ink.shape
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    total = float(areas.sum())
+    x0 = stats[1:, cv2.CC_STAT_LEFT]
+    x1 = x0 + stats[1:, cv2.CC_STAT_WIDTH]
+    touches = (x0 == 0) | (x1 == w)
+    drop = (areas < SPECK_AREA_FRAC * h * w) | (touches & (areas < EDGE_BLOB_SHARE * total))
+    drop &= areas < areas.max()  # never drop the largest mark: it is what was written
+    if not drop.any():
+        return ink
+    keep = np.concatenate([[False], ~drop])
+    # Faint pixels belong to the mark they surround: grow the kept marks a little.
+    kept = cv2.dilate(keep[labels].astype(np.uint8), np.ones((3, 3), np.uint8))
+    return ink * kept
+
+
+def is_cell_empty(cell: np.ndarray) -> tuple[bool, float]:
+    """(empty?, ink ratio) of a comb cell cropped on its box: the share of the cell's inner
+    part (box-line remnants removed) covered by pen ink. Empty when no blob of ink is as large
+    as the smallest full stop."""
+    grey = _grey(cell)
+    h, w = grey.shape[:2]
+    if h < 3 or w < 3:
+        return True, 0.0
+    paper = _paper(grey)
+    dark = grey < paper - EMPTY_INK_DARK
+    rows, cols = _line_rows_cols(grey < paper - LINE_DARK)
+    dark[rows, :] = False
+    dark[:, cols] = False
+    my, mx = int(round(h * EMPTY_MARGIN_FRAC)), int(round(w * EMPTY_MARGIN_FRAC))
+    inner = np.ascontiguousarray(dark[my:h - my, mx:w - mx]).astype(np.uint8)
+    if inner.size == 0:
+        return True, 0.0
+    count = int(np.count_nonzero(inner))
+    ratio = count / inner.size
+    if count < EMPTY_MIN_MARK_FRAC * h * w:
+        return True, ratio
+    if ratio >= EMPTY_SURE_INK:  # that much ink is writing, whatever its shape: skip the blobs
+        return False, ratio
+    n, _, stats, _ = cv2.connectedComponentsWithStats(inner, connectivity=8)
+    largest = int(stats[1:, cv2.CC_STAT_AREA].max()) if n > 1 else 0
+    return largest < EMPTY_MIN_MARK_FRAC * h * w, ratio
+
+
+# --- normalization for the model --------------------------------------------------------------
+
+
+def preprocess_cell(cell: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
+    """A cell image (any size, grey or colour, with or without its box lines) as the model's
+    input: float32 (size, size), 0 = paper, 1 = ink. The mark is scaled to fill the square
+    (bounded, so small marks stay small), centred by mass horizontally, and vertically too
+    unless it is a small mark whose height in the cell tells what it is."""
+    out = np.zeros((size, size), np.float32)
+    ink = ink_map(cell)
+    h, w = ink.shape
+    if h < 2 or w < 2:
+        return out
+    ink = _keep_own_marks(ink)
+    x, y, bw, bh = cv2.boundingRect((ink >= MARK_LEVEL).astype(np.uint8))
+    if bw == 0 or bh == 0:
+        return out
+    room = size - 2 * INPUT_PAD
+    scale = min(room / max(bw, bh), MAX_UPSCALE * room / h)
+    sw, sh = max(1, int(round(bw * scale))), max(1, int(round(bh * scale)))
+    crop = np.ascontiguousarray(ink[y:y + bh, x:x + bw])
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    mark = cv2.resize(crop, (sw, sh), interpolation=interp)
+    total = float(mark.sum())
+    if total <= 0:
+        return out
+    cx = float((mark.sum(axis=0) * np.arange(sw)).sum() / total)
+    cy = float((mark.sum(axis=1) * np.arange(sh)).sum() / total)
+    left = int(round(size / 2 - cx))
+    if bh < SMALL_MARK_FRAC * h:
+        # Keep where it sits in the cell, the cell's middle at the square's middle.
+        top = int(round(size / 2 + (y - h / 2) * scale))
+    else:
+        top = int(round(size / 2 - cy))
+    left = min(max(left, 0), size - sw) if sw <= size else (size - sw) // 2
+    top = min(max(top, 0), size - sh) if sh <= size else (size - sh) // 2
+    # Paste with clipping (a mark can only exceed the square by rounding).
+    sx0, sy0 = max(0, -left), max(0, -top)
+    dx0, dy0 = max(0, left), max(0, top)
+    cw, ch = min(sw - sx0, size - dx0), min(sh - sy0, size - dy0)
+    out[dy0:dy0 + ch, dx0:dx0 + cw] = mark[sy0:sy0 + ch, sx0:sx0 + cw]
+    return out
+
+
+# --- the recognizer ---------------------------------------------------------------------------
+
+
+class CharRecognizer(ABC):
+    """Reads handprinted characters, one per cell image."""
+
+    @abstractmethod
+    def classify(self, cells: list[np.ndarray], charset: str) -> list[CharGuess]:
+        """One guess per cell, probabilities over the characters of `charset` only."""
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the sidecar JSON says about a model file."""
+
+    classes: str
+    input_size: int
+    temperature: float
+    raw: dict
+
+
+def load_model_card(path: Path = SIDECAR_PATH) -> ModelCard:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IcrError(f"ICR model sidecar missing: {path} (rebuild with scripts/train_icr.py)") from None
+    except (OSError, ValueError) as e:
+        raise IcrError(f"ICR model sidecar unreadable: {path}: {e}") from None
+    return ModelCard(classes=data["classes"], input_size=int(data["input_size"]),
+                     temperature=float(data["temperature"]), raw=data)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+class CombCellRecognizer(CharRecognizer):
+    """The trained CNN of scan/models/icr-v1.onnx, run by opencv's dnn module."""
+
+    def __init__(self, model_path: Path = MODEL_PATH, sidecar_path: Path = SIDECAR_PATH):
+        self.card = load_model_card(sidecar_path)
+        if not Path(model_path).exists():
+            raise IcrError(f"ICR model missing: {model_path} (rebuild with scripts/train_icr.py)")
+        if self.card.input_size != INPUT_SIZE:
+            raise IcrError(f"ICR model expects {self.card.input_size}px cells, preprocessing makes {INPUT_SIZE}px")
+        if self.card.raw.get("preprocessing") != card_preprocessing():
+            raise IcrError("ICR model was trained with other preprocessing constants than scan/icr.py "
+                           "has now: retrain it (scripts/train_icr.py) or restore the constants")
+        cv2.setNumThreads(1)  # one scanner process per core: threads would only fight
+        # opencv 5's default (new) graph engine runs this network 1.5x faster than the classic
+        # one; asking for a backend or target would fall back to the classic engine.
+        self.net = cv2.dnn.readNetFromONNX(str(model_path))
+        self.classes = self.card.classes
+        self._index = {c: i for i, c in enumerate(self.classes)}
+
+    def logits(self, cells: list[np.ndarray]) -> np.ndarray:
+        """Raw model outputs (n, classes), one forward pass for the whole batch."""
+        if not cells:
+            return np.zeros((0, len(self.classes)), np.float32)
+        batch = np.stack([preprocess_cell(c) for c in cells])[:, None, :, :]
+        self.net.setInput(batch)
+        return np.asarray(self.net.forward(), dtype=np.float32).reshape(len(cells), -1)
+
+    def classify(self, cells: list[np.ndarray], charset: str) -> list[CharGuess]:
+        allowed = [self._index[c] for c in dict.fromkeys(charset) if c in self._index]
+        if not allowed:
+            raise ValueError(f"no character of {charset!r} is known to the ICR model")
+        if not cells:
+            return []
+        logits = self.logits(cells)[:, allowed] / self.card.temperature
+        probs = _softmax(logits)  # renormalized over what the field allows
+        names = [self.classes[i] for i in allowed]
+        guesses = []
+        for row in probs:
+            top = np.argsort(-row)[:3]
+            alts = tuple((names[i], float(row[i])) for i in top)
+            guesses.append(CharGuess(best=alts[0][0], p=alts[0][1], alternatives=alts))
+        return guesses

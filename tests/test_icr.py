@@ -1,0 +1,203 @@
+"""scan/icr.py: the committed comb-cell model reads handprint it never saw, honestly."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from samples.handprint import HOLDOUT_FONTS, TRAIN_FONTS, render_cell
+from scan import icr
+from scan.icr import CharGuess, CombCellRecognizer, IcrError, is_cell_empty, preprocess_cell
+from templates.spec import DIGIT_CHARSET, TEXT_CHARSET
+
+CLASSES = TEXT_CHARSET.replace(" ", "")
+HOLDOUT_MIN_ACCURACY = 0.72  # icr-v1 measured 0.74 (text) on 6,000 held-out cells (sidecar); the goal is 0.95, not met yet
+
+
+@pytest.fixture(scope="module")
+def recognizer() -> CombCellRecognizer:
+    return CombCellRecognizer()
+
+
+def _holdout_cells(n: int, seed: int, chars: str = CLASSES) -> tuple[list[np.ndarray], list[str]]:
+    rng = np.random.default_rng(seed)
+    truth = [chars[i] for i in rng.integers(len(chars), size=n)]
+    cells = [render_cell(c, font=HOLDOUT_FONTS[i % len(HOLDOUT_FONTS)], rng=rng) for i, c in enumerate(truth)]
+    return cells, truth
+
+
+def test_model_and_sidecar_describe_each_other(recognizer):
+    card = recognizer.card
+    assert card.classes == CLASSES
+    assert set(card.raw["holdout_fonts"]) == {f.name for f in HOLDOUT_FONTS}
+    assert set(card.raw["train_fonts"]) == {f.name for f in TRAIN_FONTS}
+    assert 0.2 < card.temperature < 5
+    assert icr.MODEL_PATH.stat().st_size < 2_000_000
+    measured = card.raw["measured"]["holdout"]["text_fields"]
+    assert measured["n"] >= 1000 and 0 < measured["accuracy"] <= 1
+
+
+def test_reads_fonts_it_never_trained_on(recognizer):
+    cells, truth = _holdout_cells(400, seed=11)
+    guesses = recognizer.classify(cells, TEXT_CHARSET)
+    accuracy = np.mean([g.best == t for g, t in zip(guesses, truth)])
+    assert accuracy >= HOLDOUT_MIN_ACCURACY, accuracy
+
+
+def test_confident_guesses_are_rarely_wrong(recognizer):
+    # What the pipeline relies on: a character it calls sure must be right.
+    cells, truth = _holdout_cells(400, seed=12)
+    guesses = recognizer.classify(cells, TEXT_CHARSET)
+    sure = [(g, t) for g, t in zip(guesses, truth) if g.p >= 0.99]
+    assert len(sure) >= 100
+    wrong = sum(g.best != t for g, t in sure)
+    assert wrong / len(sure) <= 0.02, (wrong, len(sure))
+
+
+def test_guesses_are_probabilities_over_the_charset(recognizer):
+    cells, _ = _holdout_cells(20, seed=13)
+    for g in recognizer.classify(cells, TEXT_CHARSET):
+        assert isinstance(g, CharGuess)
+        assert g.alternatives[0] == (g.best, g.p)
+        assert len(g.alternatives) == 3
+        ps = [p for _, p in g.alternatives]
+        assert ps == sorted(ps, reverse=True)
+        assert 0 <= sum(ps) <= 1 + 1e-6
+        assert all(c in TEXT_CHARSET for c, _ in g.alternatives)
+
+
+def test_an_o_in_a_digits_field_reads_as_zero(recognizer):
+    rng = np.random.default_rng(14)
+    cells = [render_cell("O", font=HOLDOUT_FONTS[i % len(HOLDOUT_FONTS)], rng=rng) for i in range(12)]
+    guesses = recognizer.classify(cells, DIGIT_CHARSET)
+    assert all(g.best in DIGIT_CHARSET for g in guesses)
+    assert all(c in DIGIT_CHARSET for g in guesses for c, _ in g.alternatives)
+    assert sum(g.best == "0" for g in guesses) >= 10
+    # Renormalized over the ten digits: the probabilities of the field's charset sum to one.
+    probs = recognizer.classify(cells[:1], DIGIT_CHARSET)[0]
+    assert probs.p > 0.5
+
+
+def test_batch_and_single_cells_agree(recognizer):
+    cells, _ = _holdout_cells(5, seed=15)
+    together = recognizer.classify(cells, TEXT_CHARSET)
+    alone = [recognizer.classify([c], TEXT_CHARSET)[0] for c in cells]
+    for a, b in zip(together, alone):
+        assert a.best == b.best and abs(a.p - b.p) < 1e-4
+
+
+def test_nothing_to_classify_and_unknown_charset(recognizer):
+    assert recognizer.classify([], TEXT_CHARSET) == []
+    with pytest.raises(ValueError):
+        recognizer.classify([np.full((56, 42), 255, np.uint8)], "abc")
+
+
+def test_a_sidecar_from_other_preprocessing_is_refused(tmp_path):
+    card = json.loads(icr.SIDECAR_PATH.read_text(encoding="utf-8"))
+    card["preprocessing"]["INK_FLOOR"] = 0.5
+    (tmp_path / "icr.json").write_text(json.dumps(card), encoding="utf-8")
+    shutil.copy(icr.MODEL_PATH, tmp_path / "icr.onnx")
+    with pytest.raises(IcrError):
+        CombCellRecognizer(tmp_path / "icr.onnx", tmp_path / "icr.json")
+    with pytest.raises(IcrError):
+        CombCellRecognizer(tmp_path / "missing.onnx", icr.SIDECAR_PATH)
+
+
+# --- empty or written ------------------------------------------------------------------------
+
+
+def _scanned_blank(rng: np.random.Generator) -> np.ndarray:
+    cell = render_cell(" ", font=HOLDOUT_FONTS[0], rng=rng).astype(np.float32)
+    cell = cell * rng.uniform(0.85, 1.0) + rng.normal(0, rng.uniform(0, 8), cell.shape)
+    return cell.clip(0, 255).astype(np.uint8)
+
+
+def test_blank_cells_are_empty_even_with_box_lines_and_noise():
+    rng = np.random.default_rng(16)
+    for _ in range(200):
+        empty, ink = is_cell_empty(_scanned_blank(rng))
+        assert empty, ink
+
+
+def test_written_cells_are_not_empty():
+    rng = np.random.default_rng(17)
+    missed = []
+    for i in range(400):
+        char = CLASSES[i % len(CLASSES)]
+        empty, ink = is_cell_empty(render_cell(char, font=HOLDOUT_FONTS[i % 3], rng=rng))
+        if empty:
+            missed.append(char)
+    # Only the smallest marks may be missed, and rarely (a '.' of a fine pen on the box line).
+    assert set(missed) <= set(".'") and len(missed) <= 2, missed
+
+
+def test_ink_ratio_grows_with_ink():
+    rng = np.random.default_rng(18)
+    _, dot = is_cell_empty(render_cell(".", font=HOLDOUT_FONTS[0], rng=rng))
+    _, letter = is_cell_empty(render_cell("W", font=HOLDOUT_FONTS[0], rng=rng))
+    assert 0 < dot < letter < 0.6
+
+
+# --- preprocessing ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("shape", [(56, 42), (57, 43), (83, 62), (20, 15), (1, 1), (0, 5), (56, 42, 3)])
+def test_preprocess_is_shape_stable(shape):
+    rng = np.random.default_rng(19)
+    cell = rng.integers(0, 256, size=shape, dtype=np.uint8)
+    out = preprocess_cell(cell)
+    assert out.shape == (icr.INPUT_SIZE, icr.INPUT_SIZE) and out.dtype == np.float32
+
+
+def test_preprocess_centres_a_letter_and_keeps_a_dot_small_and_low():
+    rng = np.random.default_rng(20)
+    letter = preprocess_cell(render_cell("H", font=HOLDOUT_FONTS[0], rng=rng))
+    dot = preprocess_cell(render_cell(".", font=HOLDOUT_FONTS[0], rng=rng))
+    ys, xs = np.nonzero(letter > 0.5)
+    assert abs(xs.mean() - 16) < 3 and abs(ys.mean() - 16) < 3
+    assert ys.max() - ys.min() > 20  # scaled up to fill the square
+    ys, xs = np.nonzero(dot > 0.5)
+    assert len(ys) < 40 and ys.mean() > 18  # still a small dot, still at the bottom
+    blank = preprocess_cell(np.full((56, 42), 255, np.uint8))
+    assert not blank.any()
+
+
+@pytest.mark.parametrize("grey,width", [(110, 1), (180, 1), (140, 2)])
+def test_preprocess_ignores_box_lines(grey, width):
+    # A K clear of the edges (one that crosses the line loses the pixels under it, rightly).
+    for seed in range(100):
+        bare = render_cell("K", font=HOLDOUT_FONTS[1], rng=np.random.default_rng(seed), with_box_lines=False)
+        ys, xs = np.nonzero(bare < 250)
+        if min(ys.min(), xs.min()) >= 3 and ys.max() < bare.shape[0] - 3 and xs.max() < bare.shape[1] - 3:
+            break
+    lined = bare.copy()
+    for edge in (np.s_[:width, :], np.s_[-width:, :], np.s_[:, :width], np.s_[:, -width:]):
+        lined[edge] = np.minimum(lined[edge], grey)
+    diff = np.abs(preprocess_cell(lined) - preprocess_cell(bare)).mean()
+    assert diff < 0.01, diff
+    lines_only = np.full_like(bare, 255)
+    for edge in (np.s_[:width, :], np.s_[-width:, :], np.s_[:, :width], np.s_[:, -width:]):
+        lines_only[edge] = grey
+    assert not preprocess_cell(lines_only).any()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(
+    arrays(np.uint8, st.tuples(st.integers(1, 70), st.integers(1, 70))),
+    arrays(np.float32, st.tuples(st.integers(1, 40), st.integers(1, 40)),
+           elements=st.floats(width=32)),  # NaN and infinities too
+    arrays(np.uint8, st.tuples(st.integers(1, 40), st.integers(1, 40), st.just(3))),
+))
+def test_preprocess_and_emptiness_never_fail_on_any_image(image):
+    out = preprocess_cell(image)
+    assert out.shape == (icr.INPUT_SIZE, icr.INPUT_SIZE)
+    assert out.dtype == np.float32
+    assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    empty, ink = is_cell_empty(image)
+    assert isinstance(empty, bool) and 0.0 <= ink <= 1.0
