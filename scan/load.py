@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,8 +207,10 @@ class _OpenImage:
     def __init__(self, path: Path):
         self.path = path
         try:
-            self.image = Image.open(path)
-        except Image.DecompressionBombError:
+            with warnings.catch_warnings():  # between 1x and 2x the limit Pillow only warns, on stderr
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                self.image = Image.open(path)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise InputFileError(
                 f"the image is larger than the {t.MAX_PAGE_PIXELS // 1_000_000} Mpixel limit (a decompression bomb?): rescan it at 200-300 dpi",
                 path=str(path),
