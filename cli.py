@@ -102,6 +102,26 @@ def _read_json_file(path: Path) -> dict:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputFileError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): fix the file and run again", path=str(path)) from None
+    except RecursionError:
+        raise InputFileError("JSON nested too deeply to be a data document: fix the file and run again", path=str(path)) from None
+    except ValueError as exc:  # e.g. a number of more than 4,300 digits
+        raise InputFileError(f"not a usable JSON document ({str(exc)[:80]}): fix the file and run again", path=str(path)) from None
+
+
+def _problems_text(problems, shown: int = 5, width: int = 300) -> str:
+    """A data document's problems in one readable line, however many it has (or however long
+    a field name in it): the wrong values first, each cut short, then the empty required
+    fields by name."""
+    cut = lambda text: text if len(text) <= width else text[:width] + "…"  # noqa: E731
+    wrong = [p for p in problems if getattr(p, "code", None) != "required"]
+    empty = [p.field for p in problems if getattr(p, "code", None) == "required"]
+    parts = [cut(str(p)) for p in wrong[:shown]]
+    if len(wrong) > shown:
+        parts.append(f"… and {len(wrong) - shown} more")
+    if empty:
+        names = ", ".join(empty[:12]) + (f" and {len(empty) - 12} more" if len(empty) > 12 else "")
+        parts.append(f"required but empty: {names}")
+    return "; ".join(parts)
 
 
 def _open_registry(ctx: typer.Context):
@@ -141,7 +161,7 @@ def forms_prefill(
     try:
         path = prefill_pdf(doc, out, lang=lang)
     except InvalidData as exc:
-        raise InvalidData(f"{len(exc.problems)} problem(s), no PDF written: " + "; ".join(str(p) for p in exc.problems), exc.problems, path=str(data)) from None
+        raise InvalidData(f"{len(exc.problems)} problem(s), no PDF written: " + _problems_text(exc.problems), exc.problems, path=str(data)) from None
     _emit({"pdf": str(path)}, False, f"wrote {path}")
 
 
@@ -284,7 +304,7 @@ def online_submit(
     try:
         result = _open_registry(ctx).submit_online(doc, submitted_at=when)
     except InvalidData as exc:
-        raise InvalidData(f"{len(exc.problems)} problem(s), nothing registered: " + "; ".join(str(p) for p in exc.problems), exc.problems, path=str(data)) from None
+        raise InvalidData(f"{len(exc.problems)} problem(s), nothing registered: " + _problems_text(exc.problems), exc.problems, path=str(data)) from None
     _emit(result.to_json(), as_json, _describe(result))
 
 
