@@ -138,6 +138,9 @@ class Database:
         if "locked" in lowered or "busy" in lowered:
             return (f"the registry {self.shown_url} is locked by another program (waited {SQLITE_BUSY_TIMEOUT_MS // 1000} s); "
                     "let it finish or stop it, then run the command again")
+        if "disk is full" in lowered or "disk i/o error" in lowered or "no space" in lowered:
+            return (f"the registry {self.shown_url} could not write ({first}): make room on the disk that holds it, "
+                    "then run the command again (nothing half-written is kept)")
         if "unable to open" in lowered or "readonly" in lowered or "read-only" in lowered:
             return f"cannot open the registry {self.shown_url} ({first}): check the path and that the folder is writable"
         if self.dialect == "postgresql" and any(w in lowered for w in ("connect", "connection", "refused", "resolve", "timeout", "does not exist", "password")):
