@@ -84,7 +84,8 @@ def prefill_pdf(doc: dict, out: Path, *, lang: str = "fr", version: str = CURREN
     _check_lang(lang)
     form = load_form(FORM_ID, version)
     normalized = normalize_document(doc, form)
-    problems = validate(normalized, form)
+    well_formed = isinstance(doc, dict) and isinstance(doc.get("fields"), dict)
+    problems = validate(normalized if well_formed else doc, form)  # not a {"fields": {...}} object: say that, not "all empty"
     if problems:
         raise InvalidData(
             f"the data document has {len(problems)} problem{'s' if len(problems) > 1 else ''}; fix them and run again",
