@@ -41,6 +41,15 @@ def stack(tmp_path_factory) -> Path:
     return samples[0].files[0]
 
 
+def personal_data(stack_file: Path) -> list[str]:
+    """Names and passport numbers of the people in the stack (from the truth beside it)."""
+    out = []
+    for truth in stack_file.parent.glob("env-*.truth.json"):
+        fields = json.loads(truth.read_text(encoding="utf-8"))["fields"]
+        out += [fields[k] for k in ("family_name", "passport_number") if fields.get(k)]
+    return out
+
+
 def comparable(rows: list[dict]) -> list[str]:
     """The export without what depends on the order of registration (file numbers, the draw
     keys made from them, duplicates named by file number): sorted, as text."""
@@ -104,6 +113,8 @@ def test_four_workers_read_each_page_once_and_register_what_one_station_does(sta
     outputs = [w.communicate(timeout=600) for w in workers]
     assert [w.returncode for w in workers] == [0] * 4, [e for _, e in outputs]
     stats = [json.loads(out) for out, _ in outputs]
+    secrets_ = personal_data(stack)
+    assert len(secrets_) == 6 and not [x for _, err in outputs for x in secrets_ if x in err]  # workers' logs: file numbers only
     assert sum(s["pages_read"] for s in stats) == total_pages
     assert sum(s["jobs_done"] for s in stats) == 2
 
