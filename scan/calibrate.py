@@ -83,6 +83,7 @@ def field_records(envelopes: list[Envelope], *, today: date | None = None) -> li
                 "recognizer": evidence.get("recognizer", ""),
                 "opinion": str(evidence.get("second_opinion", "")).split(":")[0],
                 "icr_product": _icr_product(evidence),
+                "p_read": evidence.get("p_read"),
                 "raw": f.raw,
             })
     return rows
@@ -99,28 +100,45 @@ def _icr_product(evidence: dict) -> float | None:
     return p
 
 
-def fit_opinion_factors(rows: list[dict]) -> dict:
-    """For each kind of Tesseract opinion (agree, disagree, partial), the odds factor that best
-    turns the ICR's product into the observed accuracy (maximum likelihood over a grid)."""
+def fit_platt(rows: list[dict]) -> dict:
+    """Platt scaling of the ICR's probability of the chosen string (`p_read`) with one shift per
+    kind of Tesseract opinion: maximum likelihood over a grid. Rows with other reasons for
+    review are left out (their verdict does not depend on the confidence)."""
     import math
 
-    out = {}
-    for opinion in ("agree", "disagree", "partial", "none"):
-        sample = [r for r in rows if r["opinion"] == opinion and r["icr_product"] is not None and not r["other_reasons"]]
-        if len(sample) < 20:
-            continue
-        best = None
-        for k in [2 ** (x / 4) for x in range(-24, 25)]:
-            loss = 0.0
-            for r in sample:
-                p = min(max(r["icr_product"], 1e-6), 1 - 1e-6)
-                q = p * k / (p * k + 1 - p)
-                q = min(max(q, 1e-6), 1 - 1e-6)
-                loss -= math.log(q if r["correct"] else 1 - q)
-            if best is None or loss < best[0]:
-                best = (loss, k)
-        out[opinion] = {"fields": len(sample), "factor": round(best[1], 3), "accuracy": round(sum(r["correct"] for r in sample) / len(sample), 4)}
-    return out
+    sample = [r for r in rows if r["p_read"] is not None and r["opinion"] in ("agree", "partial", "disagree") and not r["other_reasons"]]
+    if len(sample) < 50:
+        return {"fields": len(sample), "note": "too few fields to fit"}
+
+    def logit(p: float) -> float:
+        p = min(max(p, 1e-6), 1 - 1e-6)
+        return math.log(p / (1 - p))
+
+    def loss(slope: float, shift: float, group: list[dict]) -> float:
+        total = 0.0
+        for r in group:
+            z = slope * logit(r["p_read"]) + shift
+            q = 1 / (1 + math.exp(-max(-30, min(30, z))))
+            q = min(max(q, 1e-9), 1 - 1e-9)
+            total -= math.log(q if r["correct"] else 1 - q)
+        return total
+
+    groups = {k: [r for r in sample if r["opinion"] == k] for k in ("agree", "partial", "disagree")}
+    best = None
+    for slope in [x / 10 for x in range(3, 16)]:
+        shifts, total = {}, 0.0
+        for k, group in groups.items():
+            if not group:
+                shifts[k] = 0.0
+                continue
+            value, shift = min((loss(slope, b / 4, group), b / 4) for b in range(-24, 25))
+            shifts[k], total = shift, total + value
+        if best is None or total < best[0]:
+            best = (total, slope, shifts)
+    _, slope, shifts = best
+    return {"fields": len(sample), "slope": slope, "shift": shifts,
+            "accuracy": {k: round(sum(r["correct"] for r in g) / len(g), 4) if g else None for k, g in groups.items()},
+            "count": {k: len(g) for k, g in groups.items()}}
 
 
 def reliability(rows: list[dict], edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 1.0001)) -> list[dict]:
@@ -170,7 +188,7 @@ def calibrate(corpus: Path, *, target: float, workers: int | None = None, refres
         "envelopes": len(envelopes),
         "in_force": {"all": summary(rows), **{k: summary([r for r in rows if r["type"] == k]) for k in sorted({r["type"] for r in rows})}},
         "reliability_icr_fields": reliability(comb),
-        "second_opinion_factors": fit_opinion_factors(comb),
+        "platt": fit_platt(comb),
         "suggested_final_min_confidence": {k: choose_threshold([r for r in comb if r["type"] == k], target) for k in COMB_TYPES},
         "current_final_min_confidence": dict(t.FINAL_MIN_CONFIDENCE),
         "target": target,

@@ -162,10 +162,12 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
     return best, weight * best_p / norm, info
 
 
-def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[float, str]:
-    """Odds factor from Tesseract's reading of the same cells, and a word for the evidence."""
+def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[str, int]:
+    """How Tesseract's reading of the same cells compares with the chosen string: ('agree' on
+    every written cell, 'partial' (some cells it did not read, none otherwise), 'disagree', or
+    'none' when there is no independent second reading), and how many cells it reads otherwise."""
     if raw.recognizer != "icr" or not raw.second_cells:
-        return 1.0, "none"
+        return "none", 0
     agree = disagree = 0
     for ch, i in zip(chosen, span):
         if ch == " ":
@@ -179,14 +181,88 @@ def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[float, str
             disagree += 1
     written = sum(1 for ch in chosen if ch != " ")
     if disagree:
-        return t.SECOND_OPINION_DISAGREE_FACTOR**disagree, f"disagree:{disagree}"
-    if agree == written:
-        return t.SECOND_OPINION_AGREE_FACTOR, "agree"
-    return 1.0, f"partial:{agree}/{written}"
+        return "disagree", disagree
+    return ("agree" if agree == written else "partial"), 0
+
+
+def calibrated(p_read: float, opinion: str, disagreeing: int) -> float:
+    """The chance the value is right, from the ICR's probability of the chosen string and the
+    second opinion: Platt scaling, log-odds * slope + a shift per kind of opinion (fitted by
+    scan.calibrate on the corpus; each cell read otherwise beyond the first costs more)."""
+    if opinion == "none":
+        return p_read
+    logit = math.log(_odds(p_read)) * t.CONFIDENCE_LOGIT_SLOPE + t.SECOND_OPINION_SHIFT[opinion]
+    logit -= t.EXTRA_DISAGREEMENT_PENALTY * max(0, disagreeing - 1)
+    return _prob(math.exp(max(-30.0, min(30.0, logit))))
+
+
+def _kind(ch: str) -> str | None:
+    if ch.isdigit():
+        return "digit"
+    if ch.isalpha():
+        return "letter"
+    return None
+
+
+def with_second_opinion(cells: list[CharGuess | None], second: tuple[str, ...]) -> list[CharGuess | None]:
+    """Each cell's character chosen with Tesseract's vote: where Tesseract read one of the ICR's
+    candidates, that candidate's probability counts SECOND_OPINION_VOTE times more in the choice.
+    The chosen character keeps the ICR's own probability (the vote moves the choice, and the
+    agreement of the whole string is weighed once, by `calibrated`)."""
+    out = list(cells)
+    for i, g in enumerate(cells):
+        if g is None or i >= len(second) or len(second[i]) != 1:
+            continue
+        listed = [(g.best, g.p), *g.alternatives]
+        pick = max(listed, key=lambda cp: cp[1] * (t.SECOND_OPINION_VOTE if cp[0] == second[i] else 1.0))
+        if pick[0] != g.best:
+            rest = sorted((cp for cp in listed if cp[0] != pick[0]), key=lambda cp: -cp[1])
+            out[i] = CharGuess(pick[0], pick[1], tuple(rest))
+    return out
+
+
+def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
+    """Within a word of a free-text field, letters and digits do not mix: a cell whose best guess is
+    a digit in a word of letters (MAR0C) is re-weighted towards the letters among its candidates,
+    and the other way round. Fields whose pattern mixes them (passport, postal code, email) are
+    left alone. The probabilities stay a distribution; the calibration sees the result."""
+    if f.type != "text" or f.pattern:
+        return cells
+    out = list(cells)
+    i = 0
+    while i < len(cells):
+        if cells[i] is None:
+            i += 1
+            continue
+        j = i
+        while j < len(cells) and cells[j] is not None:
+            j += 1
+        word = cells[i:j]
+        votes = {"digit": 0.0, "letter": 0.0}
+        for g in word:
+            k = _kind(g.best)
+            if k:
+                votes[k] += g.p
+        total = sum(votes.values())
+        major = max(votes, key=votes.get)
+        if len(word) >= t.TOKEN_MIN_CELLS and total and votes[major] / total >= t.TOKEN_MAJORITY:
+            for k, g in enumerate(word, start=i):
+                if _kind(g.best) == major or _kind(g.best) is None:
+                    continue
+                listed = [(g.best, g.p), *g.alternatives]
+                mass = sum(p for _, p in listed)
+                weighted = [(c, p * (t.TOKEN_TYPE_WEIGHT if _kind(c) == major else 1.0)) for c, p in listed]
+                norm = sum(p for _, p in weighted) or 1.0
+                ranked = sorted(((c, p * mass / norm) for c, p in weighted), key=lambda x: -x[1])
+                out[k] = CharGuess(ranked[0][0], ranked[0][1], tuple(ranked[1:]))
+        i = j
+    return out
 
 
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     cells = list(raw.cells)
+    if raw.recognizer == "icr":
+        cells = with_second_opinion(consistent_tokens(cells, f), raw.second_cells)
     written = [i for i, g in enumerate(cells) if g is not None]
     evidence: dict = {
         "cells": [[g.best, round(g.p, 4), [[c, round(p, 4)] for c, p in g.alternatives[:2]]] if g else None for g in cells],
@@ -236,9 +312,10 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         if snapped != chosen:
             chosen, value = snapped, normalize_value(f, snapped)
         confidence = posterior
-    factor, opinion = _second_opinion(raw, chosen, span)
-    evidence["second_opinion"] = opinion
-    confidence = _prob(_odds(confidence) * factor)
+    opinion, disagreeing = _second_opinion(raw, chosen, span)
+    evidence["second_opinion"] = opinion if not disagreeing else f"disagree:{disagreeing}"
+    evidence["p_read"] = round(confidence, 6)
+    confidence = calibrated(confidence, opinion, disagreeing)
     if f.type == "date" and len(written) != 8:
         problems.append("date")
     if problems:

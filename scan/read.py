@@ -182,6 +182,15 @@ def line_visibility(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -
     return round(seen / total, 3) if total else 1.0
 
 
+def is_speck(interior: np.ndarray) -> bool:
+    """All the cell's ink is one small compact dot (dust, a toner speck), or nothing."""
+    dark = _dark(interior, t.INK_DARK_MARGIN)
+    if not dark.any():
+        return True
+    ys, xs = np.nonzero(dark)
+    return len(ys) <= t.SPECK_MAX_PX and np.ptp(ys) < t.SPECK_MAX_SIDE_PX and np.ptp(xs) < t.SPECK_MAX_SIDE_PX
+
+
 def cell_ink(interior: np.ndarray) -> float:
     """Share of a cell's interior covered by ink: what tells a written cell from an empty one."""
     if interior.size == 0:
@@ -224,15 +233,19 @@ def read_comb(
         interiors.append(clean[by0 - y0 + inset : by1 - y0 - inset + 1, bx0 - x0 + inset : bx1 - x0 - inset + 1])
     inks = [cell_ink(c) for c in interiors]
     visibility = line_visibility(image, boxes)
+    marked = []
+    for crop, ink in zip(crops, inks):
+        marked.append(not icr.is_cell_empty(crop)[0] if icr is not None else ink >= t.CELL_EMPTY_INK)
     written, doubtful = [], []
-    for i, (crop, ink) in enumerate(zip(crops, inks)):
-        if icr is not None:
-            empty, _ = icr.is_cell_empty(crop)
-        else:
-            empty = ink < t.CELL_EMPTY_INK
-        if not empty and ink < t.CELL_WRITTEN_INK or empty and ink >= t.CELL_EMPTY_INK:
+    for i, (interior, ink) in enumerate(zip(interiors, inks)):
+        alone = not (i > 0 and marked[i - 1]) and not (i + 1 < len(marked) and marked[i + 1])
+        if alone and is_speck(interior):
+            # A dot of dust or toner with no written neighbour: a full stop or an apostrophe is
+            # never written alone between empty boxes (dust lands in ~1 % of boxes on a dirty scan).
+            continue
+        if marked[i] and ink < t.CELL_WRITTEN_INK or not marked[i] and ink >= t.CELL_EMPTY_INK:
             doubtful.append(i)
-        if not empty:
+        if marked[i]:
             written.append(i)
     charset = TEXT_CHARSET if f.type == "text" else DIGIT_CHARSET
     guesses: list[CharGuess | None] = [None] * len(boxes)
