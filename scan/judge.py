@@ -121,6 +121,19 @@ def _candidates(cells: list[CharGuess | None], span: range, limit: int) -> list[
     return out[:limit]
 
 
+def _given_valid(cells: list[CharGuess | None], span: range, p_chosen: float, f: FieldSpec, today: date) -> float:
+    """P(chosen | the value is a real date / in range): the readings of the least sure boxes that
+    make no valid value (month 17, day 39, 1 child written as 71) drop out of the competition.
+    Strings not enumerated are all counted as valid, so this can only be conservative."""
+    weakest = sorted((i for i in span if cells[i] is not None), key=lambda i: cells[i].p)[: t.ALTERNATIVE_CELLS]
+    enumerated = math.prod(cells[i].p for i in span if cells[i] is not None and i not in weakest)
+    for i in weakest:
+        enumerated *= cells[i].p + sum(p for _, p in cells[i].alternatives[: t.ALTERNATIVES_PER_CELL])
+    valid = sum(p for text, p in _candidates(cells, span, t.MAX_CANDIDATES) if not _field_problems(f, normalize_value(f, text), today) and " " not in text.strip())
+    norm = valid + max(0.0, 1.0 - enumerated)
+    return min(1.0, p_chosen / norm) if norm > 0 else p_chosen
+
+
 def _likelihood(cells: list[CharGuess | None], span: range, entry: str) -> float:
     if len(entry) != len(span):
         return 0.0
@@ -306,6 +319,9 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
                 reasons.append("alternative")
                 break
     confidence = p_chosen
+    if not problems and "alternative" not in reasons and (f.type == "date" or f.min is not None or f.max is not None):
+        confidence = _given_valid(cells, span, p_chosen, f, today)
+        evidence["p_valid"] = round(confidence, 6)
     if f.vocabulary and not problems:
         snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary))
         evidence.update(info)
