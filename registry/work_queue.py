@@ -320,6 +320,9 @@ class ScanQueue:
             except CsqError as exc:  # a page that cannot be decoded: the job fails as `scan ingest` would
                 values = {"state": "failed", "error": str(exc).replace(str(path), name)}
                 stats.pages_failed += 1
+            except Exception as exc:  # noqa: BLE001 - a bug on one page must not stop every worker in turn
+                values = {"state": "failed", "error": _internal(exc, f"{name}, page {page.page_index + 1}")}
+                stats.pages_failed += 1
             conn.execute(update(p).where(p.c.id == page.id).values(read_by=stats.worker, read_at=_now(), **values))
             conn.execute(select(j.c.id).where(j.c.id == page.job_id).with_for_update(key_share=True))  # one "last page" at a time
             waiting = conn.execute(select(func.count()).where(p.c.job_id == page.job_id, p.c.state == "waiting")).scalar_one()
@@ -369,6 +372,8 @@ class ScanQueue:
                     raise  # the registry is unreachable: roll back, the job stays ready for a later try
                 except CsqError as exc:  # an incomplete stack, dates that contradict: the clerk must act
                     error = str(exc)
+                except Exception as exc:  # noqa: BLE001 - a job no worker can assemble must not stop them all
+                    error = _internal(exc, f"job {job.id}")
             done = {"state": "failed" if error else "done", "finished_at": _now(), "assembled_by": stats.worker,
                     "result": json.dumps(results), "error": error}
             conn.execute(update(j).where(j.c.id == job.id).values(**done))
@@ -394,6 +399,11 @@ class ScanQueue:
     def _register(self, job, reading) -> dict:
         received = job.received or job.created_at.astimezone().date()
         return self.registry.register_mail(reading, postmark=job.postmark, received=received).to_json()
+
+
+def _internal(exc: Exception, where: str) -> str:
+    first = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{where}: internal error ({type(exc).__name__}: {first}); queue the scan again, and report it if it happens again"
 
 
 def _read_scan(path: Path) -> bytes:

@@ -186,3 +186,29 @@ def test_the_queue_refuses_sqlite_before_touching_anything(tmp_path):
         proc = csq("--db", f"sqlite:///{db}", *args, cwd=tmp_path)
         assert proc.returncode == 2 and "needs PostgreSQL" in proc.stderr and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert not db.exists()
+
+
+def test_a_job_no_worker_can_assemble_fails_alone_and_can_be_queued_again(pg_url, tmp_path):
+    """A stored reading that cannot be decoded (a damaged row, a bug): the job fails with one
+    line saying so, the worker goes on; queueing the scan again reads it again."""
+    scan = str(ENVELOPE / "env-0003.pdf")
+    enqueue = ("scan", "enqueue", scan, "--postmark", "2026-02-20", "--received", RECEIVED, "--json")
+    job = json.loads(csq("--db", pg_url, *enqueue, cwd=tmp_path).stdout)["job"]
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE scan_pages SET state = 'read', reading = '{\"format\": 1, \"task\": 7}', image_png = ''"))
+        conn.execute(text("UPDATE scan_jobs SET state = 'ready'"))
+    engine.dispose()
+    proc = start_worker(pg_url, tmp_path / "csq-data", "--once")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and json.loads(out)["jobs_failed"] == 1, err
+    (row,) = json.loads(csq("--db", pg_url, "scan", "jobs", str(job), "--json", cwd=tmp_path).stdout)
+    assert row["state"] == "failed" and row["error"].startswith(f"job {job}: internal error (KeyError") and "queue the scan again" in row["error"]
+    assert queue_rows(pg_url, "SELECT count(*) FROM applications")[0][0] == 0
+
+    again = json.loads(csq("--db", pg_url, *enqueue, cwd=tmp_path).stdout)
+    assert again == {"job": job, "kind": "envelope", "pages": row["pages"], "created": False, "state": "reading"}
+    proc = start_worker(pg_url, tmp_path / "csq-data", "--once")
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0 and json.loads(out)["jobs_done"] == 1, err
+    assert len(exported(pg_url, tmp_path / "csq-data")) == 1
