@@ -14,8 +14,8 @@ from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
+from registry import online
 from station import auth, limits
 from station.http_errors import HttpProblem
 
@@ -86,8 +86,13 @@ async def submit_application(request: Request):
     doc = await _read_json_body(request)
     submitted_at = _submitted_at(doc)
     data = {"fields": doc.get("fields")}
-    registry = request.app.state.station.registry
-    result = await run_in_threadpool(registry.submit_online, data, submitted_at=submitted_at, idempotency_key=key)
+    station = request.app.state.station
+    # Validated here, before it waits for a transaction: a bad document is refused at once.
+    submission = online.prepare(station.registry, data, submitted_at=submitted_at, idempotency_key=key)
+    outcome = await station.intake.submit(submission)
+    if outcome.error is not None:
+        raise outcome.error
+    result = outcome.result
     body = result.to_json()
     return JSONResponse(body, status_code=201 if result.created else 200,
                         headers={"Location": f"/api/applications/{result.file_no}"})

@@ -19,6 +19,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from registry import review_claims
 from station import api, auth, http_errors, limits, pages
 from station.images import PageImages
+from station.online_intake import SubmissionBatcher
 from station.rendering import STATIC_DIR, make_environment
 from station.review import ReviewDesk
 
@@ -42,6 +43,7 @@ class Station:
     images: PageImages
     templates: Environment
     desk: ReviewDesk
+    intake: SubmissionBatcher
 
 
 class SecurityHeaders:
@@ -70,7 +72,8 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     registry = Registry.open(db_url, data_dir)
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
-    station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images))
+    station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images),
+                      intake=SubmissionBatcher(registry))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

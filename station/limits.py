@@ -10,6 +10,13 @@ from __future__ import annotations
 # names and future fields while refusing anything that is clearly not an application.
 API_MAX_BODY_BYTES = 64 * 1024
 API_CONTENT_TYPES = ("application/json",)
+# Group commit (station/online_intake.py): at most this many submissions per transaction.
+# Larger batches commit less often but make the first in line wait longer.
+API_BATCH_MAX = 200
+# The letter writer waits while an intake batch is queued or committing (checking this
+# often), and its thread ends after this long without letters to write.
+LETTER_WRITER_PAUSE_S = 0.05
+LETTER_WRITER_LINGER_S = 5.0
 
 # --- staff sessions -------------------------------------------------------------------
 SESSION_COOKIE = "csq_session"
