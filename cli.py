@@ -501,6 +501,28 @@ def bench_scan(
           f"{report['field_accuracy']}, automation {report['automation_rate']}, undetected errors {report['undetected_error_rate']}")
 
 
+@bench_app.command("load")
+def bench_load(
+    clients: int = typer.Option(2000, "--clients", min=1, max=100000, help="Concurrent client connections posting online applications."),
+    submissions: Optional[int] = typer.Option(None, "--submissions", min=1, help="Online submissions in all; default one per client."),
+    workers: int = typer.Option(2, "--workers", min=1, max=64, help="uvicorn worker processes serving the API."),
+    db: str = typer.Option("auto", "--db", help="auto (a throw-away PostgreSQL database if the server on 127.0.0.1:5432 answers, else SQLite in a temporary folder), postgres, sqlite, or the URL of an EMPTY registry. Never the registry of the global --db."),
+    stack_envelopes: int = typer.Option(5, "--stack-envelopes", min=1, max=200, help="Envelopes in the stack scanned by `csq scan batch` during the load."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the generated stack."),
+    time_limit: float = typer.Option(900, "--time-limit", min=1, help="Seconds after which clients send nothing new (the run stays bounded)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document instead of the table."),
+) -> None:
+    """Online submissions through the API while a stack is scanned into the same registry: none lost, none duplicated, latency, pages/min."""
+    from station.loadbench import print_report, run_load_bench
+
+    report = run_load_bench(clients=clients, submissions=submissions, workers=workers, db=db, stack_envelopes=stack_envelopes,
+                            seed=seed, time_limit_s=time_limit, say=lambda line: typer.echo(line, err=True))
+    if as_json:
+        _emit(report, True)
+    else:
+        print_report(report)
+
+
 # ---- stations, workers, audit (issue 6)
 # The shared scan queue (registry/work_queue.py + scan/worker.py, docs/stations.md), the
 # registry's consistency check (registry/integrity.py), the audit trail's hash chain

@@ -119,8 +119,8 @@ def bench_review(pending_fields: int = limits.BENCH_REVIEW_PENDING_FIELDS, reque
 # --------------------------------------------------------------------------------- API
 
 
-async def _post_once(host: str, port: int, body: bytes, key: str, timeout_s: float,
-                     content_type: str = "application/json") -> tuple[int, dict]:
+async def post_once(host: str, port: int, body: bytes, key: str, timeout_s: float,
+                    content_type: str = "application/json") -> tuple[int, dict]:
     """One HTTP/1.1 POST on its own connection, written by hand: a client that costs little
     CPU, so that the server, not the client, is what is measured on a shared machine."""
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
@@ -147,7 +147,7 @@ def _document(i: int) -> bytes:
     return json.dumps(doc).encode()
 
 
-async def _run_clients(host: str, port: int, submissions: int, clients: int, time_limit_s: float, timeout_s: float) -> dict:
+async def run_clients(host: str, port: int, submissions: int, clients: int, time_limit_s: float, timeout_s: float) -> dict:
     queue: asyncio.Queue[int] = asyncio.Queue()
     for i in range(submissions):
         queue.put_nowait(i)
@@ -166,7 +166,7 @@ async def _run_clients(host: str, port: int, submissions: int, clients: int, tim
             for _attempt in range(3):  # a retry carries the same key: it can never make a second file
                 t0 = time.perf_counter()
                 try:
-                    status, payload = await _post_once(host, port, body, key, timeout_s)
+                    status, payload = await post_once(host, port, body, key, timeout_s)
                 except (OSError, asyncio.TimeoutError, IndexError, ValueError) as exc:
                     errors[type(exc).__name__] = errors.get(type(exc).__name__, 0) + 1
                     continue
@@ -182,7 +182,7 @@ async def _run_clients(host: str, port: int, submissions: int, clients: int, tim
     return {"results": results, "latencies": latencies, "errors": errors, "elapsed_s": elapsed}
 
 
-async def _http_path_rate(host: str, port: int, count: int, concurrency: int) -> float:
+async def http_path_rate(host: str, port: int, count: int, concurrency: int) -> float:
     """Requests per second through the same HTTP path (uvicorn, middleware, API checks) when
     the registry is not called: each one is refused 415 before it. What the station itself
     can carry, apart from the registry's write."""
@@ -190,7 +190,7 @@ async def _http_path_rate(host: str, port: int, count: int, concurrency: int) ->
 
     async def one(i: int) -> int:
         async with gate:
-            return (await _post_once(host, port, b"{}", f"probe-{i}", 60, content_type="text/plain"))[0]
+            return (await post_once(host, port, b"{}", f"probe-{i}", 60, content_type="text/plain"))[0]
 
     t0 = time.perf_counter()
     statuses = await asyncio.gather(*(one(i) for i in range(count)))
@@ -198,7 +198,7 @@ async def _http_path_rate(host: str, port: int, count: int, concurrency: int) ->
     return count / (time.perf_counter() - t0)
 
 
-def _start_server(db_url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen:
+def start_server(db_url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen:
     env = {**os.environ, "CSQ_DATABASE_URL": db_url, "CSQ_DATA_DIR": str(data_dir)}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "station.app:app_from_env", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--backlog", "4096",
@@ -231,36 +231,45 @@ def bench_api(clients: int = limits.BENCH_API_CLIENTS, submissions: int | None =
         db_url, data_dir = db_url or f"sqlite:///{tmp}/registry.db", Path(tmp) / "data"
         Registry.open(db_url, data_dir).close()  # migrate once, before the workers race to
         port = T.free_port()
-        server = _start_server(db_url, data_dir, port, workers)
+        server = start_server(db_url, data_dir, port, workers)
         try:
-            http_path_per_s = asyncio.run(_http_path_rate("127.0.0.1", port, max(500, min(submissions, 3000)), 200))
-            run = asyncio.run(_run_clients("127.0.0.1", port, submissions, clients, time_limit_s, timeout_s))
+            http_path_per_s = asyncio.run(http_path_rate("127.0.0.1", port, max(500, min(submissions, 3000)), 200))
+            run = asyncio.run(run_clients("127.0.0.1", port, submissions, clients, time_limit_s, timeout_s))
             replay_keys = [k for k, (status, _) in list(run["results"].items())[:20] if status in (200, 201)]
-            replays = asyncio.run(_replay(port, replay_keys, timeout_s))
+            replays = asyncio.run(replay(port, replay_keys, timeout_s))
         finally:
             server.terminate()
             server.wait(timeout=30)
-        accepted = {k: fn for k, (status, fn) in run["results"].items() if status in (200, 201)}
         with Registry.open(db_url, data_dir) as registry:
             online = [row["file_no"] for row in registry.export_rows() if row["channel"] == "online"]
-    lost = sorted(set(accepted.values()) - set(online))
-    per_s = len(accepted) / run["elapsed_s"] if run["elapsed_s"] else 0.0
     return {
-        "database": db_url.split(":", 1)[0], "clients": clients, "workers": workers, "submissions_sent": submissions, "accepted": len(accepted),
-        "elapsed_s": round(run["elapsed_s"], 1), "per_s": round(per_s, 1), "latency": summary(run["latencies"]),
-        "errors": run["errors"], "registry_online_files": len(online),
-        "lost": len(lost), "duplicated": len(online) - len(set(accepted.values())),
-        "distinct_files_for_distinct_keys": len(set(accepted.values())) == len(accepted),
-        "replayed_keys_same_file": all(replays.get(k) == accepted[k] for k in replay_keys),
+        "database": db_url.split(":", 1)[0], "clients": clients, "workers": workers, "submissions_sent": submissions,
+        **online_accounting(run, online, replays, replay_keys),
         "http_path_without_registry_per_s": round(http_path_per_s, 1),
         "target_per_s": limits.BENCH_API_TARGET_PER_S,
     }
 
 
-async def _replay(port: int, keys: list[str], timeout_s: float) -> dict[str, str | None]:
+def online_accounting(run: dict, online_file_nos: list[str], replays: dict[str, str | None], replayed: list[str]) -> dict:
+    """What the clients were told (`run`, from run_clients) against what the registry holds
+    (the file numbers of its online applications, in an otherwise empty registry): every
+    accepted Idempotency-Key has exactly one file, and no file exists that no key was given."""
+    accepted = {k: fn for k, (status, fn) in run["results"].items() if status in (200, 201)}
+    lost = set(accepted.values()) - set(online_file_nos)
+    per_s = len(accepted) / run["elapsed_s"] if run["elapsed_s"] else 0.0
+    return {
+        "accepted": len(accepted), "elapsed_s": round(run["elapsed_s"], 1), "per_s": round(per_s, 1),
+        "latency": summary(run["latencies"]), "errors": run["errors"], "registry_online_files": len(online_file_nos),
+        "lost": len(lost), "duplicated": len(online_file_nos) - len(set(accepted.values())),
+        "distinct_files_for_distinct_keys": len(set(accepted.values())) == len(accepted),
+        "replayed_keys_same_file": all(replays.get(k) == accepted[k] for k in replayed),
+    }
+
+
+async def replay(port: int, keys: list[str], timeout_s: float) -> dict[str, str | None]:
     out = {}
     for key in keys:
-        status, payload = await _post_once("127.0.0.1", port, _document(int(key.split("-")[1])), key, timeout_s)
+        status, payload = await post_once("127.0.0.1", port, _document(int(key.split("-")[1])), key, timeout_s)
         out[key] = payload.get("file_no") if status == 200 else None
     return out
 
