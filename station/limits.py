@@ -13,9 +13,13 @@ API_CONTENT_TYPES = ("application/json",)
 # Group commit (station/online_intake.py): at most this many submissions per transaction.
 # Larger batches commit less often but make the first in line wait longer.
 API_BATCH_MAX = 200
-# The letter writer waits while an intake batch is queued or committing (checking this
-# often), and its thread ends after this long without letters to write.
+# The letter writer (a PDF takes tens of milliseconds of the same process) waits until no
+# submission has come in for LETTER_WRITER_QUIET_S, checking every LETTER_WRITER_PAUSE_S,
+# but not longer than LETTER_WRITER_MAX_DEFER_S per letter; its thread ends after
+# LETTER_WRITER_LINGER_S without letters to write.
+LETTER_WRITER_QUIET_S = 0.25
 LETTER_WRITER_PAUSE_S = 0.05
+LETTER_WRITER_MAX_DEFER_S = 2.0
 LETTER_WRITER_LINGER_S = 5.0
 
 # --- staff sessions -------------------------------------------------------------------

@@ -33,7 +33,7 @@ class LetterWriter:
 
     def __init__(self, registry, is_busy):
         self._registry = registry
-        self._is_busy = is_busy  # () -> bool: an intake batch is waiting or being committed
+        self._is_busy = is_busy  # () -> bool: submissions came in a moment ago
         self._waiting: queue.SimpleQueue[str] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -55,7 +55,10 @@ class LetterWriter:
                 file_no = self._waiting.get(timeout=limits.LETTER_WRITER_LINGER_S)
             except queue.Empty:
                 return  # started again by the next registration
-            while self._is_busy():
+            # Wait for a lull in the intake; under a rush that does not end, write one letter
+            # at least every LETTER_WRITER_MAX_DEFER_S all the same (a few % of a core).
+            deferred_until = time.monotonic() + limits.LETTER_WRITER_MAX_DEFER_S
+            while self._is_busy() and time.monotonic() < deferred_until:
                 time.sleep(limits.LETTER_WRITER_PAUSE_S)
             try:
                 self._registry.write_letter(file_no)
@@ -73,11 +76,13 @@ class SubmissionBatcher:
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
         self._committing = False
+        self._last_activity = 0.0  # time.monotonic() of the last submission in or answer out
         self.batches_committed = 0  # transactions that registered submissions (for the tests and figures)
         self.letters = LetterWriter(registry, self.busy)
 
     def busy(self) -> bool:
-        return self._committing or bool(self._waiting)
+        """Submissions are coming in: one arrived or was answered less than LETTER_WRITER_QUIET_S ago."""
+        return self._committing or bool(self._waiting) or time.monotonic() - self._last_activity < limits.LETTER_WRITER_QUIET_S
 
     async def submit(self, submission: online.OnlineSubmission) -> online.BatchOutcome:
         loop = asyncio.get_running_loop()
@@ -85,6 +90,7 @@ class SubmissionBatcher:
             self._wakeup = asyncio.Event()
             self._task = loop.create_task(self._run(), name="csq-intake-batches")
         future = loop.create_future()
+        self._last_activity = time.monotonic()
         self._waiting.append((submission, future))
         self._wakeup.set()
         return await future
@@ -106,6 +112,7 @@ class SubmissionBatcher:
                 finally:
                     self._committing = False
                 self.batches_committed += 1
+                self._last_activity = time.monotonic()
                 for (_, future), outcome in zip(batch, outcomes):
                     if not future.done():  # the client may have gone: its registration stands
                         future.set_result(outcome)

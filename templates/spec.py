@@ -149,7 +149,7 @@ class Rule:
     not_after_today: str | None = None
     must_be_true: str | None = None
 
-    @property
+    @cached_property  # asked on every validation (the online API validates each submission)
     def fields(self) -> tuple[str, ...]:
         """The fields this rule speaks about, for flagging them in review."""
         names: list[str] = []
