@@ -77,8 +77,9 @@ def _submitted_at(doc: dict) -> datetime | None:
     return moment
 
 
-@router.post("/applications")
 async def submit_application(request: Request):
+    """POST /api/applications, added by station/app.py as a plain Starlette route (no
+    dependency injection to solve): the portal's import job calls it hundreds of times a second."""
     _require_token(request)
     key = request.headers.get("idempotency-key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):

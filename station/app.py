@@ -20,6 +20,7 @@ from registry import review_claims
 from station import api, auth, http_errors, limits, pages
 from station.images import PageImages
 from station.online_intake import SubmissionBatcher
+from templates.spec import load_form
 from station.rendering import STATIC_DIR, make_environment
 from station.review import ReviewDesk
 
@@ -69,6 +70,7 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     from registry.service import Registry
 
     data_dir = Path(data_dir)
+    load_form()  # the template parsed once, now, rather than inside the first request
     registry = Registry.open(db_url, data_dir)
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
@@ -84,6 +86,7 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
                   openapi_url="/api/openapi.json")
     app.state.station = station
     http_errors.install(app)
+    app.add_route("/api/applications", api.submit_application, methods=["POST"])
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
