@@ -1,8 +1,9 @@
 """Train the comb-cell ICR: synthetic handprint in, scan/models/icr-v1.onnx + icr-v1.json out.
 
 Rebuild the committed model (seeded: the same cells and, on the same machine, the same
-weights). On the shared 2-core machine making the cells took 12 minutes and each epoch about
-5; every run stops within JOB_BUDGET_MIN and the next one resumes from its checkpoint:
+weights). On the shared 2-core machine making the cells took 6-12 minutes and an epoch 40 s to
+6 min, depending on what else ran; a run stops within JOB_BUDGET_MIN and the next one resumes
+from its checkpoint (icr-v1 took four runs):
 
     .venv/bin/pip install -e '.[train]'       # torch (CPU) and onnx, for training only
     .venv/bin/python scripts/train_icr.py     # repeat while it exits with 75 (resumable)
@@ -387,6 +388,11 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 # --- measuring ---------------------------------------------------------------------------------
 
 
+# Letters and digits that many hands write the same way: only the field's context tells them
+# apart. Reported merged as well, to show how much of the error is this ambiguity.
+_LOOKALIKE = {"1": "I", "0": "O", "2": "Z", "5": "S", "6": "G", "8": "B"}
+
+
 def measure(logits: np.ndarray, y: np.ndarray, temperature: float, charset: str = TEXT_CHARSET) -> dict:
     """Accuracy and calibration as classify() computes probabilities: over the allowed charset."""
     allowed = [i for i, c in enumerate(CLASSES) if c in charset]
@@ -398,7 +404,12 @@ def measure(logits: np.ndarray, y: np.ndarray, temperature: float, charset: str 
     best = p.argmax(axis=1)
     conf = p.max(axis=1)
     right = best == truth
-    result = {"n": int(keep.sum()), "accuracy": round(float(right.mean()), 4), "calibration": {}}
+    top3 = (np.argsort(-p, axis=1)[:, :3] == truth[:, None]).any(axis=1)
+    names = [CLASSES[i] for i in allowed]
+    merged = [_LOOKALIKE.get(names[b], names[b]) == _LOOKALIKE.get(names[t], names[t]) for b, t in zip(best, truth)]
+    result = {"n": int(keep.sum()), "accuracy": round(float(right.mean()), 4),
+              "top3_accuracy": round(float(top3.mean()), 4),
+              "accuracy_lookalikes_merged": round(float(np.mean(merged)), 4), "calibration": {}}
     for thr in CALIBRATION_THRESHOLDS:
         sure = conf >= thr
         result["calibration"][str(thr)] = {

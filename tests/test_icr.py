@@ -17,7 +17,11 @@ from scan.icr import CharGuess, CombCellRecognizer, IcrError, is_cell_empty, pre
 from templates.spec import DIGIT_CHARSET, TEXT_CHARSET
 
 CLASSES = TEXT_CHARSET.replace(" ", "")
-HOLDOUT_MIN_ACCURACY = 0.72  # icr-v1 measured 0.74 (text) on 6,000 held-out cells (sidecar); the goal is 0.95, not met yet
+# The committed model measured, on cells in fonts it never trained on (sidecar, thousands of
+# cells): 0.81 of clean text cells (0.77 scan-damaged), 0.93 of digits in a digits field. The goal
+# is 0.95; it is not met: these floors guard against a regression, a few points below measured.
+HOLDOUT_MIN_ACCURACY = 0.75
+HOLDOUT_DIGITS_MIN_ACCURACY = 0.88
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +52,13 @@ def test_reads_fonts_it_never_trained_on(recognizer):
     guesses = recognizer.classify(cells, TEXT_CHARSET)
     accuracy = np.mean([g.best == t for g, t in zip(guesses, truth)])
     assert accuracy >= HOLDOUT_MIN_ACCURACY, accuracy
+
+
+def test_reads_digits_fields_in_fonts_it_never_trained_on(recognizer):
+    cells, truth = _holdout_cells(300, seed=21, chars=DIGIT_CHARSET)
+    guesses = recognizer.classify(cells, DIGIT_CHARSET)
+    accuracy = np.mean([g.best == t for g, t in zip(guesses, truth)])
+    assert accuracy >= HOLDOUT_DIGITS_MIN_ACCURACY, accuracy
 
 
 def test_confident_guesses_are_rarely_wrong(recognizer):
