@@ -369,7 +369,9 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
         elif states == ["cancelled"]:
             value, conf, reasons = False, t.OMR_DOUBT_CONFIDENCE, ["cancelled_mark"]
         else:
-            value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
+            # A faint mark is offered as ticked (a dot or a light stroke is nearly always meant);
+            # a person confirms it.
+            value, conf, reasons = True, t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
         if f.required and value is False and not reasons:
             reasons = ["empty"]
     else:
@@ -387,7 +389,9 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
         elif len(answers) > 1:
             value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["multiple_ticks"]
         elif faint:
-            value = answers[0] if answers else None
+            # One faint mark and nothing else but empty or scribbled-out boxes: that box is the
+            # likely answer (a light dot is nearly always meant), offered to a person to confirm.
+            value = answers[0] if answers else (faint[0] if len(faint) == 1 else None)
             conf, reasons = t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
         elif "cancelled" in states:
             value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["cancelled_only"]

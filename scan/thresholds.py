@@ -66,6 +66,9 @@ TICK_OUTSIDE_PX = 13  # ring outside the box where a scribble shows (it runs ~0.
 TICK_RING_GAP_PX = 7  # ... starting this far out: a box filled as an answer spills up to ~5 px
 TICK_EMPTY_MAX = 0.022  # CALIBRATED: fill below which a box is empty (corpus: empty boxes <= 0.017, weak dots >= 0.028)
 TICK_MIN = 0.08  # CALIBRATED: fill from which a box is ticked (corpus: checks >= 0.135, x >= 0.175; AMC uses ~0.15); between: faint, a review
+TICK_LIGHT_MARGIN = 50  # CALIBRATED: a box below TICK_EMPTY_MAX holding one blob this much darker than the paper...
+TICK_LIGHT_MARK_PX = 24  # ... and bigger than a speck (SPECK_MAX_PX) is faint, not empty (seed 11, 5,845 boxes: empty
+# boxes' largest such blob <= 20 px, 99.9 % <= 9; a light blue dot on a 150 dpi colour JPEG scan: 29 px at fill 0)
 TICK_FILLED_MIN = 0.65  # CALIBRATED: fill from which a box is blacked in (corpus: x and checks <= 0.57, filled >= 0.95)
 TICK_SCRIBBLE_OUTSIDE = 0.03  # CALIBRATED: ink share of that ring from which a blacked-in box was scribbled out
 # (corpus: boxes filled as the answer <= 0.021, 99 % <= 0.015; scribbled out: 0.04)

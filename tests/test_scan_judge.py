@@ -137,6 +137,14 @@ def test_tick_box_decisions():
     assert two.value is None and two.needs_review and "multiple_ticks" in two.reasons
     faint = judge_marks(_marks("marital_status", {"WIDOWED": "faint"}), f)
     assert faint.needs_review and "faint_mark" in faint.reasons
+    assert faint.value == "WIDOWED"  # the one faint mark is offered as the answer, for a person to confirm
+    beside_cancelled = judge_marks(_marks("marital_status", {"SINGLE": "cancelled", "WIDOWED": "faint"}), f)
+    assert beside_cancelled.value == "WIDOWED" and beside_cancelled.needs_review
+    two_faint = judge_marks(_marks("marital_status", {"SINGLE": "faint", "WIDOWED": "faint"}), f)
+    assert two_faint.value is None and two_faint.needs_review
+    box = FORM.field("previous_application")
+    faint_box = judge_marks(RawField(box.name, "checkbox", box.page_index + 1, box.bounds, "omr", marks=(Mark("box", 0.04, 0.0, "faint"),)), box)
+    assert faint_box.value is True and faint_box.needs_review and "faint_mark" in faint_box.reasons
     nothing = judge_marks(_marks("marital_status", {}), f)
     assert nothing.value is None and not nothing.needs_review and nothing.reasons == ("empty",)
     only_cancelled = judge_marks(_marks("marital_status", {"SINGLE": "cancelled"}), f)

@@ -106,3 +106,44 @@ def test_handprinted_fields_read_right(rendered):
         assert reading.value == want or reading.needs_review, (name, reading.raw)  # never final and wrong
     right = sum(judge_field(read_comb(aligned, page, page.field(n), icr=cell_recognizer(), ocr=tesseract()), page.field(n)).value == v for n, v in values.items())
     assert right >= 3
+
+
+def _light_marks(image: np.ndarray, page, boxes: dict, *, seed: int, darkness: float) -> np.ndarray:
+    """Dots drawn by samples/handprint in a light pen: `darkness` of the ink's own contrast
+    (a light blue ballpoint on a colour scan loses most of it)."""
+    from samples import handprint
+
+    rng = np.random.default_rng(seed)
+    ink = np.full(image.shape, 255, np.uint8)
+    for name, value in boxes.items():
+        f = page.field(name)
+        box = f.box if value == "box" else next(o.box for o in f.options if o.value == value)
+        handprint.draw_tick(ink, box_to_px(page, box), style="dot", rng=rng)
+    light = 255 - (255 - ink.astype(np.float32)) * darkness
+    return np.minimum(image, light).astype(np.uint8)
+
+
+def test_a_light_dot_is_never_read_as_an_empty_box(rendered):
+    """Dots in a light pen, some under the ink threshold once the scanner blurs them: each is read
+    as its answer (a faint one offered to a person), never final as 'nothing ticked'; the boxes
+    left empty on the same damaged page stay empty and final."""
+    from scan import thresholds as t
+
+    checklist = load_form().pages[5]
+    dotted = {f.name: f.options[k % 2].value for k, f in enumerate(checklist.fields) if k % 3 != 2}
+    image = _light_marks(rendered["pages"]["blank"][5], checklist, dotted, seed=0, darkness=0.5)
+    aligned, page = _aligned(image, 0)
+    printed = printed_mask(page.form_id, page.version, page.index)
+    under_ink_threshold = 0
+    for f in page.fields:
+        raw = read_marks(aligned, page, f, printed)
+        reading = judge_field(raw, f)
+        if f.name in dotted:
+            assert reading.value == dotted[f.name], (f.name, reading.raw)
+            mark = next(m for m in raw.marks if m.value == dotted[f.name])
+            if mark.fill < t.TICK_EMPTY_MAX:
+                under_ink_threshold += 1
+                assert reading.needs_review and "faint_mark" in reading.reasons
+        else:
+            assert reading.value is None and not reading.needs_review, (f.name, reading.raw)
+    assert under_ink_threshold >= 1  # the case this test is about did occur
