@@ -28,6 +28,7 @@ from pathlib import Path
 from scan import thresholds as t
 
 COMB_TYPES = ("text", "digits", "date")
+OPINIONS = ("agree", "partial", "silent", "disagree")  # Tesseract's second opinion, as scan.judge words it
 CACHE_NAME = ".scan-calibration-cache.pkl"
 
 
@@ -82,6 +83,7 @@ def field_records(envelopes: list[Envelope], *, today: date | None = None) -> li
                 "other_reasons": [r for r in f.reasons if r not in ("low_confidence", "empty")],
                 "recognizer": evidence.get("recognizer", ""),
                 "opinion": str(evidence.get("second_opinion", "")).split(":")[0],
+                "disagreeing": int(str(evidence.get("second_opinion", "")).partition(":")[2] or 0),
                 "icr_product": _icr_product(evidence),
                 "p_read": evidence.get("p_read"),
                 "raw": f.raw,
@@ -101,42 +103,50 @@ def _icr_product(evidence: dict) -> float | None:
 
 
 def fit_platt(rows: list[dict]) -> dict:
-    """Platt scaling of the ICR's probability of the chosen string (`p_read`) with one shift per
-    kind of Tesseract opinion: maximum likelihood over a grid. Rows with other reasons for
-    review are left out (their verdict does not depend on the confidence)."""
-    import math
+    """Platt scaling of the ICR's probability of the chosen string (`p_read`), per comb type (the
+    ICR's digits are surer than its letters, and a date has its own checks), with one shift per
+    kind of Tesseract opinion and a penalty per further cell it reads otherwise: maximum
+    likelihood over a grid. Rows with other reasons for review are left out (their verdict does
+    not depend on the confidence)."""
+    sample = [r for r in rows if r["p_read"] is not None and r["opinion"] in OPINIONS and not r["other_reasons"]]
+    out = {}
+    for kind in COMB_TYPES:
+        group = [r for r in sample if r["type"] == kind]
+        out[kind] = _fit_platt_group(group) if len(group) >= 50 else {"fields": len(group), "note": "too few fields to fit"}
+    return out
 
-    sample = [r for r in rows if r["p_read"] is not None and r["opinion"] in ("agree", "partial", "disagree") and not r["other_reasons"]]
-    if len(sample) < 50:
-        return {"fields": len(sample), "note": "too few fields to fit"}
+
+def _fit_platt_group(sample: list[dict]) -> dict:
+    import math
 
     def logit(p: float) -> float:
         p = min(max(p, 1e-6), 1 - 1e-6)
         return math.log(p / (1 - p))
 
-    def loss(slope: float, shift: float, group: list[dict]) -> float:
+    def loss(slope: float, shift: float, penalty: float, group: list[dict]) -> float:
         total = 0.0
         for r in group:
-            z = slope * logit(r["p_read"]) + shift
+            z = slope * logit(r["p_read"]) + shift - penalty * max(0, r["disagreeing"] - 1)
             q = 1 / (1 + math.exp(-max(-30, min(30, z))))
             q = min(max(q, 1e-9), 1 - 1e-9)
             total -= math.log(q if r["correct"] else 1 - q)
         return total
 
-    groups = {k: [r for r in sample if r["opinion"] == k] for k in ("agree", "partial", "disagree")}
+    groups = {k: [r for r in sample if r["opinion"] == k] for k in OPINIONS}
     best = None
     for slope in [x / 10 for x in range(3, 16)]:
-        shifts, total = {}, 0.0
-        for k, group in groups.items():
-            if not group:
-                shifts[k] = 0.0
-                continue
-            value, shift = min((loss(slope, b / 4, group), b / 4) for b in range(-24, 25))
-            shifts[k], total = shift, total + value
-        if best is None or total < best[0]:
-            best = (total, slope, shifts)
-    _, slope, shifts = best
-    return {"fields": len(sample), "slope": slope, "shift": shifts,
+        for penalty in (0.0, 0.5, 1.0, 1.5):
+            shifts, total = {}, 0.0
+            for k, group in groups.items():
+                if not group:
+                    shifts[k] = 0.0
+                    continue
+                value, shift = min((loss(slope, b / 4, penalty, group), b / 4) for b in range(-24, 25))
+                shifts[k], total = shift, total + value
+            if best is None or total < best[0]:
+                best = (total, slope, shifts, penalty)
+    _, slope, shifts, penalty = best
+    return {"fields": len(sample), "slope": slope, "shift": shifts, "extra_disagreement_penalty": penalty,
             "accuracy": {k: round(sum(r["correct"] for r in g) / len(g), 4) if g else None for k, g in groups.items()},
             "count": {k: len(g) for k, g in groups.items()}}
 
@@ -167,6 +177,27 @@ def choose_threshold(rows: list[dict], target: float) -> dict:
     return best or {"threshold": None, "final": 0, "wrong_final": 0, "automation": 0.0}
 
 
+def choose_common_threshold(rows: list[dict], target: float) -> dict:
+    """One threshold for every comb type (the confidences are calibrated per type, so they mean
+    the same chance of being right): the lowest at which the fields final over the WHOLE corpus
+    (tick boxes, empty fields and barcodes as judged, comb readings at or above it) are wrong at
+    most `target` of the time."""
+    weighed = [r for r in rows if r["type"] in COMB_TYPES and r["recognizer"] == "icr" and r["p_read"] is not None and not r["other_reasons"]]
+    ids = {id(r) for r in weighed}
+    rest = [r for r in rows if id(r) not in ids and r["final"]]
+    rest_wrong = sum(not r["correct"] for r in rest)
+    best = {"threshold": None}
+    final = wrong = 0
+    for r in sorted(weighed, key=lambda r: -r["confidence"]):
+        final += 1
+        wrong += not r["correct"]
+        if (rest_wrong + wrong) / (len(rest) + final) <= target:
+            best = {"threshold": round(r["confidence"], 6), "comb_final": final, "comb_wrong_final": wrong,
+                    "automation": round((len(rest) + final) / len(rows), 4),
+                    "wrong_share_of_final": round((rest_wrong + wrong) / (len(rest) + final), 5)}
+    return best
+
+
 def summary(rows: list[dict]) -> dict:
     final = [r for r in rows if r["final"]]
     wrong_final = [r for r in final if not r["correct"]]
@@ -190,6 +221,7 @@ def calibrate(corpus: Path, *, target: float, workers: int | None = None, refres
         "reliability_icr_fields": reliability(comb),
         "platt": fit_platt(comb),
         "suggested_final_min_confidence": {k: choose_threshold([r for r in comb if r["type"] == k], target) for k in COMB_TYPES},
+        "suggested_common_threshold": choose_common_threshold(rows, target),
         "current_final_min_confidence": dict(t.FINAL_MIN_CONFIDENCE),
         "target": target,
     }

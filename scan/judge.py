@@ -177,8 +177,9 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
 
 def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[str, int]:
     """How Tesseract's reading of the same cells compares with the chosen string: ('agree' on
-    every written cell, 'partial' (some cells it did not read, none otherwise), 'disagree', or
-    'none' when there is no independent second reading), and how many cells it reads otherwise."""
+    every written cell, 'partial' (some cells it did not read, none otherwise), 'silent' (it read
+    none of them), 'disagree', or 'none' when there is no independent second reading), and how
+    many cells it reads otherwise."""
     if raw.recognizer != "icr" or not raw.second_cells:
         return "none", 0
     agree = disagree = 0
@@ -195,17 +196,20 @@ def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[str, int]:
     written = sum(1 for ch in chosen if ch != " ")
     if disagree:
         return "disagree", disagree
+    if not agree:
+        return "silent", 0  # Tesseract read none of the written boxes: no opinion, not a partial agreement
     return ("agree" if agree == written else "partial"), 0
 
 
-def calibrated(p_read: float, opinion: str, disagreeing: int) -> float:
+def calibrated(p_read: float, opinion: str, disagreeing: int, kind: str) -> float:
     """The chance the value is right, from the ICR's probability of the chosen string and the
-    second opinion: Platt scaling, log-odds * slope + a shift per kind of opinion (fitted by
-    scan.calibrate on the corpus; each cell read otherwise beyond the first costs more)."""
+    second opinion: Platt scaling per comb type (`kind`), log-odds * slope + a shift per kind of
+    opinion (fitted by scan.calibrate on the corpus; each cell read otherwise beyond the first
+    may cost more)."""
     if opinion == "none":
         return p_read
-    logit = math.log(_odds(p_read)) * t.CONFIDENCE_LOGIT_SLOPE + t.SECOND_OPINION_SHIFT[opinion]
-    logit -= t.EXTRA_DISAGREEMENT_PENALTY * max(0, disagreeing - 1)
+    logit = math.log(_odds(p_read)) * t.CONFIDENCE_LOGIT_SLOPE[kind] + t.SECOND_OPINION_SHIFT[kind][opinion]
+    logit -= t.EXTRA_DISAGREEMENT_PENALTY[kind] * max(0, disagreeing - 1)
     return _prob(math.exp(max(-30.0, min(30.0, logit))))
 
 
@@ -331,7 +335,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     opinion, disagreeing = _second_opinion(raw, chosen, span)
     evidence["second_opinion"] = opinion if not disagreeing else f"disagree:{disagreeing}"
     evidence["p_read"] = round(confidence, 6)
-    confidence = calibrated(confidence, opinion, disagreeing)
+    confidence = calibrated(confidence, opinion, disagreeing, f.type)
     if f.type == "date" and len(written) != 8:
         problems.append("date")
     if problems:

@@ -86,19 +86,28 @@ PRINTED_MASK_DILATE_PX = 3  # the blank template's ink grown by this: alignment 
 # ------------------------------------------------------------------------------ judge
 # A comb field is final when its confidence (the calibrated chance that the WHOLE value is right)
 # reaches this for its type. CALIBRATED with scan.calibrate on 100 generated envelopes (held-out
-# hands, mixed damage; seed 11, ICR icr-v1 of cefa32c): 0.07 % of final fields wrong (3 of 4,405),
-# automation 65.8 %, accuracy 81.4 % (the previous model with its thresholds on the same corpus:
-# 0.02 %, 64.7 %, 80.8 %). Digits are stricter: a handwritten 1 against a 4 or a 7 is the
-# costliest confusion left.
-FINAL_MIN_CONFIDENCE = {"text": 0.96, "digits": 0.99, "date": 0.85}
+# hands, mixed damage; seed 11, ICR icr-v1 of cefa32c): per type, the lowest threshold keeping that
+# type's final fields wrong at most 0.25 % of the time. Corpus: automation 67.5 %, final and wrong
+# 0.07 % (3 of 4,525), accuracy 81.4 % (one Platt scaling for all types with 0.96 / 0.99 / 0.85:
+# 65.8 %, 0.07 %). Digits are stricter: a handwritten 1 against a 4 or a 7 is the costliest
+# confusion left.
+FINAL_MIN_CONFIDENCE = {"text": 0.93, "digits": 0.97, "date": 0.82}
 # The ICR's probability of the chosen string, calibrated with Tesseract's second opinion (Platt
-# scaling: logit * slope + shift per opinion). CALIBRATED by scan.calibrate (fit_platt) on seed 11
-# (1,843 fields: slope 0.8, agree +3.0, partial +1.0, disagree +0.5). When Tesseract reads every
-# written box alike the string is right 93 % of the time, against 43 % when it reads one otherwise.
-CONFIDENCE_LOGIT_SLOPE = 0.8
-SECOND_OPINION_SHIFT = {"agree": 3.0, "partial": 1.0, "disagree": 0.0}  # disagree fitted +0.5, capped at 0: a
-# disagreement never raises the confidence (Tesseract reads handprint poorly, so it is weak evidence either way)
-EXTRA_DISAGREEMENT_PENALTY = 1.0  # log-odds per further cell Tesseract reads otherwise
+# scaling: logit * slope + shift per opinion - a penalty per further cell Tesseract reads
+# otherwise), per comb type: the ICR's digits and dates are surer than its letters. CALIBRATED by
+# scan.calibrate (fit_platt) on seed 11 (1,843 fields). When Tesseract reads every written box alike
+# a text is right 91 % of the time, against 25 % when it reads one otherwise; digits 96 / 76 %,
+# dates 96 / 85 %. Fitted shifts are capped so that evidence never counts for more than the data
+# can say: a disagreement never raises the confidence (fitted text +0.5, digits +0.5, date +1.25),
+# and a kind of opinion seen on fewer than 30 fields gets at most the disagreement's shift (date
+# partial, fitted +6 on 15 fields; date silent +2.5 on 8; text partial +0.75 on 22).
+CONFIDENCE_LOGIT_SLOPE = {"text": 0.5, "digits": 1.1, "date": 0.9}
+SECOND_OPINION_SHIFT = {
+    "text": {"agree": 2.5, "partial": 0.0, "silent": -6.0, "disagree": 0.0},
+    "digits": {"agree": 1.5, "partial": 0.5, "silent": 0.25, "disagree": 0.0},
+    "date": {"agree": 2.25, "partial": 0.0, "silent": 0.0, "disagree": 0.0},
+}
+EXTRA_DISAGREEMENT_PENALTY = {"text": 0.5, "digits": 0.0, "date": 0.0}  # log-odds per further cell read otherwise
 SECOND_OPINION_VOTE = 3.0  # a cell's ICR candidate that Tesseract also read weighs this much more in the choice
 TOKEN_MIN_CELLS = 3  # words this long or longer are kept all letters or all digits...
 TOKEN_MAJORITY = 0.75  # ... when this share of their (probability-weighted) cells agree on the kind

@@ -81,7 +81,7 @@ def test_second_opinion_moves_the_confidence():
     agree = judge_comb(_raw("family_name", "TREMBLAY", p=0.995), f, today=TODAY)
     disagree = judge_comb(_raw("family_name", "TREMBLAY", p=0.995, second="TREMBIAY"), f, today=TODAY)
     twice = judge_comb(_raw("family_name", "TREMBLAY", p=0.995, second="TRFMBIAY"), f, today=TODAY)
-    assert agree.confidence > 0.99 and not agree.needs_review
+    assert agree.confidence >= t.FINAL_MIN_CONFIDENCE["text"] and not agree.needs_review
     assert twice.confidence < disagree.confidence < agree.confidence
     assert twice.needs_review
 
@@ -171,3 +171,16 @@ def test_rules_flag_the_fields_they_name():
     judged = apply_rules(readings, FORM, today=TODAY)
     assert "rule:passport_valid_at_signature" in judged["passport_expiry"].reasons
     assert judged["passport_expiry"].needs_review
+
+
+def test_tesseract_reading_none_of_the_boxes_is_no_agreement():
+    """A second opinion that read nothing is not a partial agreement: it must not raise a date
+    or a number above what the ICR alone says."""
+    f = FORM.field("job1_from")
+    from dataclasses import replace
+
+    read_nothing = replace(_raw("job1_from", "20070107", p=0.95), second_cells=("",) * len(f.cells), second_opinion="")
+    silent = judge_comb(read_nothing, f, today=TODAY)
+    agree = judge_comb(_raw("job1_from", "20070107", p=0.95), f, today=TODAY)
+    assert '"second_opinion":"silent"' in silent.evidence
+    assert silent.confidence < agree.confidence
