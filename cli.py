@@ -340,9 +340,28 @@ def registry_queue(
     as_json: bool = typer.Option(False, "--json", help="Print the queue as one JSON document."),
 ) -> None:
     """Applications in priority order."""
-    rows = _open_registry(ctx).queue()
-    lines = [f"{r['rank'] if r['rank'] is not None else '-':>6}  {r['priority_date']}  {r['channel']:<6}  {r['file_no']}" for r in rows]
-    _emit(rows, as_json, "\n".join(lines) if lines else "the queue is empty")
+    import itertools
+
+    # Streamed row by row (a million applications in constant memory), printing exactly what
+    # one json.dumps of the whole list would: "[" rows joined by ", " "]".
+    rows = _open_registry(ctx).iter_queue()
+    first = next(rows, None)  # a database failure is reported before anything is printed
+    out = sys.stdout
+    if as_json:
+        encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+        out.write("[")
+        if first is not None:
+            out.write(encode(first))
+            for row in rows:
+                out.write(", ")
+                out.write(encode(row))
+        out.write("]\n")
+        return
+    if first is None:
+        out.write("the queue is empty\n")
+        return
+    for row in itertools.chain((first,), rows):
+        out.write(f"{row['rank'] if row['rank'] is not None else '-':>6}  {row['priority_date']}  {row['channel']:<6}  {row['file_no']}\n")
 
 
 @registry_app.command("rank")
