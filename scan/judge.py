@@ -18,6 +18,7 @@ turn a value that breaks them into a review, with the rule's id as the reason.
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 import json
 import math
 from datetime import date
@@ -304,6 +305,11 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     span = range(written[0], written[-1] + 1)
     best = "".join(cells[i].best if cells[i] is not None else " " for i in span)
     best_p = math.prod(cells[i].p for i in written)
+    if not any(ch.isalnum() for ch in best):
+        # Punctuation alone ('.', '-') is the value of no field: a speck or a stray stroke read as
+        # one. Not a value, and not known empty either: a person looks.
+        reason = "missing" if f.required else "unread_ink"
+        return _reading(raw, f, None, best.strip(), t.DOUBTFUL_EMPTY_CONFIDENCE, [reason], evidence)
     reasons: list[str] = []
     chosen, p_chosen = best, best_p
     value = normalize_value(f, best)
@@ -356,9 +362,12 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
 
 
 def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
-    marks = raw.marks
+    # A speck beside a real answer is dust; alone in an otherwise blank question, it may be a
+    # light touch of the pen: a person looks (nothing is offered: it is as likely dust).
+    specks = [m.value for m in raw.marks if m.state == "speck"]
+    marks = tuple(replace(m, state="empty") if m.state == "speck" else m for m in raw.marks)
     text = " ".join(f"{m.value}:{m.state}({m.fill:.2f})" for m in marks)
-    evidence = {"marks": [[m.value, m.fill, m.outside, m.state] for m in marks]}
+    evidence = {"marks": [[m.value, m.fill, m.outside, m.state] for m in raw.marks]}
     states = [m.state for m in marks]
     ticked = [m.value for m in marks if m.state == "ticked"]
     filled = [m.value for m in marks if m.state == "filled"]
@@ -402,6 +411,8 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
         else:
             value, conf = None, t.OMR_CLEAR_CONFIDENCE
             reasons = ["empty"] if f.required else []
+    if specks and value in (None, False) and conf >= t.OMR_CLEAR_CONFIDENCE:
+        value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["speck"]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)

@@ -35,7 +35,7 @@ class Mark:
     value: str  # the option's value; 'box' for a checkbox
     fill: float
     outside: float
-    state: str  # 'empty', 'faint', 'ticked', 'filled', 'cancelled'
+    state: str  # 'empty', 'speck', 'faint', 'ticked', 'filled', 'cancelled'
 
 
 @dataclass(frozen=True)
@@ -411,21 +411,26 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
         state = "cancelled" if outside >= t.TICK_SCRIBBLE_OUTSIDE else "filled"
     elif fill >= t.TICK_MIN:
         state = "ticked"
-    elif fill >= t.TICK_EMPTY_MAX or _light_mark(inside, _paper_level(ref)):
-        state = "faint"
     else:
-        state = "empty"
+        blob = _largest_light_blob(inside, _paper_level(ref))
+        if fill >= t.TICK_EMPTY_MAX or blob > t.TICK_LIGHT_MARK_PX:
+            state = "faint"
+        elif blob >= t.MIN_INK_COMPONENT_PX:
+            state = "speck"  # a small dot: a pen's touch or dust, nothing tells them apart
+        else:
+            state = "empty"
     return Mark(value, round(fill, 4), round(outside, 4), state)
 
 
-def _light_mark(inside: np.ndarray, paper: float) -> bool:
-    """A stroke too light for the ink threshold (a light blue pen on a colour JPEG scan loses
-    its dot below INK_DARK_MARGIN) but bigger than any dust speck: a box that is not known empty."""
+def _largest_light_blob(inside: np.ndarray, paper: float) -> int:
+    """Pixels of the largest blob darker than the paper by TICK_LIGHT_MARGIN: a stroke too light
+    for the ink threshold (a light blue pen on a colour JPEG scan loses its dot below
+    INK_DARK_MARGIN) still shows here."""
     dark = (inside < min(paper - t.TICK_LIGHT_MARGIN, t.MAX_DARK_LEVEL)).astype(np.uint8)
-    if np.count_nonzero(dark) <= t.TICK_LIGHT_MARK_PX:
-        return False
+    if np.count_nonzero(dark) < t.MIN_INK_COMPONENT_PX:
+        return 0
     _, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
-    return int(stats[1:, cv2.CC_STAT_AREA].max(initial=0)) > t.TICK_LIGHT_MARK_PX
+    return int(stats[1:, cv2.CC_STAT_AREA].max(initial=0))
 
 
 def read_marks(image: np.ndarray, page: PageSpec, f: FieldSpec, printed: np.ndarray | None = None) -> RawField:

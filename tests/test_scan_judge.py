@@ -184,3 +184,14 @@ def test_tesseract_reading_none_of_the_boxes_is_no_agreement():
     agree = judge_comb(_raw("job1_from", "20070107", p=0.95), f, today=TODAY)
     assert '"second_opinion":"silent"' in silent.evidence
     assert silent.confidence < agree.confidence
+
+
+def test_punctuation_alone_is_no_value():
+    """A lone '.' or '-' (dust or a stray stroke read as one) is the value of no field: not kept,
+    not called empty either."""
+    optional = judge_comb(_raw("job1_employer", ".", start=10), FORM.field("job1_employer"), today=TODAY)
+    assert optional.value is None and optional.needs_review and optional.reasons == ("unread_ink",)
+    required = judge_comb(_raw("family_name", "-", start=3), FORM.field("family_name"), today=TODAY)
+    assert required.value is None and required.needs_review and required.reasons == ("missing",)
+    name = judge_comb(_raw("family_name", "O'NEIL"), FORM.field("family_name"), today=TODAY)
+    assert name.value == "O'NEIL"

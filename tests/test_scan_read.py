@@ -147,3 +147,24 @@ def test_a_light_dot_is_never_read_as_an_empty_box(rendered):
         else:
             assert reading.value is None and not reading.needs_review, (f.name, reading.raw)
     assert under_ink_threshold >= 1  # the case this test is about did occur
+
+
+def test_a_speck_alone_in_a_blank_question_goes_to_a_person_beside_an_answer_it_is_dust(rendered):
+    """A dot the size of dust (a pen's light touch looks the same): in a question with no other
+    mark it is shown to a person, nothing offered; beside a real tick it changes nothing."""
+    import cv2
+
+    checklist = load_form().pages[5]
+    lone, beside = checklist.fields[0], checklist.fields[1]
+    image = _mark_page(rendered["pages"]["blank"][5], checklist, {beside.name: [(beside.options[0].value, "x")]}, seed=5)
+    for f in (lone, beside):
+        x0, y0, x1, y1 = box_to_px(checklist, f.options[1].box)
+        cv2.circle(image, ((x0 + x1) // 2 + 2, (y0 + y1) // 2 + 3), 1, 60, -1)
+    aligned, page = _aligned(image, 0)
+    printed = printed_mask(page.form_id, page.version, page.index)
+    alone = judge_field(read_marks(aligned, page, lone, printed), lone)
+    assert alone.value is None and alone.needs_review and alone.reasons == ("speck",), alone.raw
+    answered = judge_field(read_marks(aligned, page, beside, printed), beside)
+    assert answered.value == beside.options[0].value and not answered.needs_review, answered.raw
+    untouched = judge_field(read_marks(aligned, page, checklist.fields[2], printed), checklist.fields[2])
+    assert untouched.value is None and not untouched.needs_review
