@@ -644,15 +644,19 @@ def audit_verify(
     ctx: typer.Context,
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
 ) -> None:
-    """Walk the audit trail's hash chain; name the first event that was changed, removed or slipped in."""
+    """Walk the audit trail's hash chain; name the first event that was changed, removed or slipped in.
+    Each intact head is recorded in the data folder's audit-anchors.jsonl, and checked ever after."""
     from errors import DatabaseError
-    from registry.audit_chain import verify
+    from registry import audit_chain
 
     registry = _open_registry(ctx)
+    anchors = audit_chain.read_anchors(registry.data_dir)
     with registry.db.read() as conn:
-        report = verify(conn)
+        report = audit_chain.verify(conn, anchors)
+    audit_chain.record_anchor(registry.data_dir, report, anchors)
     if as_json or report.ok:
-        _emit(report.to_json(), as_json, f"audit trail intact: {report.events} event(s), head {report.head}")
+        _emit(report.to_json(), as_json, f"audit trail intact: {report.events} event(s), head {report.head} "
+                                         f"(recorded in {registry.data_dir / audit_chain.ANCHORS_FILE}; {len(anchors)} earlier head(s) held)")
     if not report.ok:
         raise DatabaseError(f"the audit trail of {registry.db.shown_url} is broken at {report.broken.describe()}; "
                             f"the {report.events} event(s) before it hold; keep the database as it is and report it")

@@ -17,20 +17,30 @@ stale reader cannot write.
 `verify(conn)` walks the chain in id order and returns the first broken event: its stored
 hash does not match its content (it was changed), or its prev_hash does not match the event
 before it (an event was removed or inserted, or the one before was rewritten along with its
-hash). A chain recomputed whole by someone with write access passes: record the head hash
-that `csq audit verify` prints somewhere else (the day's mailroom log) to catch that too.
+hash).
+
+A chain recomputed whole by someone with write access to the database would pass that walk;
+anchors catch it. `csq audit verify` appends the head it verified (event count, hash, time)
+to `audit-anchors.jsonl` in the data folder, outside the database, and checks every earlier
+anchor: the chain must still hold that hash at that position, and at least that many
+events. Copy the file (or the printed head) somewhere the database's administrators cannot
+write, such as the day's mailroom log, and the anchors hold against them too.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Sequence
 
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, bindparam, event, select, text
 from sqlalchemy.sql.dml import Insert
 
+from errors import StorageError
 from registry.models import UTCDateTime
 
 GENESIS = "0" * 64
@@ -39,6 +49,7 @@ CHAIN_FIELDS = ("at", "actor", "action", "file_no", "field", "old", "new", "deta
 # pg_advisory_xact_lock key of the chain ("csqa"); the migrations use 0x637371 ("csq").
 PG_CHAIN_LOCK_ID = 0x63737161
 VERIFY_BATCH = 5_000
+ANCHORS_FILE = "audit-anchors.jsonl"  # in the data folder: one verified head per line
 
 # The columns the chain reads, as a table of its own (the migration that adds the chain
 # uses it too, so it must not depend on later changes to registry/models.py).
@@ -147,6 +158,8 @@ class Broken:
     problem: str
 
     def describe(self) -> str:
+        if self.id == 0:  # nothing left to name: the end of the chain is gone
+            return f"its end: {self.problem}"
         what = f"audit event #{self.id} ({self.action}"
         what += f", file {self.file_no}" if self.file_no else ""
         what += f", field {self.field}" if self.field else ""
@@ -168,13 +181,28 @@ class ChainReport:
         return {"ok": self.ok, "events": self.events, "head": self.head, "broken": asdict(self.broken) if self.broken else None}
 
 
-def verify(conn) -> ChainReport:
-    """Walk the chain oldest first; stop at the first event where it breaks."""
+@dataclass(frozen=True)
+class Anchor:
+    """A head once verified: the chain held `events` events, the last one hashed `head`."""
+
+    events: int
+    head: str
+    at: str  # when it was recorded, UTC ISO-8601
+
+
+def verify(conn, anchors: Sequence[Anchor] = ()) -> ChainReport:
+    """Walk the chain oldest first; stop at the first event where it breaks, or where it
+    no longer holds the head an anchor recorded at that position."""
     prev, count = GENESIS, 0
+    anchored = {a.events: a for a in anchors}
     result = conn.execution_options(yield_per=VERIFY_BATCH).execute(select(_events).order_by(_events.c.id))
     for row in result:
         problem = None
-        if row.hash is None or row.prev_hash is None:
+        anchor = anchored.get(count + 1)
+        if anchor is not None and row.hash != anchor.head:
+            problem = (f"it is not the event the chain held here on {anchor.at} ({ANCHORS_FILE}): the chain was "
+                       "rewritten, hashes included, at this event or before it")
+        elif row.hash is None or row.prev_hash is None:
             problem = "it has no hash: it was written around the registry (raw SQL), not by csq-intake"
         elif row.prev_hash != prev:
             problem = ("its link to the event before it does not match: an event before it was removed or inserted, "
@@ -185,7 +213,52 @@ def verify(conn) -> ChainReport:
             result.close()
             return ChainReport(count, prev, Broken(row.id, _utc_text(row.at), row.action, row.file_no, row.field, problem))
         prev, count = row.hash, count + 1
+    longest = max(anchored.values(), key=lambda a: a.events, default=None)
+    if longest is not None and count < longest.events:
+        return ChainReport(count, prev, Broken(0, None, "end of the chain", None, None,
+                                               f"the chain ends after {count} event(s), but on {longest.at} it held {longest.events} "
+                                               f"({ANCHORS_FILE}): events were removed from its end"))
     return ChainReport(count, prev, None)
+
+
+def read_anchors(data_dir: Path) -> list[Anchor]:
+    """The anchors recorded in the data folder (none if the file does not exist yet)."""
+    path = Path(data_dir) / ANCHORS_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise StorageError(f"cannot read the audit anchors ({exc.strerror}); check the file's permissions", path=str(path)) from exc
+    anchors = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            doc = json.loads(line)
+            anchors.append(Anchor(int(doc["events"]), str(doc["head"]), str(doc["at"])))
+        except (ValueError, KeyError, TypeError):
+            raise StorageError(f"line {number} is not an audit anchor; restore the file from its copy "
+                               "(the mailroom log) or move it aside to start anchoring anew", path=str(path)) from None
+    return anchors
+
+
+def record_anchor(data_dir: Path, report: ChainReport, anchors: Sequence[Anchor]) -> Anchor | None:
+    """Append the head of an intact chain to the anchors (not twice the same head)."""
+    if not report.ok or report.events == 0 or any(a.events == report.events and a.head == report.head for a in anchors):
+        return None
+    anchor = Anchor(report.events, report.head, datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    path = Path(data_dir) / ANCHORS_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(asdict(anchor), sort_keys=True) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise StorageError(f"cannot record the audit anchor ({exc.strerror}); free some space or fix the permissions, "
+                           "then run the command again", path=str(path)) from exc
+    return anchor
 
 
 def chain_existing(conn) -> int:

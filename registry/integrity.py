@@ -103,7 +103,7 @@ def check(registry, *, clean: bool = False, min_age: float = DEFAULT_MIN_AGE_S, 
             named[rel] = sha
         for rel, sha in conn.execute(select(envelopes.c.image_path, envelopes.c.image_sha256).where(envelopes.c.image_path.is_not(None))):
             named[rel] = sha
-        chain = audit_chain.verify(conn)
+        chain = audit_chain.verify(conn, audit_chain.read_anchors(data_dir))
     report.audit = chain.to_json() | ({"broken_text": chain.broken.describe()} if chain.broken else {})
     report.files = len(named)
     for rel, sha in sorted(named.items()):

@@ -177,3 +177,69 @@ def test_canonical_form_is_stable():
         '"file_no":"26M-000001-1","new":"LIÈGE","old":"LIEGE"}').encode()
     naive = {**event, "at": event["at"].replace(tzinfo=None)}  # SQLite hands back naive UTC
     assert audit_chain.event_hash(audit_chain.GENESIS, naive) == audit_chain.event_hash(audit_chain.GENESIS, event)
+
+
+# --------------------------------------------------------------------------- anchors
+
+
+def rewrite_chain_from(reg: Registry, conn, first_id: int, new_value: str) -> None:
+    """What an intruder with write access and this source code does: change an event, then
+    recompute every hash from there on, so that the walk alone finds nothing."""
+    rows = conn.execute(text("SELECT * FROM audit_events ORDER BY id")).mappings().all()
+    prev = audit_chain.GENESIS
+    for row in rows:
+        row = dict(row)
+        if row["id"] == first_id:
+            row["new"] = new_value
+        if row["id"] >= first_id:
+            digest = audit_chain.event_hash(prev, row)
+            conn.execute(text("UPDATE audit_events SET new = :new, prev_hash = :p, hash = :h WHERE id = :id"),
+                         {"new": row["new"], "p": prev, "h": digest, "id": row["id"]})
+            row["hash"] = digest
+        prev = row["hash"]
+
+
+def test_anchors_catch_a_chain_recomputed_whole(registry, db_url, tmp_path):
+    data = tmp_path / "csq-data"  # where the command records its anchors
+    file_no = corrected(registry)
+    proc = csq("--db", db_url, "audit", "verify", cwd=tmp_path, env={"CSQ_DATA_DIR": str(data)})
+    assert proc.returncode == 0, proc.stderr
+    anchors = audit_chain.read_anchors(data)
+    assert len(anchors) == 1 and anchors[0].head == verify(registry).head and anchors[0].events == verify(registry).events
+    proc = csq("--db", db_url, "audit", "verify", cwd=tmp_path, env={"CSQ_DATA_DIR": str(data)})
+    assert proc.returncode == 0 and "1 earlier head(s) held" in proc.stdout
+    target = next(r for r in events(registry) if r.action == "review_set" and r.file_no == file_no)
+    registry.submit_online(person(2), submitted_at=SUBMITTED)  # the chain grows after the anchor
+    with registry.db.write() as conn:
+        lift_append_only(registry, conn)
+        rewrite_chain_from(registry, conn, target.id, "NAMUR")
+    assert verify(registry).ok  # the walk alone is fooled...
+    with registry.db.read() as conn:
+        report = audit_chain.verify(conn, audit_chain.read_anchors(data))
+    assert not report.ok and "was rewritten" in report.broken.problem  # ...the anchor is not
+    proc = csq("--db", db_url, "audit", "verify", cwd=tmp_path, env={"CSQ_DATA_DIR": str(data)})
+    assert proc.returncode == 7 and "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "audit-anchors.jsonl" in proc.stderr and "rewritten" in proc.stderr
+    assert len(audit_chain.read_anchors(data)) == 1  # the same head is not recorded twice; a broken chain never
+
+
+def test_anchors_catch_events_cut_from_the_end(registry, db_url, tmp_path):
+    data = tmp_path / "csq-data"
+    corrected(registry)
+    assert csq("--db", db_url, "audit", "verify", cwd=tmp_path, env={"CSQ_DATA_DIR": str(data)}).returncode == 0
+    last = events(registry)[-1]
+    with registry.db.write() as conn:
+        lift_append_only(registry, conn)
+        conn.execute(text("DELETE FROM audit_events WHERE id = :id"), {"id": last.id})
+    assert verify(registry).ok  # a shorter chain is still a chain...
+    proc = csq("--db", db_url, "audit", "verify", cwd=tmp_path, env={"CSQ_DATA_DIR": str(data)})
+    assert proc.returncode == 7 and "events were removed from its end" in proc.stderr, proc.stderr
+
+
+def test_a_damaged_anchors_file_is_named(registry, db_url, tmp_path):
+    data = tmp_path / "csq-data"
+    data.mkdir(exist_ok=True)
+    (data / audit_chain.ANCHORS_FILE).write_text('{"events": 3, "head": "ab", "at": "2026-01-01T00:00:00Z"}\nnot json\n')
+    proc = csq("--db", db_url, "audit", "verify", cwd=tmp_path, env={"CSQ_DATA_DIR": str(data)})
+    assert proc.returncode != 0 and "Traceback" not in proc.stderr
+    assert "audit-anchors.jsonl" in proc.stderr and "line 2" in proc.stderr
