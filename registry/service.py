@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import hashlib
 import json
 import logging
 from array import array
@@ -44,7 +43,6 @@ from registry.models import (
     envelopes,
     field_values,
     file_counters,
-    idempotency_keys,
     pages,
     queue_places,
     settings,
@@ -55,18 +53,16 @@ from registry.priority import (
     RULE_ILLEGIBLE,
     RULE_SUPERVISOR,
     PriorityPolicy,
-    as_utc,
     draw_key,
     load_policy,
     mail_priority,
-    online_priority,
     person_key,
     window_status,
 )
 from registry.store import ImageStore
 from scan.model import EnvelopeReading, FieldReading, IntakeResult, PageRecord
 from templates.spec import CURRENT_VERSION, FORM_ID, FormSpec, load_form, load_separator
-from templates.validation import check_field, normalize_document, normalize_value, parse_date, validate
+from templates.validation import check_field, normalize_value, parse_date, validate
 
 log = logging.getLogger("csq.registry")
 
@@ -368,76 +364,19 @@ class Registry:
         by: str = ONLINE_ACTOR,
     ) -> IntakeResult:
         """An application from the online portal: validated in full, then registered as
-        complete (fields final: source "online", confidence 1). A naive `submitted_at` is
-        Montreal time. The same `idempotency_key` again returns the first application
-        (`created=False`); with a different document it is a ConflictError."""
-        form = load_form()
-        well_formed = isinstance(doc, dict) and isinstance(doc.get("fields"), dict)
-        normalized = normalize_document(doc, form) if well_formed else {"fields": {}}
-        problems = validate(normalized if well_formed else doc, form, today=self.policy.today())
-        if problems:
-            shown = "; ".join(str(p) for p in problems[:3]) + ("; …" if len(problems) > 3 else "")
-            raise InvalidData(f"the application has {len(problems)} problem(s), nothing registered: {shown}", problems)
-        moment = as_utc(submitted_at or _now(), self.policy)
-        digest = hashlib.sha256(json.dumps(normalized, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
-        if idempotency_key is not None:
-            already = self._idempotent_result(idempotency_key, digest)
-            if already is not None:
-                return already
-        priority = online_priority(moment, self.policy)
-        values = normalized["fields"]
-        try:
-            with self.db.write() as conn:
-                now = _now()
-                file_no = self._allocate_file_no(conn, priority.day.year, "online")
-                app_id = conn.execute(applications.insert().values(
-                    file_no=file_no, channel="online", status="received", review_state="received",
-                    postmark_date=None, postmark_illegible=False, postmark_needs_review=False,
-                    received_date=priority.day, submitted_at=moment,
-                    own_priority_date=priority.day, priority_date=priority.day, priority_rule=priority.rule,
-                    draw_key=draw_key(self.policy.draw_seed, file_no), form_id=form.form_id, form_version=form.version,
-                    registered_at=now, registered_by=by, updated_at=now, problems="",
-                ).returning(applications.c.id)).scalar_one()
-                conn.execute(field_values.insert(), [
-                    {
-                        "application_id": app_id, "name": f.name, "value": _encode(values.get(f.name)), "source": "online",
-                        "confidence": 1.0, "needs_review": False, "reasons": "", "raw": "", "page_no": None,
-                        "box_x0": None, "box_y0": None, "box_x1": None, "box_y1": None, "evidence": "",
-                        "machine_value": None, "machine_source": None, "machine_confidence": None,
-                        "version": 1, "updated_at": now, "updated_by": by,
-                    }
-                    for f in form.fields
-                ])
-                if idempotency_key is not None:
-                    conn.execute(idempotency_keys.insert().values(
-                        key=idempotency_key, application_id=app_id, request_sha256=digest, created_at=now))
-                self._audit(conn, actor=by, action="registered", file_no=file_no, new="online", detail=json.dumps({
-                    "submitted_at": moment.isoformat(), "priority_date": priority.day.isoformat(),
-                    "idempotency_key": idempotency_key,
-                }))
-                self._settle(conn, app_id, by, registering=True)
-        except sa_exc.IntegrityError:
-            # The same idempotency key, committed by a concurrent request a moment ago.
-            already = self._idempotent_result(idempotency_key, digest) if idempotency_key is not None else None
-            if already is None:
-                raise
-            return already
-        self._try_letter(file_no)
-        with self.db.read() as conn:
-            return self._intake_result(conn, file_no, created=True)
+        complete (fields final: source "online", confidence 1), its letter written. A naive
+        `submitted_at` is Montreal time. The same `idempotency_key` again returns the first
+        application (`created=False`); with a different document it is a ConflictError.
+        The API registers many at once through registry/online.py; this is the same, one."""
+        from registry import online  # it builds on this module
 
-    def _idempotent_result(self, key: str, digest: str) -> IntakeResult | None:
-        with self.db.read() as conn:
-            row = conn.execute(
-                select(applications.c.file_no, idempotency_keys.c.request_sha256)
-                .join(idempotency_keys, idempotency_keys.c.application_id == applications.c.id)
-                .where(idempotency_keys.c.key == key)
-            ).first()
-            if row is None:
-                return None
-            if row.request_sha256 != digest:
-                raise ConflictError(f"idempotency key {key!r} was used for another document (file {row.file_no}): use a new key for a new application")
-            return self._intake_result(conn, row.file_no, created=False)
+        submission = online.prepare(self, doc, submitted_at=submitted_at, idempotency_key=idempotency_key)
+        outcome = online.register_batch(self, [submission], by=by)[0]
+        if outcome.error is not None:
+            raise outcome.error
+        if outcome.written:
+            self._try_letter(outcome.result.file_no)
+        return outcome.result
 
     # ============================================================ shared intake steps
 

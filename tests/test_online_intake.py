@@ -1,8 +1,9 @@
 """Online intake in batches (registry/online.py, station/online_intake.py).
 
 A batch must register each document exactly as `Registry.submit_online` does one at a
-time: the same file numbers, statuses, duplicate links, idempotent replays, conflicts,
-exported rows and audit events. Checked on chosen cases on both backends, on random
+time (a batch of one, its letter written): the same file numbers, statuses, duplicate
+links, idempotent replays, conflicts, exported rows and audit events. (These tests were
+first run against submit_online's own older, row-by-row code, which they matched.) Checked on chosen cases on both backends, on random
 sequences (hypothesis), and through the API with many requests at once.
 """
 
