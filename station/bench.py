@@ -220,6 +220,22 @@ def start_server(db_url: str, data_dir: Path, port: int, workers: int) -> subpro
     raise RuntimeError("uvicorn did not answer /healthz within 60 s")
 
 
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children so far, from Linux /proc;
+    0.0 where /proc cannot tell. On a shared machine the rate follows the other programs'
+    load; the CPU each submission costs does much less."""
+    tick = os.sysconf("SC_CLK_TCK")
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    total = 0.0
+    for one in [str(pid), *children]:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
 def bench_api(clients: int = limits.BENCH_API_CLIENTS, submissions: int | None = None, *, workers: int = 2,
               time_limit_s: float = 600, timeout_s: float = 300, workdir: Path | None = None, db_url: str | None = None) -> dict:
     """`submissions` (default: one per client) from `clients` concurrent connections, into a
@@ -234,7 +250,9 @@ def bench_api(clients: int = limits.BENCH_API_CLIENTS, submissions: int | None =
         server = start_server(db_url, data_dir, port, workers)
         try:
             http_path_per_s = asyncio.run(http_path_rate("127.0.0.1", port, max(500, min(submissions, 3000)), 200))
+            server_cpu, client_cpu = process_tree_cpu_s(server.pid), time.process_time()
             run = asyncio.run(run_clients("127.0.0.1", port, submissions, clients, time_limit_s, timeout_s))
+            server_cpu, client_cpu = process_tree_cpu_s(server.pid) - server_cpu, time.process_time() - client_cpu
             replay_keys = [k for k, (status, _) in list(run["results"].items())[:20] if status in (200, 201)]
             replays = asyncio.run(replay(port, replay_keys, timeout_s))
         finally:
@@ -246,6 +264,11 @@ def bench_api(clients: int = limits.BENCH_API_CLIENTS, submissions: int | None =
         "database": db_url.split(":", 1)[0], "clients": clients, "workers": workers, "submissions_sent": submissions,
         **online_accounting(run, online, replays, replay_keys),
         "http_path_without_registry_per_s": round(http_path_per_s, 1),
+        # What each submission cost the server (all its workers) and this client, in CPU.
+        "server_cpu_ms_per_submission": round(1000 * server_cpu / max(submissions, 1), 2),
+        "client_cpu_ms_per_submission": round(1000 * client_cpu / max(submissions, 1), 2),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
         "target_per_s": limits.BENCH_API_TARGET_PER_S,
     }
 
