@@ -460,26 +460,6 @@ def test_templates_can_be_overridden(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------- PostgreSQL
 
 
-@pytest.fixture
-def pg_url():
-    """A throw-away schema on the local PostgreSQL server (skipped when there is none)."""
-    import secrets
-
-    psycopg = pytest.importorskip("psycopg")
-    server = "host=127.0.0.1 port=5432 user=postgres dbname=test connect_timeout=3"
-    try:
-        admin = psycopg.connect(server, autocommit=True)
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL is not reachable on 127.0.0.1:5432 ({exc.__class__.__name__})")
-    schema = f"station_{secrets.token_hex(5)}"
-    admin.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/test?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f"DROP SCHEMA {schema} CASCADE")
-        admin.close()
-
-
 @pytest.mark.postgres
 def test_claims_queue_and_conflicts_on_postgresql(pg_url, tmp_path):
     application = create_app(pg_url, tmp_path / "data")
