@@ -28,6 +28,7 @@ from pathlib import Path
 from scan import thresholds as t
 
 COMB_TYPES = ("text", "digits", "date")
+COMB_KINDS = ("text", "listed", "digits", "date")  # what confidences are calibrated as (scan.judge.confidence_kind)
 OPINIONS = ("agree", "partial", "silent", "disagree")  # Tesseract's second opinion, as scan.judge words it
 CACHE_NAME = ".scan-calibration-cache.pkl"
 
@@ -77,6 +78,7 @@ def field_records(envelopes: list[Envelope], *, today: date | None = None) -> li
             rows.append({
                 **row,
                 "envelope": env.name,
+                "kind_of_confidence": evidence.get("calibrated_as", row["type"]),
                 "kind": env.truth.get("kind"),
                 "confidence": f.confidence,
                 "reasons": list(f.reasons),
@@ -110,8 +112,8 @@ def fit_platt(rows: list[dict]) -> dict:
     not depend on the confidence)."""
     sample = [r for r in rows if r["p_read"] is not None and r["opinion"] in OPINIONS and not r["other_reasons"]]
     out = {}
-    for kind in COMB_TYPES:
-        group = [r for r in sample if r["type"] == kind]
+    for kind in COMB_KINDS:
+        group = [r for r in sample if r["kind_of_confidence"] == kind]
         out[kind] = _fit_platt_group(group) if len(group) >= 50 else {"fields": len(group), "note": "too few fields to fit"}
     return out
 
@@ -220,7 +222,7 @@ def calibrate(corpus: Path, *, target: float, workers: int | None = None, refres
         "in_force": {"all": summary(rows), **{k: summary([r for r in rows if r["type"] == k]) for k in sorted({r["type"] for r in rows})}},
         "reliability_icr_fields": reliability(comb),
         "platt": fit_platt(comb),
-        "suggested_final_min_confidence": {k: choose_threshold([r for r in comb if r["type"] == k], target) for k in COMB_TYPES},
+        "suggested_final_min_confidence": {k: choose_threshold([r for r in comb if r["kind_of_confidence"] == k], target) for k in COMB_KINDS},
         "suggested_common_threshold": choose_common_threshold(rows, target),
         "current_final_min_confidence": dict(t.FINAL_MIN_CONFIDENCE),
         "target": target,

@@ -151,29 +151,26 @@ def _likelihood(cells: list[CharGuess | None], span: range, entry: str) -> float
 def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, entries: tuple[str, ...]) -> tuple[str, float, dict]:
     """The vocabulary entry the characters support, with its posterior, or the string as written.
 
-    The ICR's per-cell probabilities make a distribution over strings, Q(s) = prod p_i(s_i).
-    A country field holds a listed name with probability VOCABULARY_PRIOR, so listed strings
-    are weighted by that prior and the rest by its complement: posterior(s) = w(s) Q(s) / Z,
-    Z = prior * Q(listed) + (1 - prior) * (1 - Q(listed)). (Deliberately weaker than a full
-    language model: the ICR's small probabilities are not trusted enough to let a list of names
-    override what was written.) An entry other than the best string is taken only with a
-    posterior of at least SNAP_MIN_POSTERIOR."""
+    Bayes over what could have been written: a listed name (all of them together with chance
+    VOCABULARY_PRIOR, each alike) or any other string (the rest, each character with chance
+    UNLISTED_CHAR_P), times how well the ICR's per-cell probabilities fit it,
+    Q(s) = prod p_i(s_i). A name the ICR misread in two boxes (AKCENTINE) is still far likelier
+    than that exact unlisted string; what it is worth is then calibrated like any confidence
+    (scan.calibrate fits the 'listed' kind on its own)."""
     scored = sorted(((e, _likelihood(cells, span, e)) for e in entries), key=lambda s: -s[1])
     scored = [s for s in scored if s[1] > 0]
-    in_list = min(1.0, sum(p for _, p in scored))
-    prior = t.VOCABULARY_PRIOR
-    norm = prior * in_list + (1 - prior) * (1 - in_list)
     info = {"vocabulary_top": [[e, round(p, 6)] for e, p in scored[:3]]}
-    if norm <= 0:
-        return best, best_p, info
-    if scored:
+    each_entry = t.VOCABULARY_PRIOR / max(1, len(entries))
+    # Unlisted strings of this length share (1 - prior) * q^n; the ICR's best is best_p of that share.
+    unlisted = (1 - t.VOCABULARY_PRIOR) * t.UNLISTED_CHAR_P ** len(best.replace(" ", ""))
+    total = sum(each_entry * p for _, p in scored) + unlisted
+    free = 0.0 if best in entries else unlisted * best_p
+    if scored and each_entry * scored[0][1] >= free:
         top, top_p = scored[0]
-        posterior = prior * top_p / norm
-        if top != best and posterior >= t.SNAP_MIN_POSTERIOR:
+        if top != best:
             info["snapped_from"] = best
-            return top, posterior, info
-    weight = prior if best in entries else 1 - prior
-    return best, weight * best_p / norm, info
+        return top, each_entry * top_p / total, info
+    return best, free / total, info
 
 
 def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[str, int]:
@@ -200,6 +197,13 @@ def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[str, int]:
     if not agree:
         return "silent", 0  # Tesseract read none of the written boxes: no opinion, not a partial agreement
     return ("agree" if agree == written else "partial"), 0
+
+
+def confidence_kind(f: FieldSpec, value: str) -> str:
+    """What a comb field's confidence is calibrated as: its type, or 'listed' when the value is an
+    entry of the field's vocabulary (its confidence is then that entry's posterior, not the chance
+    of a string read freely)."""
+    return "listed" if f.type == "text" and f.vocabulary and value in vocabulary(f.vocabulary) else f.type
 
 
 def calibrated(p_read: float, opinion: str, disagreeing: int, kind: str) -> float:
@@ -341,7 +345,9 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     opinion, disagreeing = _second_opinion(raw, chosen, span)
     evidence["second_opinion"] = opinion if not disagreeing else f"disagree:{disagreeing}"
     evidence["p_read"] = round(confidence, 6)
-    confidence = calibrated(confidence, opinion, disagreeing, f.type)
+    kind = confidence_kind(f, chosen)
+    evidence["calibrated_as"] = kind
+    confidence = calibrated(confidence, opinion, disagreeing, kind)
     if f.type == "date" and len(written) != 8:
         problems.append("date")
     if problems:
@@ -353,7 +359,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     if raw.ink_above:
         reasons.append("correction")
         evidence["ink_above"] = list(raw.ink_above)
-    if confidence < t.FINAL_MIN_CONFIDENCE[f.type]:
+    if confidence < t.FINAL_MIN_CONFIDENCE[kind]:
         reasons.append("low_confidence")
     return _reading(raw, f, value, best.strip(), confidence, reasons, evidence)
 
