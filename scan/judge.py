@@ -243,14 +243,8 @@ def with_second_opinion(cells: list[CharGuess | None], second: tuple[str, ...]) 
     return out
 
 
-def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
-    """Within a word of a free-text field, letters and digits do not mix: a cell whose best guess is
-    a digit in a word of letters (MAR0C) is re-weighted towards the letters among its candidates,
-    and the other way round. Fields whose pattern mixes them (passport, postal code, email) are
-    left alone. The probabilities stay a distribution; the calibration sees the result."""
-    if f.type != "text" or f.pattern:
-        return cells
-    out = list(cells)
+def _words(cells: list[CharGuess | None]):
+    """(start, end) of every run of written cells: the words of a comb field."""
     i = 0
     while i < len(cells):
         if cells[i] is None:
@@ -259,6 +253,45 @@ def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharG
         j = i
         while j < len(cells) and cells[j] is not None:
             j += 1
+        yield i, j
+        i = j
+
+
+LOOKALIKE_TWINS = {"O": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "B": "8"}
+LOOKALIKE_TWINS.update({d: c for c, d in LOOKALIKE_TWINS.items()})
+
+
+def lookalike_twins(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
+    """In a text field, a letter that looks like a digit (O 0, I 1, Z 2, S 5, G 6, B 8) written
+    between two digits, in a word mostly of digits, is that digit (R47923O7, a passport); and
+    the other way round (MATIAS6ARCIA, an email). Only between two neighbours of the other kind:
+    AB123456 keeps its B. The twin takes the probability the ICR gave the character it saw."""
+    if f.type != "text":
+        return cells
+    out = list(cells)
+    for i, j in _words(cells):
+        kinds = [_kind(cells[k].best) for k in range(i, j)]
+        for k in range(i + 1, j - 1):
+            g = cells[k]
+            twin = LOOKALIKE_TWINS.get(g.best)
+            if twin is None or not (kinds[k - i - 1] == kinds[k - i + 1] == _kind(twin)):
+                continue
+            if sum(x == _kind(twin) for x in kinds) < t.TOKEN_MAJORITY * len(kinds):
+                continue
+            rest = tuple((c, p) for c, p in g.alternatives if c != twin)
+            out[k] = CharGuess(twin, g.p, ((g.best, g.prob(twin) or t.CHAR_P_FLOOR), *rest))
+    return out
+
+
+def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
+    """Within a word of a free-text field, letters and digits do not mix: a cell whose best guess is
+    a digit in a word of letters (MAR0C) is re-weighted towards the letters among its candidates,
+    and the other way round. Fields whose pattern mixes them (passport, postal code, email) are
+    left alone. The probabilities stay a distribution; the calibration sees the result."""
+    if f.type != "text" or f.pattern:
+        return cells
+    out = list(cells)
+    for i, j in _words(cells):
         word = cells[i:j]
         votes = {"digit": 0.0, "letter": 0.0}
         for g in word:
@@ -277,14 +310,13 @@ def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharG
                 norm = sum(p for _, p in weighted) or 1.0
                 ranked = sorted(((c, p * mass / norm) for c, p in weighted), key=lambda x: -x[1])
                 out[k] = CharGuess(ranked[0][0], ranked[0][1], tuple(ranked[1:]))
-        i = j
     return out
 
 
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     cells = list(raw.cells)
     if raw.recognizer == "icr":
-        cells = with_second_opinion(consistent_tokens(cells, f), raw.second_cells)
+        cells = with_second_opinion(consistent_tokens(lookalike_twins(cells, f), f), raw.second_cells)
     written = [i for i, g in enumerate(cells) if g is not None]
     evidence: dict = {
         "cells": [[g.best, round(g.p, 4), [[c, round(p, 4)] for c, p in g.alternatives[:2]]] if g else None for g in cells],

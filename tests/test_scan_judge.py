@@ -202,3 +202,24 @@ def test_punctuation_alone_is_no_value():
     assert required.value is None and required.needs_review and required.reasons == ("missing",)
     name = judge_comb(_raw("family_name", "O'NEIL"), FORM.field("family_name"), today=TODAY)
     assert name.value == "O'NEIL"
+
+
+def _twins(name: str, text: str) -> str:
+    from scan.judge import lookalike_twins
+
+    raw = _raw(name, text, p=0.8)
+    return "".join(g.best if g else " " for g in lookalike_twins(list(raw.cells), FORM.field(name))).rstrip()
+
+
+def test_lookalike_letters_between_digits_are_digits_and_back():
+    assert _twins("passport_number", "R47923O7") == "R4792307"
+    assert _twins("passport_number", "5G4978I4") == "56497814"
+    assert _twins("passport_number", "AB123456") == "AB123456"  # letters that lead a number stay letters
+    assert _twins("email", "MATIAS6ARCIA@NAVER.COM") == "MATIASGARCIA@NAVER.COM"
+    assert _twins("address_line", "IO2 RUE") == "IO2 RUE"  # no clear kind: left to a person
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=1, max_size=12) | st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12))
+def test_lookalike_twins_leave_words_of_one_kind_alone(word):
+    assert _twins("passport_number", word) == word
