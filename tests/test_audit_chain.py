@@ -20,7 +20,7 @@ from registry.db import Database
 from registry.service import Registry
 from test_cli import csq
 # Fixtures of the registry's tests: `registry` on a SQLite file and on a throw-away PostgreSQL schema.
-from test_registry import POLICY, db_url, pg_database, pg_url, person, registry  # noqa: F401
+from test_registry import POLICY, db_url, person, registry  # noqa: F401 - fixtures (PostgreSQL ones: conftest.py)
 
 SUBMITTED = datetime(2026, 2, 2, 15, tzinfo=timezone.utc)
 

@@ -28,7 +28,7 @@ from registry import db as registry_db
 from registry import online
 from registry.service import Registry
 from station.app import create_app
-from test_registry import POLICY, db_url, person, pg_database, pg_url  # noqa: F401 - fixtures
+from test_registry import POLICY, db_url, person  # noqa: F401 - db_url is a fixture (PostgreSQL ones: conftest.py)
 
 FEB = datetime(2026, 2, 10, 15, 0, tzinfo=timezone.utc)
 
