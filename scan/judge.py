@@ -388,6 +388,10 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
             confidence = min(confidence, t.INVALID_VALUE_CONFIDENCE)
     if raw.doubtful_cells:
         reasons.append("doubtful_ink")
+    if f.type == "digits" and raw.line_visibility < t.LINE_VISIBLE_MIN and len(written) < len(cells):
+        # The scan lost the printed lines, and a light stroke with them: a box read empty beside
+        # written digits may have held one (48 read as 4), and a number one digit short is final.
+        reasons.append("faint_scan")
     if raw.ink_above:
         reasons.append("correction")
         evidence["ink_above"] = list(raw.ink_above)

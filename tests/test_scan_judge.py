@@ -223,3 +223,17 @@ def test_lookalike_letters_between_digits_are_digits_and_back():
 @given(st.text(alphabet="0123456789", min_size=1, max_size=12) | st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=1, max_size=12))
 def test_lookalike_twins_leave_words_of_one_kind_alone(word):
     assert _twins("passport_number", word) == word
+
+
+def test_digits_short_of_their_boxes_on_a_scan_that_lost_its_lines_go_to_a_person():
+    """A bilevel scan that dropped the printed boxes may drop a light digit too: '4' in a two-box
+    number is then not final; on a scan that shows its lines it is."""
+    from dataclasses import replace
+
+    f = FORM.field("job1_hours_per_week")
+    clear = _raw("job1_hours_per_week", "4")
+    assert not judge_comb(clear, f, today=TODAY).needs_review
+    faint = judge_comb(replace(clear, line_visibility=0.5), f, today=TODAY)
+    assert faint.value == "4" and faint.needs_review and "faint_scan" in faint.reasons
+    both = judge_comb(replace(_raw("job1_hours_per_week", "48"), line_visibility=0.5), f, today=TODAY)
+    assert not both.needs_review
