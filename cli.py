@@ -520,11 +520,17 @@ def bench_scan(
           f"{report['field_accuracy']}, automation {report['automation_rate']}, undetected errors {report['undetected_error_rate']}")
 
 
+# The online load of `bench load` and `bench api`.
+CLIENTS_OPTION = typer.Option(2000, "--clients", min=1, max=100000, help="Concurrent client connections posting online applications.")
+SUBMISSIONS_OPTION = typer.Option(None, "--submissions", min=1, help="Online submissions in all; default one per client.")
+WORKERS_OPTION = typer.Option(2, "--workers", min=1, max=64, help="uvicorn worker processes serving the API.")
+
+
 @bench_app.command("load")
 def bench_load(
-    clients: int = typer.Option(2000, "--clients", min=1, max=100000, help="Concurrent client connections posting online applications."),
-    submissions: Optional[int] = typer.Option(None, "--submissions", min=1, help="Online submissions in all; default one per client."),
-    workers: int = typer.Option(2, "--workers", min=1, max=64, help="uvicorn worker processes serving the API."),
+    clients: int = CLIENTS_OPTION,
+    submissions: Optional[int] = SUBMISSIONS_OPTION,
+    workers: int = WORKERS_OPTION,
     db: str = typer.Option("auto", "--db", help="auto (a throw-away PostgreSQL database if the server on 127.0.0.1:5432 answers, else SQLite in a temporary folder), postgres, sqlite, or the URL of an EMPTY registry. Never the registry of the global --db."),
     stack_envelopes: int = typer.Option(5, "--stack-envelopes", min=1, max=200, help="Envelopes in the stack scanned by `csq scan batch` during the load."),
     seed: int = typer.Option(1, "--seed", help="Seed of the generated stack."),
@@ -540,6 +546,52 @@ def bench_load(
         _emit(report, True)
     else:
         print_report(report)
+
+
+def _in_throwaway_registry(db: str, doing: str, run) -> dict:
+    """`run(url, folder)`'s report, on an empty registry chosen by --db and removed afterwards."""
+    import tempfile
+
+    from registry.bench import bench_registry
+
+    with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp, bench_registry(db, Path(tmp)) as (url, chosen):
+        typer.echo(f"{chosen}; {doing}", err=True)
+        return {**run(url, Path(tmp)), "database_choice": chosen}
+
+
+@bench_app.command("queue")
+def bench_queue_command(
+    count: int = typer.Option(1_000_000, "--count", min=1, max=50_000_000, help="Synthetic applications to rank and list."),
+    db: str = typer.Option("sqlite", "--db", help="sqlite (a temporary file), postgres (a throw-away database on 127.0.0.1:5432), auto, or the URL of an EMPTY registry. Never the registry of the global --db."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """Rank and list the queue of COUNT applications: what staff run on intake day (target: 5 s at a million)."""
+    from registry.bench import bench_queue
+
+    report = _in_throwaway_registry(db, f"filling {count:,} applications (not timed)...",
+                                    lambda url, folder: bench_queue(url, count, data_dir=folder / "data"))
+    _emit(report, as_json, f"{report['backend']}, {report['n']:,} applications: rank {report['rank_s']} s + queue "
+          f"{report['queue_s']} s = {report['rank_plus_queue_s']} s (target {report['target_s']} s; load average "
+          f"{report['load_average_1min']} on {report['cpus']} cpus)")
+
+
+@bench_app.command("api")
+def bench_api_command(
+    clients: int = CLIENTS_OPTION,
+    submissions: Optional[int] = SUBMISSIONS_OPTION,
+    workers: int = WORKERS_OPTION,
+    db: str = typer.Option("sqlite", "--db", help="sqlite (a temporary file), postgres (a throw-away database), auto, or the URL of an EMPTY registry."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """Online intake through the API: submissions/s, latency p50/p99, none lost or duplicated (target: 500/s)."""
+    from station.bench import bench_api
+
+    report = _in_throwaway_registry(db, f"{submissions or clients} submissions from {clients} clients...",
+                                    lambda url, folder: bench_api(clients, submissions, workers=workers, db_url=url))
+    _emit(report, as_json, f"{report['accepted']} accepted, {report['per_s']} submissions/s, latency p50 "
+          f"{report['latency']['p50_ms']} ms / p99 {report['latency']['p99_ms']} ms, lost {report['lost']}, duplicated "
+          f"{report['duplicated']}; server CPU {report['server_cpu_ms_per_submission']} ms per submission "
+          f"(load average {report['load_average_1min']} on {report['cpus']} cpus)")
 
 
 # ---- stations, workers, audit (issue 6)

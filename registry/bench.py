@@ -10,18 +10,26 @@ from __future__ import annotations
 
 import os
 import random
+import secrets
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Iterator
 
 from sqlalchemy import func, select
 
-from errors import BadArguments
+from errors import BadArguments, DatabaseError
 from registry.filenumber import format_file_no
 from registry.models import applications
 from registry.priority import PriorityPolicy, draw_key, load_policy
 from registry.service import Registry
+
+# The maintenance database of the local server, where throw-away databases are created from.
+PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+DB_CHOICES = ("auto", "postgres", "sqlite")
 
 TARGET_SECONDS = 5.0
 # The share of synthetic applications still being verified, and incomplete, at ranking time.
@@ -141,3 +149,35 @@ def bench_queue(db_url: str, n: int = 1_000_000, *, data_dir: Path | None = None
         "being_verified": summary["being_verified"],
         "being_verified_within_cap": summary["being_verified_within_cap"],
     }
+
+
+@contextmanager
+def bench_registry(db: str, folder: Path, pg_admin: str = PG_ADMIN) -> Iterator[tuple[str, str]]:
+    """(URL, how it was chosen) of an empty registry for one run, removed afterwards unless
+    it is a URL the caller gave. `db`: auto, postgres, sqlite, or a registry URL."""
+    if db not in DB_CHOICES:
+        if not db.startswith(("sqlite:", "postgresql")):
+            raise BadArguments(f"--db {db!r}: use auto, postgres, sqlite or a registry URL (sqlite:///... or postgresql+psycopg://...)")
+        yield db, "the registry URL given (must be empty)"
+        return
+    admin = None
+    if db in ("auto", "postgres"):
+        import psycopg
+
+        try:
+            admin = psycopg.connect(pg_admin, autocommit=True)
+        except psycopg.OperationalError as exc:
+            if db == "postgres":
+                raise DatabaseError(f"PostgreSQL does not answer ({pg_admin}): start it, or run with --db sqlite "
+                                    f"({str(exc).strip().splitlines()[0]})") from None
+    if admin is None:
+        why = "asked for" if db == "sqlite" else "PostgreSQL did not answer on 127.0.0.1:5432"
+        yield f"sqlite:///{folder / 'registry.db'}", f"SQLite in a temporary folder ({why})"
+        return
+    name = f"csq_load_{secrets.token_hex(5)}"
+    admin.execute(f"CREATE DATABASE {name}")
+    try:
+        yield PG_URL.format(database=name), f"throw-away PostgreSQL database {name} (dropped afterwards)"
+    finally:
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.close()

@@ -31,61 +31,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import secrets
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
-from errors import BadArguments, DatabaseError
+from errors import BadArguments
+from registry.bench import PG_ADMIN, bench_registry  # noqa: F401 - PG_ADMIN for the tests
 from station import bench
 from station import testing as T
 
 ROOT = Path(__file__).resolve().parent.parent
-# The maintenance database of the local server, where throw-away databases are created from.
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=3"
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
-DB_CHOICES = ("auto", "postgres", "sqlite")
-
-
 def _quiet(_line: str) -> None:
     pass
-
-
-@contextmanager
-def bench_registry(db: str, folder: Path, pg_admin: str = PG_ADMIN) -> Iterator[tuple[str, str]]:
-    """(URL, how it was chosen) of an empty registry for one run, removed afterwards unless
-    it is a URL the caller gave. `db`: auto, postgres, sqlite, or a registry URL."""
-    if db not in DB_CHOICES:
-        if not db.startswith(("sqlite:", "postgresql")):
-            raise BadArguments(f"--db {db!r}: use auto, postgres, sqlite or a registry URL (sqlite:///... or postgresql+psycopg://...)")
-        yield db, "the registry URL given (must be empty)"
-        return
-    admin = None
-    if db in ("auto", "postgres"):
-        import psycopg
-
-        try:
-            admin = psycopg.connect(pg_admin, autocommit=True)
-        except psycopg.OperationalError as exc:
-            if db == "postgres":
-                raise DatabaseError(f"PostgreSQL does not answer ({pg_admin}): start it, or run with --db sqlite "
-                                    f"({str(exc).strip().splitlines()[0]})") from None
-    if admin is None:
-        why = "asked for" if db == "sqlite" else "PostgreSQL did not answer on 127.0.0.1:5432"
-        yield f"sqlite:///{folder / 'registry.db'}", f"SQLite in a temporary folder ({why})"
-        return
-    name = f"csq_load_{secrets.token_hex(5)}"
-    admin.execute(f"CREATE DATABASE {name}")
-    try:
-        yield PG_URL.format(database=name), f"throw-away PostgreSQL database {name} (dropped afterwards)"
-    finally:
-        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        admin.close()
 
 
 def generate_stack(folder: Path, envelopes: int, seed: int) -> dict:

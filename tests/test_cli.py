@@ -103,3 +103,31 @@ def test_every_command_is_documented_in_the_readme():
     assert "scan ingest" in names and "registry export" in names
     missing = [name for name in names if f"csq {name}" not in readme]
     assert not missing, f"commands missing from README.md: {missing}"
+
+
+# ---------------------------------------------------------------- benchmark commands
+# Run small, as a user runs them: what is asserted is what they count, never how fast.
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_bench_queue_ranks_and_lists_every_application(db, tmp_path):
+    proc = csq("bench", "queue", "--count", "3000", "--db", db, "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["n"] == 3000 and report["backend"] == ("sqlite" if db == "sqlite" else "postgresql")
+    # Every application in the window and not incomplete is queued and listed once; the cap splits them.
+    assert report["queued"] == report["ranked"] + report["beyond_cap"] + report["being_verified"]
+    assert 0 < report["queued"] <= 3000 and report["ranked"] > 0 and report["beyond_cap"] > 0
+    assert not (tmp_path / "csq-data").exists()  # the user's registry was never touched
+
+
+def test_bench_api_counts_every_submission_once(tmp_path):
+    proc = csq("bench", "api", "--clients", "6", "--submissions", "15", "--workers", "1", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report["accepted"] == 15 and report["registry_online_files"] == 15
+    assert report["lost"] == 0 and report["duplicated"] == 0 and report["replayed_keys_same_file"]
+
+
+def test_bench_queue_refuses_an_unknown_database_choice(tmp_path):
+    assert_one_line_error(csq("bench", "queue", "--count", "10", "--db", "oracle", cwd=tmp_path), "--db 'oracle'")
