@@ -173,7 +173,15 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
     return best, free / total, info
 
 
-def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[str, int]:
+def field_char(ch: str, allowed: str) -> str:
+    """Tesseract's character for a cell as the field allows it: it reads with its type's whitelist
+    (its second opinion is calibrated so), and a character the field cannot hold (a 0 in a name) is
+    no reading of that box. Taking it for its look-alike twin instead (0 as O) was tried on seed 11:
+    one more field final, one more final and wrong (IBRAHIMA read IBRAAIMA, Tesseract's 1 as I)."""
+    return ch if not ch or ch in allowed else ""
+
+
+def _second_opinion(raw: RawField, chosen: str, span: range, allowed: str) -> tuple[str, int]:
     """How Tesseract's reading of the same cells compares with the chosen string: ('agree' on
     every written cell, 'partial' (some cells it did not read, none otherwise), 'silent' (it read
     none of them), 'disagree', or 'none' when there is no independent second reading), and how
@@ -184,7 +192,7 @@ def _second_opinion(raw: RawField, chosen: str, span: range) -> tuple[str, int]:
     for ch, i in zip(chosen, span):
         if ch == " ":
             continue
-        other = raw.second_cells[i]
+        other = field_char(raw.second_cells[i], allowed)
         if not other:
             continue
         if other == ch:
@@ -261,6 +269,27 @@ LOOKALIKE_TWINS = {"O": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "B": "8"}
 LOOKALIKE_TWINS.update({d: c for c, d in LOOKALIKE_TWINS.items()})
 
 
+def within_charset(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
+    """Each cell's candidates cut to the characters the template allows in this field (a name has
+    no digit: O not 0, I not 1, S not 5, B not 8), probabilities renormalized. The reader already
+    asks the ICR for the field's characters (then nothing changes here); a reading made over a
+    wider set (the calibration cache) is renormalized over its listed candidates, the mass beyond
+    them counted as allowed: never surer than the exact renormalization. A cell none of whose
+    candidates is allowed reads '?', which the template's charset check sends to a person."""
+    allowed = set(f.charset)
+    out = list(cells)
+    for i, g in enumerate(cells):
+        if g is None:
+            continue
+        listed = [(g.best, g.p), *g.alternatives]
+        if all(c in allowed for c, _ in listed):
+            continue
+        outside = sum(p for c, p in listed if c not in allowed)
+        kept = sorted(((c, min(1.0, p / max(1e-9, 1.0 - outside))) for c, p in listed if c in allowed), key=lambda cp: -cp[1])
+        out[i] = CharGuess(kept[0][0], kept[0][1], tuple(kept[1:])) if kept else CharGuess("?", t.CHAR_P_FLOOR)
+    return out
+
+
 def lookalike_twins(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
     """In a text field, a letter that looks like a digit (O 0, I 1, Z 2, S 5, G 6, B 8) written
     between two digits, in a word mostly of digits, is that digit (R47923O7, a passport); and
@@ -316,7 +345,8 @@ def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharG
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     cells = list(raw.cells)
     if raw.recognizer == "icr":
-        cells = with_second_opinion(consistent_tokens(lookalike_twins(cells, f), f), raw.second_cells)
+        second = tuple(field_char(c, f.charset) if len(c) == 1 else c for c in raw.second_cells)
+        cells = with_second_opinion(consistent_tokens(lookalike_twins(within_charset(cells, f), f), f), second)
     written = [i for i, g in enumerate(cells) if g is not None]
     evidence: dict = {
         "cells": [[g.best, round(g.p, 4), [[c, round(p, 4)] for c, p in g.alternatives[:2]]] if g else None for g in cells],
@@ -374,7 +404,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         if snapped != chosen:
             chosen, value = snapped, normalize_value(f, snapped)
         confidence = posterior
-    opinion, disagreeing = _second_opinion(raw, chosen, span)
+    opinion, disagreeing = _second_opinion(raw, chosen, span, f.charset)
     evidence["second_opinion"] = opinion if not disagreeing else f"disagree:{disagreeing}"
     evidence["p_read"] = round(confidence, 6)
     kind = confidence_kind(f, chosen)

@@ -247,7 +247,7 @@ def read_comb(
             doubtful.append(i)
         if marked[i]:
             written.append(i)
-    charset = TEXT_CHARSET if f.type == "text" else DIGIT_CHARSET
+    charset = f.charset  # the ICR chooses among the field's own characters (letters only in a name)
     guesses: list[CharGuess | None] = [None] * len(boxes)
     if typed is not None:
         # Typed text is matched against the letters expected, not read: faster than OCR, and a
@@ -269,7 +269,8 @@ def read_comb(
     second, second_cells, second_conf = None, (), 0.0
     if ocr is not None and written:
         line, spans = _joined_line(interiors, written)
-        reading = ocr.read_line(line, charset=charset.replace(" ", ""))
+        # Tesseract keeps the type's whitelist: its second opinion is calibrated as read so.
+        reading = ocr.read_line(line, charset=(TEXT_CHARSET if f.type == "text" else DIGIT_CHARSET).replace(" ", ""))
         second = _spaced(reading, spans, len(boxes))
         second_cells = _per_cell(reading, spans, len(boxes))
         second_conf = reading.confidence

@@ -32,6 +32,17 @@ COMB_TYPES = ("text", "digits", "date")
 ACCENTED_CAPITALS = "ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ"
 TEXT_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + ACCENTED_CAPITALS + "0123456789 -'.@/"
 DIGIT_CHARSET = "0123456789"
+# A text field of words only (names, places, occupations): no digit, '/' or '@'. The template
+# says so per field (`charset: letters`); the validator refuses anything else, and the reader
+# asks the ICR to choose among these only, so O/0, I/1, S/5, B/8, Z/2, G/6 cannot be confused.
+LETTER_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + ACCENTED_CAPITALS + " -'."
+CHARSETS = {"text": TEXT_CHARSET, "letters": LETTER_CHARSET, "digits": DIGIT_CHARSET}
+# What each named set is called in a validation message (French, English).
+CHARSET_WORDS = {
+    "text": ("lettres majuscules, chiffres, espace, - ' . @ /", "capital letters, digits, space, - ' . @ /"),
+    "letters": ("lettres majuscules, espace, - ' .", "capital letters, space, - ' ."),
+    "digits": ("chiffres 0 à 9", "digits 0 to 9"),
+}
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin bottom-left
 
@@ -77,10 +88,17 @@ class FieldSpec:
     min_age: int | None = None
     max_age: int | None = None
     vocabulary: str | None = None
+    charset_name: str | None = None  # the template's `charset:` (CHARSETS); None: the type's own
+
+    @property
+    def charset_kind(self) -> str:
+        """The name of the characters this comb field allows: 'letters', 'text' or 'digits'."""
+        return self.charset_name or ("text" if self.type == "text" else "digits")
 
     @property
     def charset(self) -> str:
-        return TEXT_CHARSET if self.type == "text" else DIGIT_CHARSET
+        """Every character a person may write in this field's boxes (space included for text)."""
+        return CHARSETS[self.charset_kind]
 
     @property
     def bounds(self) -> Box:
@@ -286,6 +304,9 @@ def _layout_field(raw: dict, x: float, top: float, page_index: int, section: str
     expected = {"text": "cells", "digits": "cells"}
     if kind in expected and not isinstance(raw.get("cells"), int):
         raise TemplateError(f"field {name}: a {kind} field needs a whole number of cells")
+    charset_name = raw.get("charset")
+    if charset_name is not None and (kind != "text" or charset_name not in ("text", "letters")):
+        raise TemplateError(f"field {name}: charset {charset_name!r} is not one of a text field's (text, letters)")
     return FieldSpec(
         name=name,
         type=kind,
@@ -306,6 +327,7 @@ def _layout_field(raw: dict, x: float, top: float, page_index: int, section: str
         min_age=raw.get("min_age"),
         max_age=raw.get("max_age"),
         vocabulary=raw.get("vocabulary"),
+        charset_name=charset_name,
     )
 
 

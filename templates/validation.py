@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from templates.spec import DIGIT_CHARSET, TEXT_CHARSET, Bilingual, FieldSpec, FormSpec, load_form
+from templates.spec import CHARSET_WORDS, Bilingual, FieldSpec, FormSpec, load_form
 
 
 @dataclass(frozen=True)
@@ -108,11 +108,9 @@ def check_field(f: FieldSpec, value, *, today: date | None = None) -> list[Probl
             problems.append(_p(f, "range", f"âge invraisemblable (plus de {f.max_age} ans) : vérifiez l'année.", f"implausible age (over {f.max_age}): check the year."))
         return problems
     cells = len(f.cells)
-    charset = TEXT_CHARSET if f.type == "text" else DIGIT_CHARSET
-    bad = sorted({ch for ch in value if ch not in charset})
+    bad = sorted({ch for ch in value if ch not in f.charset})
     if bad:
-        allowed = "lettres majuscules, chiffres, espace, - ' . @ /" if f.type == "text" else "chiffres 0 à 9"
-        allowed_en = "capital letters, digits, space, - ' . @ /" if f.type == "text" else "digits 0 to 9"
+        allowed, allowed_en = CHARSET_WORDS[f.charset_kind]
         return [_p(f, "charset", f"caractères non permis {''.join(bad)!r} ; permis : {allowed}.", f"characters not allowed {''.join(bad)!r}; allowed: {allowed_en}.")]
     if cells and len(value) > cells:
         return [_p(f, "length", f"{len(value)} caractères pour {cells} cases.", f"{len(value)} characters for {cells} boxes.")]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 
 from hypothesis import given, settings
@@ -237,3 +238,49 @@ def test_digits_short_of_their_boxes_on_a_scan_that_lost_its_lines_go_to_a_perso
     assert faint.value == "4" and faint.needs_review and "faint_scan" in faint.reasons
     both = judge_comb(replace(_raw("job1_hours_per_week", "48"), line_visibility=0.5), f, today=TODAY)
     assert not both.needs_review
+
+
+def test_a_words_only_field_reads_look_alikes_as_letters():
+    """A name's boxes hold no digit (the template's charset: letters): a cell the ICR read over the
+    wider set as 0, 1, 5, 8, 2 or 6 is its letter twin, with the probability renormalized."""
+    f = FORM.field("given_names")
+    cells = [CharGuess("G", 0.9, (("6", 0.05),)), CharGuess("0", 0.6, (("O", 0.35), ("Q", 0.02))),
+             CharGuess("5", 0.5, (("S", 0.45),)), CharGuess("5", 0.7, (("S", 0.2), ("B", 0.05)))]
+    raw = RawField("given_names", "text", 1, f.bounds, "ocr", cells=tuple(cells) + (None,) * (len(f.cells) - 4),
+                   cell_ink=(0.1,) * len(f.cells), second_cells=("G", "0", "S", "S") + ("",) * (len(f.cells) - 4),
+                   second_opinion="G0SS", recognizer="icr")
+    reading = judge_comb(raw, f, today=TODAY)
+    assert reading.value == "GOSS"
+    evidence = json.loads(reading.evidence)
+    assert evidence["second_opinion"] == "partial"  # Tesseract's 0 cannot be in a name: no reading of that box
+    assert abs(evidence["cells"][1][1] - 0.35 / 0.4) < 1e-3  # 0.35 renormalized over what a name allows
+    # A passport number keeps its digits.
+    assert judge_comb(_raw("passport_number", "AB102345"), FORM.field("passport_number"), today=TODAY).value == "AB102345"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/@", min_size=1, max_size=20), st.sampled_from(["given_names", "city", "occupation", "mother_tongue"]))
+def test_a_words_only_field_never_reads_outside_its_characters(text, name):
+    from scan.judge import within_charset
+
+    f = FORM.field(name)
+    raw = _raw(name, text, p=0.7)
+    for g in within_charset(list(raw.cells), f):
+        if g is not None:
+            assert g.best in f.charset or g.best == "?"
+            assert all(c in f.charset for c, _ in g.alternatives)
+            assert 0.0 < g.p <= 1.0
+
+
+def test_a_mother_tongue_snaps_to_the_languages_list():
+    f = FORM.field("mother_tongue")
+    assert "FRANÇAIS" in vocabulary("languages") and "WOLOF" in vocabulary("languages")
+    raw = _raw("mother_tongue", "WOLOE", p=0.97, weak={4: 0.55})
+    cells = list(raw.cells)
+    cells[4] = CharGuess("E", 0.55, (("F", 0.4),))
+    from dataclasses import replace
+
+    reading = judge_comb(replace(raw, cells=tuple(cells), second_cells=tuple("WOLOF") + ("",) * (len(f.cells) - 5)), f, today=TODAY)
+    assert reading.value == "WOLOF" and not reading.needs_review
+    # A language three letters away from any entry of its length stays as written.
+    assert judge_comb(_raw("mother_tongue", "KXQZT"), f, today=TODAY).value == "KXQZT"

@@ -168,3 +168,25 @@ def test_a_speck_alone_in_a_blank_question_goes_to_a_person_beside_an_answer_it_
     assert answered.value == beside.options[0].value and not answered.needs_review, answered.raw
     untouched = judge_field(read_marks(aligned, page, checklist.fields[2], printed), checklist.fields[2])
     assert untouched.value is None and not untouched.needs_review
+
+
+@pytest.mark.skipif(cell_recognizer() is None, reason="the comb-cell ICR (scan/models) is not installed")
+def test_the_icr_chooses_among_the_fields_own_characters(rendered):
+    """The template's charset reaches the reader: a name's cells (letters only) get letter
+    candidates, a passport number's keep digits; never final and wrong."""
+    from test_scan_support import handwrite
+
+    values = {"given_names": "BOISGOZ", "city": "ISSOUDUN", "passport_number": "B0I5G02"}
+    image = handwrite(rendered["pages"]["blank"][0], 0, values, seed=9, font_name="comic-regular")
+    aligned, page = _aligned(image, 3)
+    for name in ("given_names", "city"):
+        f = page.field(name)
+        raw = read_comb(aligned, page, f, icr=cell_recognizer(), ocr=tesseract())
+        written = [g for g in raw.cells if g is not None]
+        assert len(written) == len(values[name])
+        assert all(c in f.charset for g in written for c, _ in ((g.best, g.p), *g.alternatives))
+        reading = judge_field(raw, f)
+        assert reading.value == values[name] or reading.needs_review, (name, reading.raw)
+    f = page.field("passport_number")
+    raw = read_comb(aligned, page, f, icr=cell_recognizer(), ocr=tesseract())
+    assert any(c.isdigit() for g in raw.cells if g is not None for c, _ in ((g.best, g.p), *g.alternatives))

@@ -140,21 +140,44 @@ def test_unknown_version_is_a_clear_error():
     assert CURRENT_VERSION in registered_versions()
 
 
-def test_a_field_too_wide_for_its_row_is_refused(tmp_path, monkeypatch):
+def _refused(tmp_path, monkeypatch, row: str, match: str) -> None:
+    """A one-row template version 9999.1 made of `row` (YAML) is refused with `match`."""
     import templates.spec as spec
 
     bad = tmp_path / "csq-rtq-9999.1.yaml"
     bad.write_text(
         'form: csq-rtq\nversion: "9999.1"\ntitle: {fr: T, en: T}\npages:\n  - sections:\n'
-        "      - title: {fr: S, en: S}\n        rows:\n"
-        "          - - {name: a, type: text, cells: 30, label: {fr: A, en: A}}\n"
-        "            - {name: b, type: text, cells: 30, label: {fr: B, en: B}}\n",
+        "      - title: {fr: S, en: S}\n        rows:\n" + row,
         encoding="utf-8",
     )
     monkeypatch.setattr(spec, "TEMPLATE_DIR", tmp_path)
     spec.load_form.cache_clear()
     try:
-        with pytest.raises(TemplateError, match="does not fit its row"):
+        with pytest.raises(TemplateError, match=match):
             spec.load_form("csq-rtq", "9999.1")
     finally:
         spec.load_form.cache_clear()
+
+
+def test_a_field_too_wide_for_its_row_is_refused(tmp_path, monkeypatch):
+    _refused(tmp_path, monkeypatch,
+             "          - - {name: a, type: text, cells: 30, label: {fr: A, en: A}}\n"
+             "            - {name: b, type: text, cells: 30, label: {fr: B, en: B}}\n", "does not fit its row")
+
+
+@pytest.mark.parametrize("field", ["{name: a, type: text, cells: 10, charset: symbols, label: {fr: A, en: A}}",
+                                   "{name: a, type: digits, cells: 4, charset: letters, label: {fr: A, en: A}}"])
+def test_a_charset_the_field_cannot_have_is_refused(tmp_path, monkeypatch, field):
+    _refused(tmp_path, monkeypatch, f"          - - {field}\n", "charset")
+
+
+def test_the_charset_is_not_geometry():
+    """Adding `charset:` to a field leaves the page fingerprints (and so old scans) as they were."""
+    import dataclasses
+
+    import templates.spec as spec
+
+    form = load_form()
+    page = form.pages[0]
+    plain = [dataclasses.replace(f, charset_name=None) for f in page.fields]
+    assert spec._geometry_of(plain) == spec._geometry_of(list(page.fields))

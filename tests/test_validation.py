@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from templates.spec import DIGIT_CHARSET, TEXT_CHARSET, load_form
+from templates.spec import DIGIT_CHARSET, LETTER_CHARSET, TEXT_CHARSET, load_form
 from templates.validation import check_field, normalize_document, normalize_value, parse_date, validate
 
 TODAY = date(2026, 11, 23)
@@ -103,6 +103,9 @@ def test_unknown_field_is_named():
         ("phone", "12345", "pattern"),
         ("phone", "33A12345678", "charset"),
         ("family_name", "gagné", "charset"),
+        ("given_names", "ÉL0DIE", "charset"),
+        ("city", "MONTRÉAL/QC", "charset"),
+        ("occupation", "ANALYSTE@TI", "charset"),
         ("family_name", "X" * 31, "length"),
         ("birth_date", "1990-02-30", "date"),
         ("birth_date", "17/04/1990", "date"),
@@ -174,11 +177,47 @@ COMB = [f for f in FORM.fields if f.type in ("text", "digits")]
 @settings(max_examples=200)
 @given(st.sampled_from(COMB), st.data())
 def test_any_in_charset_value_of_right_length_passes_charset_and_length(f, data):
-    charset = TEXT_CHARSET if f.type == "text" else DIGIT_CHARSET
-    value = data.draw(st.text(alphabet=charset, min_size=1, max_size=len(f.cells)))
+    value = data.draw(st.text(alphabet=f.charset, min_size=1, max_size=len(f.cells)))
     value = normalize_value(f, value)
     codes = {p.code for p in check_field(f, value, today=TODAY)}
     assert not codes & {"charset", "length", "type"}
+
+
+LETTER_FIELDS = [f for f in COMB if f.charset_name == "letters"]
+
+
+def test_words_only_fields_are_letters_and_the_others_keep_the_type_set():
+    assert {"given_names", "spouse_family_name", "city", "occupation", "field_of_study", "mother_tongue", "citizenship"} <= {f.name for f in LETTER_FIELDS}
+    for name in ("passport_number", "postal_code", "email", "address_line", "institution", "job1_employer"):
+        assert FORM.field(name).charset == TEXT_CHARSET
+    assert FORM.field("phone").charset == DIGIT_CHARSET
+    assert not set(LETTER_CHARSET) & set("0123456789/@")
+
+
+@settings(max_examples=200)
+@given(st.sampled_from(LETTER_FIELDS), st.data())
+def test_a_words_only_field_refuses_digits_slash_and_at_in_both_languages(f, data):
+    word = data.draw(st.text(alphabet=LETTER_CHARSET.replace(" ", ""), min_size=0, max_size=len(f.cells) - 1))
+    bad = data.draw(st.sampled_from("0123456789/@"))
+    at = data.draw(st.integers(0, len(word)))
+    problems = [p for p in check_field(f, word[:at] + bad + word[at:], today=TODAY) if p.code == "charset"]
+    assert len(problems) == 1
+    assert repr(bad) in problems[0].message.fr and repr(bad) in problems[0].message.en
+    assert "chiffres" not in problems[0].message.fr and "digits" not in problems[0].message.en
+
+
+def test_the_generated_applicants_fit_their_fields_charsets():
+    """The sample generator's truth (and so the corpus) never breaks a field's characters."""
+    from samples.people import break_document, make_people
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    for a in make_people(300, seed=3):
+        for doc in (a, break_document(a, rng)):
+            for name, value in doc.fields.items():
+                f = FORM.field(name)
+                if f.type in ("text", "digits") and isinstance(value, str):
+                    assert not [p for p in check_field(f, value, today=TODAY) if p.code == "charset"], (name, value)
 
 
 @settings(max_examples=200)
