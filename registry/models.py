@@ -87,7 +87,7 @@ class Application(Base):
     # The status derived from the columns below (service.py `_stored_status`), except the
     # ranking's verdict: a complete application in the queue reads "ranked" or "beyond_cap"
     # through its queue_places row (service.py `status_column`).
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # indexed with the id (ix_applications_status)
     # What the machine and staff concluded about the content alone.
     review_state: Mapped[str] = mapped_column(String(16))
     postmark_date: Mapped[date | None] = mapped_column(Date)
@@ -123,6 +123,8 @@ class Application(Base):
               "withdrawn_at", "duplicate_of", "id",
               sqlite_where=text(QUEUE_PREDICATE), postgresql_where=text(QUEUE_PREDICATE)),
         Index("ix_applications_registered_at", "registered_at"),
+        # Ranking looks up the places of those still being verified, by status then id.
+        Index("ix_applications_status", "status", "id"),
     )
 
 
