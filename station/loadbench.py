@@ -18,8 +18,8 @@ measures), pages/min of the batch under that load (its wall time, start-up inclu
 long the two ran at the same time, the load average and the cores. A benchmark, not a test:
 a shared machine gives noisy figures, hence the load average beside them. Bounded in time:
 after `time_limit_s` no new submission is sent, and a request waits at most `timeout_s` for
-its answer (generous: 2,000 clients queue behind the registry, and at 10-20 registrations/s
-the last ones wait minutes).
+its answer (generous: 2,000 clients queue behind the registry, and while a stack is read
+beside them the last ones wait many seconds).
 
 The registry is never the one you work with: a throw-away PostgreSQL database (created and
 dropped) when the server answers, else SQLite in a temporary folder; or a URL you give, which
