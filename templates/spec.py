@@ -33,8 +33,10 @@ ACCENTED_CAPITALS = "ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ"
 TEXT_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + ACCENTED_CAPITALS + "0123456789 -'.@/"
 DIGIT_CHARSET = "0123456789"
 # A text field of words only (names, places, occupations): no digit, '/' or '@'. The template
-# says so per field (`charset: letters`); the validator refuses anything else, and the reader
-# asks the ICR to choose among these only, so O/0, I/1, S/5, B/8, Z/2, G/6 cannot be confused.
+# says so per field (`charset: letters`) and the reader asks the ICR to choose among these
+# only, so O/0, I/1, S/5, B/8, Z/2, G/6 cannot be confused. The validator still accepts the
+# type's whole set (docs/interface.md: a text field may hold digits, '/' and '@'): a document
+# a program sends is never refused for a character the contract allows.
 LETTER_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + ACCENTED_CAPITALS + " -'."
 CHARSETS = {"text": TEXT_CHARSET, "letters": LETTER_CHARSET, "digits": DIGIT_CHARSET}
 # What each named set is called in a validation message (French, English).
@@ -97,8 +99,13 @@ class FieldSpec:
 
     @property
     def charset(self) -> str:
-        """Every character a person may write in this field's boxes (space included for text)."""
+        """The characters expected in this field's boxes (space included for text): the reader chooses among these."""
         return CHARSETS[self.charset_kind]
+
+    @property
+    def type_charset_kind(self) -> str:
+        """The name of the characters the field's type allows (docs/interface.md): 'text' or 'digits'."""
+        return "text" if self.type == "text" else "digits"
 
     @property
     def bounds(self) -> Box:

@@ -103,9 +103,6 @@ def test_unknown_field_is_named():
         ("phone", "12345", "pattern"),
         ("phone", "33A12345678", "charset"),
         ("family_name", "gagné", "charset"),
-        ("given_names", "ÉL0DIE", "charset"),
-        ("city", "MONTRÉAL/QC", "charset"),
-        ("occupation", "ANALYSTE@TI", "charset"),
         ("family_name", "X" * 31, "length"),
         ("birth_date", "1990-02-30", "date"),
         ("birth_date", "17/04/1990", "date"),
@@ -196,14 +193,14 @@ def test_words_only_fields_are_letters_and_the_others_keep_the_type_set():
 
 @settings(max_examples=200)
 @given(st.sampled_from(LETTER_FIELDS), st.data())
-def test_a_words_only_field_refuses_digits_slash_and_at_in_both_languages(f, data):
+def test_a_words_only_field_still_accepts_what_its_type_allows(f, data):
+    """`charset: letters` guides the reader; the contract (docs/interface.md) lets any text
+    field hold digits, '/' and '@', so a program's document is not refused for them."""
     word = data.draw(st.text(alphabet=LETTER_CHARSET.replace(" ", ""), min_size=0, max_size=len(f.cells) - 1))
-    bad = data.draw(st.sampled_from("0123456789/@"))
+    other = data.draw(st.sampled_from("0123456789/@"))
     at = data.draw(st.integers(0, len(word)))
-    problems = [p for p in check_field(f, word[:at] + bad + word[at:], today=TODAY) if p.code == "charset"]
-    assert len(problems) == 1
-    assert repr(bad) in problems[0].message.fr and repr(bad) in problems[0].message.en
-    assert "chiffres" not in problems[0].message.fr and "digits" not in problems[0].message.en
+    assert not [p for p in check_field(f, word[:at] + other + word[at:], today=TODAY) if p.code == "charset"]
+    assert other not in f.charset  # ...though the reader never chooses it there
 
 
 def test_the_generated_applicants_fit_their_fields_charsets():
