@@ -93,7 +93,7 @@ def _read_json_file(path: Path) -> dict:
     if not path.exists():
         raise InputFileError("no such file: check the path", path=str(path))
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # the byte-order mark Windows editors put first is not JSON: skipped
     except (OSError, UnicodeDecodeError) as exc:
         raise InputFileError(f"cannot read it as UTF-8 text ({exc.__class__.__name__}): save it as UTF-8 JSON", path=str(path)) from None
     if not text.strip():

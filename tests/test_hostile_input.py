@@ -564,3 +564,16 @@ def test_file_paths_are_never_taken_from_input(inputs, station):
     assert not Path("/etc/PASSWD").exists() and not Path("/TMP/X").exists()
     with Registry.open(f"sqlite:///{station / 'registry.db'}", station / "data") as reg:
         assert reg.application(file_no)["fields"]["family_name"]["value"] == "../../ETC/PASSWD"
+
+
+def test_a_json_file_saved_with_a_byte_order_mark_is_read(station):
+    """A lawyer's office saves the data document with Windows Notepad: UTF-8 with a BOM."""
+    doc = person(7, family_name="GAGNÉ-TREMBLAY")
+    (station / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+    proc = csq(station, "online", "submit", str(station / "bom.json"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    file_no = json.loads(proc.stdout)["file_no"]
+    with Registry.open(f"sqlite:///{station / 'registry.db'}", station / "data") as reg:
+        assert reg.application(file_no)["fields"]["family_name"]["value"] == "GAGNÉ-TREMBLAY"
+    proc = csq(station, "forms", "prefill", str(station / "bom.json"), "--out", "out/bom.pdf")
+    assert proc.returncode == 0 and (station / "out" / "bom.pdf").stat().st_size > 0, proc.stderr
