@@ -1123,6 +1123,11 @@ class Registry:
             problems=problems, duplicate_of=app.duplicate_of,
         )
 
+    def letters_missing(self, since: date) -> list[str]:
+        """Registrations since `since` whose letter was never written (those held back for
+        review excepted): what a station that stopped before writing them left to do."""
+        return [file_no for file_no, _updated, written in self._letters_since(since)[0] if written is None]
+
     def letters_held_back(self, since: date) -> list[str]:
         """Registrations since `since` whose letter waits: name or address still under review."""
         return self._letters_since(since)[1]

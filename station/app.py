@@ -6,8 +6,10 @@ one error handler, the static files and the two routers. `csq serve` runs it wit
 
 from __future__ import annotations
 
+import logging
 import os
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment
 from starlette.middleware.sessions import SessionMiddleware
 
+from errors import CsqError
 from registry import review_claims
 from station import api, auth, http_errors, limits, pages
 from station.images import PageImages
@@ -23,6 +26,8 @@ from station.online_intake import SubmissionBatcher
 from templates.spec import load_form
 from station.rendering import STATIC_DIR, make_environment
 from station.review import ReviewDesk
+
+log = logging.getLogger("csq.station")
 
 # Sent with every answer: no framing (clickjacking a correction), no MIME sniffing of
 # uploaded-looking content, no referrer leaking file numbers to other sites. The page
@@ -79,6 +84,12 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Letters of registrations a previous run answered but stopped before writing.
+        since = registry.policy.today() - timedelta(days=limits.LETTER_CATCH_UP_DAYS)
+        try:
+            station.intake.letters.add(registry.letters_missing(since))
+        except CsqError as exc:  # the station still serves; `csq letters print` writes them too
+            log.warning("letters left by an earlier run not queued: %s", exc)
         yield
         registry.close()
 

@@ -21,6 +21,9 @@ LETTER_WRITER_QUIET_S = 0.25
 LETTER_WRITER_PAUSE_S = 0.05
 LETTER_WRITER_MAX_DEFER_S = 2.0
 LETTER_WRITER_LINGER_S = 5.0
+# At start the station queues the letters of the last days' registrations that an earlier run
+# answered but stopped before writing (csq letters print writes any older ones).
+LETTER_CATCH_UP_DAYS = 7
 
 # --- staff sessions -------------------------------------------------------------------
 SESSION_COOKIE = "csq_session"

@@ -239,3 +239,23 @@ def test_a_locked_registry_answers_every_waiting_request_and_keeps_nothing(tmp_p
         assert [r.status_code for r in again] == [201] * 5 and len(exported(registry)) == 5
     finally:
         registry.close()
+
+
+def test_a_station_starting_writes_the_letters_an_earlier_run_left(tmp_path, monkeypatch):
+    """Registered and answered, then the process stopped before the letter writer came to them."""
+    from fastapi.testclient import TestClient
+
+    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    url, data = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "data"
+    with Registry.open(url, data) as registry:
+        today = datetime.now(timezone.utc)
+        outcomes = online.register_batch(registry, [online.prepare(registry, person(n), submitted_at=today) for n in (1, 2, 3)])
+        left = [o.result.file_no for o in outcomes]
+        assert not any(registry.letter_path(n).exists() for n in left)
+    app = create_app(url, data)
+    registry = app.state.station.registry
+    with TestClient(app):  # starting the app (its lifespan) queues them
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not all(registry.letter_path(n).exists() for n in left):
+            time.sleep(0.2)
+    assert all(registry.letter_path(n).exists() for n in left)
