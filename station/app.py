@@ -50,6 +50,7 @@ class Station:
     templates: Environment
     desk: ReviewDesk
     intake: SubmissionBatcher
+    logins: auth.LoginThrottle
 
 
 class SecurityHeaders:
@@ -80,7 +81,7 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
     station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images),
-                      intake=SubmissionBatcher(registry))
+                      intake=SubmissionBatcher(registry), logins=auth.LoginThrottle())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -14,6 +14,9 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,3 +130,55 @@ def api_token_ok(request: Request) -> bool:
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+
+
+class LoginThrottle:
+    """Failed logins counted per name and per client address: after
+    LOGIN_MAX_FAILURES_PER_NAME (or _PER_ADDRESS) failures within LOGIN_WINDOW_S, that name
+    (or address) waits until its oldest failure leaves the window, and its password is not
+    even checked meanwhile. Guessing a reviewer's password online takes years, not a night.
+
+    Kept in memory, per process (with several workers, each counts its own: the limit is
+    that many times higher); a restart forgets it. A success clears the name's failures."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _keys(name: str, address: str | None) -> list[tuple[str, int]]:
+        keys = [("name:" + name.strip().lower(), limits.LOGIN_MAX_FAILURES_PER_NAME)]
+        if address:
+            keys.append(("addr:" + address, limits.LOGIN_MAX_FAILURES_PER_ADDRESS))
+        return keys
+
+    def wait_s(self, name: str, address: str | None) -> float:
+        """Seconds before this name may try again from this address (0: now)."""
+        now = self._clock()
+        with self._lock:
+            waits = [0.0]
+            for key, most in self._keys(name, address):
+                failures = self._recent(key, now)
+                if len(failures) >= most:
+                    waits.append(failures[-most] + limits.LOGIN_WINDOW_S - now)
+            return max(waits)
+
+    def failed(self, name: str, address: str | None) -> None:
+        now = self._clock()
+        with self._lock:
+            if len(self._failures) > limits.LOGIN_THROTTLE_MAX_KEYS:  # bounded memory under a flood
+                for key in [k for k in self._failures if not self._recent(k, now)]:
+                    del self._failures[key]
+            for key, most in self._keys(name, address):
+                self._failures.setdefault(key, deque(maxlen=most)).append(now)
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop("name:" + name.strip().lower(), None)
+
+    def _recent(self, key: str, now: float) -> deque:
+        failures = self._failures.get(key, deque())
+        while failures and failures[0] <= now - limits.LOGIN_WINDOW_S:
+            failures.popleft()
+        return failures

@@ -33,6 +33,13 @@ CSRF_HEADER = "x-csrf-token"  # the same token, for fetch() posts
 SECRET_KEY_FILE = "secret_key"  # under data_dir, mode 0600, when CSQ_SECRET_KEY is not set
 SECRET_KEY_BYTES = 32
 
+# Failed logins (station/auth.py LoginThrottle): this many within the window and that name
+# (or client address, for many names tried from one place) waits for the window to pass.
+LOGIN_MAX_FAILURES_PER_NAME = 5
+LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_WINDOW_S = 15 * 60
+LOGIN_THROTTLE_MAX_KEYS = 10_000
+
 # Role ladder: each role may do everything the roles before it may do.
 ROLES = ("clerk", "reviewer", "supervisor")
 

@@ -5,6 +5,8 @@ token. Routes stay thin: the work is in station/review.py.
 
 from __future__ import annotations
 
+import math
+
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -57,10 +59,21 @@ def login_page(request: Request, next: str = "/"):
 
 @router.post("/login", dependencies=csrf)
 def login(request: Request, username: str = Form(""), password: str = Form(""), next: str = Form("/")):
-    role = _station(request).registry.verify_user(username, password)
+    station = _station(request)
+    address = request.client.host if request.client else None
+    wait = station.logins.wait_s(username, address)
+    if wait > 0:
+        minutes = max(1, math.ceil(wait / 60))
+        page = render(station.templates, request, "login.html", status_code=429, next_url=_safe_next(next), username=username,
+                      error=f"Trop d'essais manqués : réessayez dans {minutes} min. · Too many failed attempts: try again in {minutes} min.")
+        page.headers["Retry-After"] = str(math.ceil(wait))
+        return page
+    role = station.registry.verify_user(username, password)
     if role is None:
-        return render(_station(request).templates, request, "login.html", status_code=401, next_url=_safe_next(next),
+        station.logins.failed(username, address)
+        return render(station.templates, request, "login.html", status_code=401, next_url=_safe_next(next),
                       username=username, error="Nom ou mot de passe incorrect. · Wrong name or password.")
+    station.logins.succeeded(username)
     auth.log_in(request, username.strip(), role)
     return RedirectResponse(_safe_next(next), status_code=303)
 

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from registry import review_claims
-from station import limits
+from station import auth, limits
 from station import testing as T
 from station.app import create_app
 from station.images import crop_rect_px
@@ -482,3 +482,36 @@ def test_claims_queue_and_conflicts_on_postgresql(pg_url, tmp_path):
         assert desk.save(remi, file_no, "family_name", "GAGNE", str(first.version)).status == 409
     finally:
         registry.close()
+
+
+def test_failed_logins_make_that_name_wait(app):
+    """Five wrong passwords for one name: the sixth try, even the right one, waits for the
+    window; other names still log in; when the window has passed the right one works."""
+    now = [1000.0]
+    app.state.station.logins = auth.LoginThrottle(clock=lambda: now[0])
+    client = client_for(app)
+
+    def attempt(name: str, password: str):
+        return client.post("/login", data={"username": name, "password": password, "csrf_token": csrf_of(client)},
+                           follow_redirects=False)
+
+    for _ in range(limits.LOGIN_MAX_FAILURES_PER_NAME):
+        assert attempt("remi", "nope-nope-nope").status_code == 401
+    refused = attempt("REMI ", T.PASSWORD)  # the same name however it is typed
+    assert refused.status_code == 429 and "Too many failed attempts" in refused.text and "réessayez dans" in refused.text
+    assert 0 < int(refused.headers["retry-after"]) <= limits.LOGIN_WINDOW_S
+    assert client.get("/queue", follow_redirects=False).status_code == 303  # not logged in
+    assert attempt("rachel", T.PASSWORD).status_code == 303  # another reviewer is not locked out by it
+    now[0] += limits.LOGIN_WINDOW_S + 1
+    assert attempt("remi", T.PASSWORD).status_code == 303
+
+
+def test_many_names_tried_from_one_address_make_it_wait(app):
+    now = [50.0]
+    app.state.station.logins = auth.LoginThrottle(clock=lambda: now[0])
+    client = client_for(app)
+    for i in range(limits.LOGIN_MAX_FAILURES_PER_ADDRESS):
+        r = client.post("/login", data={"username": f"guess{i}", "password": "x" * 12, "csrf_token": csrf_of(client)})
+        assert r.status_code == 401
+    r = client.post("/login", data={"username": "remi", "password": T.PASSWORD, "csrf_token": csrf_of(client)})
+    assert r.status_code == 429
