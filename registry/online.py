@@ -26,14 +26,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, func, select, text, update
+from sqlalchemy import Connection, func, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from errors import ConflictError, CsqError, DatabaseError, InvalidData
-from registry.filenumber import format_file_no
-from registry.models import applications, audit_events, field_values, file_counters, idempotency_keys
+from registry.models import applications, audit_events, field_values, idempotency_keys
 from registry.priority import PriorityDate, as_utc, draw_key, online_priority, person_key
 from registry.service import ONLINE_ACTOR, Registry, _encode, _now
 from scan.model import IntakeResult
@@ -183,19 +180,6 @@ def _key_conflict(key: str, file_no: str) -> ConflictError:
     return ConflictError(f"idempotency key {key!r} was used for another document (file {file_no}): use a new key for a new application")
 
 
-def _allocate(registry: Registry, conn: Connection, year: int, count: int) -> list[str]:
-    """`count` consecutive file numbers of the year's online series, in one statement."""
-    insert = pg_insert if registry.db.dialect == "postgresql" else sqlite_insert
-    conn.execute(insert(file_counters).values(year=year, channel=CHANNEL, last_sequence=0).on_conflict_do_nothing())
-    last = conn.execute(
-        update(file_counters)
-        .where(file_counters.c.year == year, file_counters.c.channel == CHANNEL)
-        .values(last_sequence=file_counters.c.last_sequence + count)
-        .returning(file_counters.c.last_sequence)
-    ).scalar_one()
-    return [format_file_no(year, CHANNEL, sequence) for sequence in range(last - count + 1, last + 1)]
-
-
 def _insert(registry: Registry, conn: Connection, form, batch: list[OnlineSubmission], by: str) -> list[tuple[str, str]]:
     """Insert the batch's applications, fields, keys and events; settle them. Returns
     (file number, stored status) per submission, in order."""
@@ -206,7 +190,7 @@ def _insert(registry: Registry, conn: Connection, form, batch: list[OnlineSubmis
         by_year[s.priority.day.year].append(n)
     file_nos: list[str] = [""] * len(batch)
     for year, members in sorted(by_year.items()):
-        for n, file_no in zip(members, _allocate(registry, conn, year, len(members))):
+        for n, file_no in zip(members, registry._allocate_file_nos(conn, year, CHANNEL, len(members))):
             file_nos[n] = file_no
     # A validated online document is complete: no field in doubt, no rule broken (the
     # review state `_settle` would compute), and its person key is known at once.
@@ -284,11 +268,8 @@ def _shared_person_keys(registry: Registry, conn: Connection, keys: list[str]) -
     """The keys held by more than one application (the batch's own rows included)."""
     if not keys:
         return set()
-    if registry.db.dialect == "postgresql":
-        # As `_resolve_person` does: a concurrent intake of the same person waits here until
-        # this one commits, so each sees the other. Taken in one order: no deadlock.
-        for key in keys:
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    for key in keys:  # as `_resolve_person` does, in one order: no deadlock
+        registry._lock_person(conn, key)
     counted = conn.execute(
         select(applications.c.person_key).where(applications.c.person_key.in_(keys))
         .group_by(applications.c.person_key).having(func.count() > 1)

@@ -382,15 +382,19 @@ class Registry:
 
     def _allocate_file_no(self, conn: Connection, year: int, channel: str) -> str:
         """The next file number of the year and channel; rolled back with the transaction."""
+        return self._allocate_file_nos(conn, year, channel, 1)[0]
+
+    def _allocate_file_nos(self, conn: Connection, year: int, channel: str, count: int) -> list[str]:
+        """The next `count` file numbers of the year and channel, in one statement."""
         insert = pg_insert if self.db.dialect == "postgresql" else sqlite_insert
         conn.execute(insert(file_counters).values(year=year, channel=channel, last_sequence=0).on_conflict_do_nothing())
-        sequence = conn.execute(
+        last = conn.execute(
             update(file_counters)
             .where(file_counters.c.year == year, file_counters.c.channel == channel)
-            .values(last_sequence=file_counters.c.last_sequence + 1)
+            .values(last_sequence=file_counters.c.last_sequence + count)
             .returning(file_counters.c.last_sequence)
         ).scalar_one()
-        return format_file_no(year, channel, sequence)
+        return [format_file_no(year, channel, sequence) for sequence in range(last - count + 1, last + 1)]
 
     def _intake_result(self, conn: Connection, file_no: str, *, created: bool) -> IntakeResult:
         app = self._app_row(conn, file_no)
@@ -465,10 +469,7 @@ class Registry:
         withdrawn). It ranks by the earliest priority date among those eligible ones, so
         applying twice neither helps nor costs a place."""
         t = applications
-        if self.db.dialect == "postgresql":
-            # Two intakes of the same person at once must see each other: the second waits
-            # here until the first commits (SQLite has one writer at a time anyway).
-            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+        self._lock_person(conn, key)
         rows = conn.execute(
             select(t.c.id, t.c.file_no, t.c.own_priority_date, t.c.priority_date, t.c.review_state,
                    t.c.withdrawn_at, t.c.duplicate_of)
@@ -487,6 +488,12 @@ class Registry:
                 duplicate_of, priority = None, r.own_priority_date
             self._link(conn, r, duplicate_of, priority, actor)
         return {r.id for r in rows}
+
+    def _lock_person(self, conn: Connection, key: str) -> None:
+        """Two intakes of the same person at once must see each other: the second waits here
+        until the first commits (SQLite has one writer at a time anyway)."""
+        if self.db.dialect == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
 
     def _resolve_alone(self, conn: Connection, app_id: int, actor: str) -> set[int]:
         """An application without a person key stands on its own."""
