@@ -25,7 +25,7 @@ import numpy as np
 from scan import thresholds as t
 from scan.align import box_to_px
 from scan.engines import CellRecognizer, CharGuess, LineReading, OcrEngine
-from templates.spec import DIGIT_CHARSET, TEXT_CHARSET, Box, FieldSpec, PageSpec
+from templates.spec import Box, FieldSpec, PageSpec
 
 
 @dataclass(frozen=True)
@@ -270,7 +270,7 @@ def read_comb(
     if ocr is not None and written:
         line, spans = _joined_line(interiors, written)
         # Tesseract keeps the type's whitelist: its second opinion is calibrated as read so.
-        reading = ocr.read_line(line, charset=(TEXT_CHARSET if f.type == "text" else DIGIT_CHARSET).replace(" ", ""))
+        reading = ocr.read_line(line, charset=f.type_charset.replace(" ", ""))
         second = _spaced(reading, spans, len(boxes))
         second_cells = _per_cell(reading, spans, len(boxes))
         second_conf = reading.confidence

@@ -39,10 +39,9 @@ DIGIT_CHARSET = "0123456789"
 # a program sends is never refused for a character the contract allows.
 LETTER_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + ACCENTED_CAPITALS + " -'."
 CHARSETS = {"text": TEXT_CHARSET, "letters": LETTER_CHARSET, "digits": DIGIT_CHARSET}
-# What each named set is called in a validation message (French, English).
+# What the type's sets are called in a validation message (French, English).
 CHARSET_WORDS = {
     "text": ("lettres majuscules, chiffres, espace, - ' . @ /", "capital letters, digits, space, - ' . @ /"),
-    "letters": ("lettres majuscules, espace, - ' .", "capital letters, space, - ' ."),
     "digits": ("chiffres 0 à 9", "digits 0 to 9"),
 }
 
@@ -94,8 +93,8 @@ class FieldSpec:
 
     @property
     def charset_kind(self) -> str:
-        """The name of the characters this comb field allows: 'letters', 'text' or 'digits'."""
-        return self.charset_name or ("text" if self.type == "text" else "digits")
+        """The name of the characters expected in this comb field: 'letters', 'text' or 'digits'."""
+        return self.charset_name or self.type_charset_kind
 
     @property
     def charset(self) -> str:
@@ -106,6 +105,11 @@ class FieldSpec:
     def type_charset_kind(self) -> str:
         """The name of the characters the field's type allows (docs/interface.md): 'text' or 'digits'."""
         return "text" if self.type == "text" else "digits"
+
+    @property
+    def type_charset(self) -> str:
+        """The characters the field's type allows: what validation accepts, and Tesseract's whitelist."""
+        return CHARSETS[self.type_charset_kind]
 
     @property
     def bounds(self) -> Box:

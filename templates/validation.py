@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from templates.spec import CHARSET_WORDS, CHARSETS, Bilingual, FieldSpec, FormSpec, load_form
+from templates.spec import CHARSET_WORDS, Bilingual, FieldSpec, FormSpec, load_form
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def check_field(f: FieldSpec, value, *, today: date | None = None) -> list[Probl
             problems.append(_p(f, "range", f"âge invraisemblable (plus de {f.max_age} ans) : vérifiez l'année.", f"implausible age (over {f.max_age}): check the year."))
         return problems
     cells = len(f.cells)
-    bad = sorted({ch for ch in value if ch not in CHARSETS[f.type_charset_kind]})
+    bad = sorted({ch for ch in value if ch not in f.type_charset})
     if bad:
         allowed, allowed_en = CHARSET_WORDS[f.type_charset_kind]
         return [_p(f, "charset", f"caractères non permis {''.join(bad)!r} ; permis : {allowed}.", f"characters not allowed {''.join(bad)!r}; allowed: {allowed_en}.")]
