@@ -253,13 +253,11 @@ def bench_api(clients: int = limits.BENCH_API_CLIENTS, submissions: int | None =
             server_cpu, client_cpu = process_tree_cpu_s(server.pid), time.process_time()
             run = asyncio.run(run_clients("127.0.0.1", port, submissions, clients, time_limit_s, timeout_s))
             server_cpu, client_cpu = process_tree_cpu_s(server.pid) - server_cpu, time.process_time() - client_cpu
-            replay_keys = [k for k, (status, _) in list(run["results"].items())[:20] if status in (200, 201)]
-            replays = asyncio.run(replay(port, replay_keys, timeout_s))
+            replays, replay_keys = replay_some(port, run, timeout_s)
         finally:
             server.terminate()
             server.wait(timeout=30)
-        with Registry.open(db_url, data_dir) as registry:
-            online = [row["file_no"] for row in registry.export_rows() if row["channel"] == "online"]
+        online = registry_files(db_url, data_dir)["online"]
     return {
         "database": db_url.split(":", 1)[0], "clients": clients, "workers": workers, "submissions_sent": submissions,
         **online_accounting(run, online, replays, replay_keys),
@@ -287,6 +285,24 @@ def online_accounting(run: dict, online_file_nos: list[str], replays: dict[str, 
         "distinct_files_for_distinct_keys": len(set(accepted.values())) == len(accepted),
         "replayed_keys_same_file": all(replays.get(k) == accepted[k] for k in replayed),
     }
+
+
+def registry_files(db_url: str, data_dir: Path) -> dict[str, list[str]]:
+    """The file numbers a registry holds, by channel (opening it migrates it)."""
+    from registry.service import Registry
+
+    out: dict[str, list[str]] = {"online": [], "mail": []}
+    with Registry.open(db_url, data_dir) as registry:
+        for row in registry.export_rows():
+            out[row["channel"]].append(row["file_no"])
+    return out
+
+
+def replay_some(port: int, run: dict, timeout_s: float, count: int = 20) -> tuple[dict[str, str | None], list[str]]:
+    """The first `count` accepted submissions of `run` sent again with their keys: (what each
+    replay was answered, the keys replayed)."""
+    keys = [k for k, (status, _) in list(run["results"].items())[:count] if status in (200, 201)]
+    return asyncio.run(replay(port, keys, timeout_s)), keys
 
 
 async def replay(port: int, keys: list[str], timeout_s: float) -> dict[str, str | None]:

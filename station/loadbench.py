@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Callable
 
 from errors import BadArguments
-from registry.bench import PG_ADMIN, bench_registry  # noqa: F401 - PG_ADMIN for the tests
+from registry.bench import bench_registry
 from station import bench
 from station import testing as T
 
@@ -76,16 +76,6 @@ def _load_average() -> list[float]:
     return [round(v, 2) for v in os.getloadavg()]
 
 
-def _registry_files(db_url: str, data_dir: Path) -> dict[str, list[str]]:
-    from registry.service import Registry
-
-    out: dict[str, list[str]] = {"online": [], "mail": []}
-    with Registry.open(db_url, data_dir) as registry:
-        for row in registry.export_rows():
-            out[row["channel"]].append(row["file_no"])
-    return out
-
-
 def run_load_bench(*, clients: int = 2000, submissions: int | None = None, workers: int = 2, db: str = "auto",
                    stack_envelopes: int = 5, seed: int = 1, time_limit_s: float = 900, timeout_s: float = 600,
                    workdir: Path | None = None, say: Callable[[str], None] = _quiet) -> dict:
@@ -97,7 +87,7 @@ def run_load_bench(*, clients: int = 2000, submissions: int | None = None, worke
         folder = Path(tmp)
         data_dir = folder / "data"
         with bench_registry(db, folder) as (db_url, db_how):
-            before = _registry_files(db_url, data_dir)  # opening it migrates it, once, before two processes race to
+            before = bench.registry_files(db_url, data_dir)  # opening it migrates it, once, before two processes race to
             if before["online"] or before["mail"]:
                 raise BadArguments(f"--db {db_url}: the registry holds {len(before['online']) + len(before['mail'])} "
                                    "application(s); the benchmark counts every file in it: give an empty one")
@@ -119,8 +109,7 @@ def run_load_bench(*, clients: int = 2000, submissions: int | None = None, worke
                 run = asyncio.run(bench.run_clients("127.0.0.1", port, submissions, clients, time_limit_s, timeout_s))
                 load_ended = time.monotonic()
                 load_after = _load_average()
-                replayed = [k for k, (status, _) in list(run["results"].items())[:20] if status in (200, 201)]
-                replays = asyncio.run(bench.replay(port, replayed, timeout_s))
+                replays, replayed = bench.replay_some(port, run, timeout_s)
                 if batch.poll() is None:
                     say("load done; waiting for the batch to finish")
                 waiter.join(timeout=max(time_limit_s, 600))  # bounded: a batch that never ends is killed and reported
@@ -131,7 +120,7 @@ def run_load_bench(*, clients: int = 2000, submissions: int | None = None, worke
                 server.terminate()
                 server.wait(timeout=60)
             waiter.join(timeout=10)
-            files = _registry_files(db_url, data_dir)
+            files = bench.registry_files(db_url, data_dir)
         batch_out = (folder / "batch.out").read_text(encoding="utf-8")
         batch_err = (folder / "batch.err").read_text(encoding="utf-8").strip()
     try:

@@ -39,22 +39,25 @@ class LetterWriter:
         self._lock = threading.Lock()
 
     def add(self, file_nos: list[str]) -> None:
+        if not file_nos:
+            return
         for file_no in file_nos:
             self._waiting.put(file_no)
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+            if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="csq-letters", daemon=True)
                 self._thread.start()
-
-    def pending(self) -> int:
-        return self._waiting.qsize()
 
     def _run(self) -> None:
         while True:
             try:
                 file_no = self._waiting.get(timeout=limits.LETTER_WRITER_LINGER_S)
             except queue.Empty:
-                return  # started again by the next registration
+                with self._lock:  # ends only with nothing queued: add() starts another if it must
+                    if self._waiting.empty():
+                        self._thread = None
+                        return
+                continue
             # Wait for a lull in the intake; under a rush that does not end, write one letter
             # at least every LETTER_WRITER_MAX_DEFER_S all the same (a few % of a core).
             deferred_until = time.monotonic() + limits.LETTER_WRITER_MAX_DEFER_S

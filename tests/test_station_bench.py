@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from registry import bench as registry_bench
 from station import bench, loadbench
 from station import testing as T
 from test_cli import ROOT, assert_one_line_error
@@ -91,14 +92,14 @@ def test_bench_load_on_sqlite_loses_and_doubles_nothing(tmp_path, capsys):
 def test_bench_load_on_a_throw_away_postgresql_database(tmp_path):
     psycopg = pytest.importorskip("psycopg")
     try:
-        psycopg.connect(loadbench.PG_ADMIN).close()
+        psycopg.connect(registry_bench.PG_ADMIN).close()
     except psycopg.OperationalError:
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
     report = run_bench_load(tmp_path)  # --db auto: PostgreSQL when it answers
     assert report["database"] == "postgresql" and "throw-away PostgreSQL database" in report["database_choice"]
     assert_nothing_lost_or_doubled(report)
     name = report["database_choice"].split("database ")[1].split()[0]
-    with psycopg.connect(loadbench.PG_ADMIN) as admin:
+    with psycopg.connect(registry_bench.PG_ADMIN) as admin:
         assert admin.execute("SELECT count(*) FROM pg_database WHERE datname = %s", (name,)).fetchone()[0] == 0  # dropped
 
 
