@@ -702,13 +702,10 @@ def audit_verify(
     from registry import audit_chain
 
     registry = _open_registry(ctx)
-    anchors = audit_chain.read_anchors(registry.data_dir)
-    with registry.db.read() as conn:
-        report = audit_chain.verify(conn, anchors)
-    audit_chain.record_anchor(registry.data_dir, report, anchors)
+    report, earlier = audit_chain.verify_and_anchor(registry.db, registry.data_dir)
     if as_json or report.ok:
         _emit(report.to_json(), as_json, f"audit trail intact: {report.events} event(s), head {report.head} "
-                                         f"(recorded in {registry.data_dir / audit_chain.ANCHORS_FILE}; {len(anchors)} earlier head(s) held)")
+                                         f"(recorded in {registry.data_dir / audit_chain.ANCHORS_FILE}; {earlier} earlier head(s) held)")
     if not report.ok:
         raise DatabaseError(f"the audit trail of {registry.db.shown_url} is broken at {report.broken.describe()}; "
                             f"the {report.events} event(s) before it hold; keep the database as it is and report it")

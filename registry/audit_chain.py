@@ -275,3 +275,14 @@ def chain_existing(conn) -> int:
         conn.execute(stmt, batch)
         done, last_id = done + len(rows), rows[-1].id
     return done
+
+
+def verify_and_anchor(db, data_dir: Path) -> tuple[ChainReport, int]:
+    """`csq audit verify`: walk the chain of `db` (a registry.db.Database) against the data
+    folder's anchors, and anchor its head if it holds. Returns the report and how many
+    earlier anchors were checked."""
+    anchors = read_anchors(data_dir)
+    with db.read() as conn:
+        report = verify(conn, anchors)
+    record_anchor(data_dir, report, anchors)
+    return report, len(anchors)
