@@ -435,6 +435,64 @@ def users_add(
     _emit(None, False, f"user {name} ({role}) added")
 
 
+@users_app.command("list")
+def users_list(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the accounts as one JSON document."),
+) -> None:
+    """The staff accounts, their roles and whether they are active."""
+    rows = _open_registry(ctx).list_users()
+    lines = [f"{r['name']:<24} {r['role']:<11} {'active' if r['active'] else 'disabled'}" for r in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else "no staff account yet: `csq users add NAME --role ROLE`")
+
+
+@users_app.command("disable")
+def users_disable(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The login name."),
+    by: str = typer.Option(..., "--by", help="Who disables it (audited)."),
+) -> None:
+    """Disable an account: it cannot log in, and its open sessions end at their next click."""
+    _open_registry(ctx).set_user_active(name, False, by=by)
+    _emit(None, False, f"user {name} disabled; its sessions are over")
+
+
+@users_app.command("enable")
+def users_enable(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The login name."),
+    by: str = typer.Option(..., "--by", help="Who enables it (audited)."),
+) -> None:
+    """Enable an account again (it logs in anew: sessions from before stay over)."""
+    _open_registry(ctx).set_user_active(name, True, by=by)
+    _emit(None, False, f"user {name} enabled")
+
+
+@users_app.command("password")
+def users_password(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The login name."),
+    by: str = typer.Option(..., "--by", help="Who sets it (audited; the password itself never is)."),
+    password: Optional[str] = typer.Option(None, "--password", help="Default: asked at the prompt, or env CSQ_NEW_PASSWORD."),
+) -> None:
+    """Set a new password (forgotten or leaked): the account's open sessions end."""
+    secret = password or os.environ.get("CSQ_NEW_PASSWORD") or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    _open_registry(ctx).set_user_password(name, secret, by=by)
+    _emit(None, False, f"password of {name} set; its sessions are over")
+
+
+@users_app.command("role")
+def users_role(
+    ctx: typer.Context,
+    name: str = typer.Argument(..., help="The login name."),
+    role: str = typer.Option(..., "--role", help="clerk, reviewer or supervisor."),
+    by: str = typer.Option(..., "--by", help="Who changes it (audited)."),
+) -> None:
+    """Give an account another role; it applies from its next click."""
+    _open_registry(ctx).set_user_role(name, role, by=by)
+    _emit(None, False, f"user {name} is now a {role}")
+
+
 # ------------------------------------------------------------------------------ serve
 
 

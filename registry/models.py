@@ -250,6 +250,9 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(Text)  # argon2id
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Copied into a session at login and checked on each request: moved on when the account
+    # is disabled, enabled or given a new password, which ends every session given before.
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (CheckConstraint(one_of("role", ROLES), name="role"),)
 

@@ -175,6 +175,15 @@ class _Tally:
 
 
 @dataclass(frozen=True)
+class StaffLogin:
+    """A staff account as a session sees it: checked again on every request."""
+
+    name: str
+    role: str
+    session_generation: int
+
+
+@dataclass(frozen=True)
 class MailDates:
     """What the mailroom's dates come to for one envelope (see `Registry.register_mail`)."""
 
@@ -1060,8 +1069,8 @@ class Registry:
             raise ConflictError(f"user {name} already exists: choose another name") from None
         return {"name": name, "role": role, "active": True}
 
-    def verify_user(self, name: str, password: str) -> str | None:
-        """The role of an active user whose password matches, else None."""
+    def verify_user(self, name: str, password: str) -> StaffLogin | None:
+        """The role and session generation of an active user whose password matches, else None."""
         with self.db.read() as conn:
             row = conn.execute(select(users).where(users.c.name == (name or "").strip())).first()
         if row is None or not row.active:
@@ -1072,14 +1081,47 @@ class Registry:
         if _password_hasher.check_needs_rehash(row.password_hash):
             with self.db.write() as conn:
                 conn.execute(update(users).where(users.c.id == row.id).values(password_hash=_password_hasher.hash(password)))
-        return row.role
+        return StaffLogin(row.name, row.role, row.session_generation)
+
+    def staff_session(self, name: str) -> StaffLogin | None:
+        """What a session of `name` is worth now: its role and generation if the account is
+        active, else None (the station checks this on every request)."""
+        with self.db.read() as conn:
+            row = conn.execute(select(users.c.name, users.c.role, users.c.session_generation)
+                               .where(users.c.name == name, users.c.active.is_(True))).first()
+        return StaffLogin(row.name, row.role, row.session_generation) if row is not None else None
 
     def set_user_active(self, name: str, active: bool, *, by: str) -> None:
+        """Disable or enable an account; either way its sessions end (a re-enabled account logs in again)."""
         with self.db.write() as conn:
-            changed = conn.execute(update(users).where(users.c.name == name).values(active=bool(active))).rowcount
+            changed = conn.execute(update(users).where(users.c.name == name)
+                                   .values(active=bool(active), session_generation=users.c.session_generation + 1)).rowcount
             if not changed:
-                raise NotFound(f"no user {name}: see the list of users")
+                raise NotFound(f"no user {name}: `csq users list` shows them")
             self._audit(conn, actor=_actor(by), action="user_active", field="active", new=json.dumps(bool(active)), detail=name)
+
+    def set_user_password(self, name: str, password: str, *, by: str) -> None:
+        """A new password (a forgotten or leaked one); the account's sessions end."""
+        if len(password or "") < MIN_PASSWORD_LENGTH:
+            raise BadArguments(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        hashed = _password_hasher.hash(password)
+        with self.db.write() as conn:
+            changed = conn.execute(update(users).where(users.c.name == name)
+                                   .values(password_hash=hashed, session_generation=users.c.session_generation + 1)).rowcount
+            if not changed:
+                raise NotFound(f"no user {name}: `csq users list` shows them")
+            self._audit(conn, actor=_actor(by), action="user_password", field="password", new="(changed)", detail=name)
+
+    def set_user_role(self, name: str, role: str, *, by: str) -> None:
+        """Another role; it applies from the account's next request (sessions read it each time)."""
+        if role not in ROLES:
+            raise BadArguments(f"role {role!r}: use one of {', '.join(ROLES)}")
+        with self.db.write() as conn:
+            old = conn.execute(select(users.c.role).where(users.c.name == name)).scalar()
+            if old is None:
+                raise NotFound(f"no user {name}: `csq users list` shows them")
+            conn.execute(update(users).where(users.c.name == name).values(role=role))
+            self._audit(conn, actor=_actor(by), action="user_role", field="role", old=old, new=role, detail=name)
 
     def list_users(self) -> list[dict]:
         with self.db.read() as conn:

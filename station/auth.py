@@ -23,6 +23,7 @@ from pathlib import Path
 from fastapi import Request
 
 from errors import PermissionDenied, StorageError
+from registry.service import StaffLogin
 from station import limits
 
 
@@ -93,16 +94,29 @@ async def check_csrf(request: Request) -> None:
 
 
 def current_staff(request: Request) -> Staff:
-    name, role = request.session.get("user"), request.session.get("role")
-    if not name or role not in limits.ROLES:
+    """The staff member of this session, as the registry has them NOW: a session of a disabled
+    account, or one opened before the account's password was set again, is over; a role
+    changed since login applies at once. Checked once per request."""
+    known = getattr(request.state, "staff", None)
+    if known is not None:
+        return known
+    name, generation = request.session.get("user"), request.session.get("generation")
+    if not name:
         raise LoginRequired()
-    return Staff(name, role)
+    account = request.app.state.station.registry.staff_session(name)
+    if account is None or account.session_generation != generation or account.role not in limits.ROLES:
+        request.session.clear()
+        raise LoginRequired()
+    request.state.staff = Staff(account.name, account.role)
+    return request.state.staff
 
 
-def log_in(request: Request, name: str, role: str) -> None:
+def log_in(request: Request, account: StaffLogin) -> None:
+    """Open a session for `account` (registry.service.StaffLogin, from verify_user)."""
     # A fresh CSRF token at login: a token planted before login is worth nothing after it.
     request.session.clear()
-    request.session.update({"user": name, "role": role, "csrf": secrets.token_urlsafe(24)})
+    request.session.update({"user": account.name, "generation": account.session_generation,
+                            "csrf": secrets.token_urlsafe(24)})
 
 
 def log_out(request: Request) -> None:

@@ -68,13 +68,13 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
                       error=f"Trop d'essais manqués : réessayez dans {minutes} min. · Too many failed attempts: try again in {minutes} min.")
         page.headers["Retry-After"] = str(math.ceil(wait))
         return page
-    role = station.registry.verify_user(username, password)
-    if role is None:
+    account = station.registry.verify_user(username, password)
+    if account is None:
         station.logins.failed(username, address)
         return render(station.templates, request, "login.html", status_code=401, next_url=_safe_next(next),
                       username=username, error="Nom ou mot de passe incorrect. · Wrong name or password.")
     station.logins.succeeded(username)
-    auth.log_in(request, username.strip(), role)
+    auth.log_in(request, account)
     return RedirectResponse(_safe_next(next), status_code=303)
 
 

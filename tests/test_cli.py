@@ -131,3 +131,23 @@ def test_bench_api_counts_every_submission_once(tmp_path):
 
 def test_bench_queue_refuses_an_unknown_database_choice(tmp_path):
     assert_one_line_error(csq("bench", "queue", "--count", "10", "--db", "oracle", cwd=tmp_path), "--db 'oracle'")
+
+
+# ---------------------------------------------------------------- staff accounts
+
+
+def test_users_commands_manage_accounts_and_say_what_went_wrong(tmp_path):
+    env = {"CSQ_NEW_PASSWORD": "a long enough password"}
+    assert csq("users", "add", "rita", "--role", "clerk", cwd=tmp_path, env=env).returncode == 0
+    proc = csq("users", "role", "rita", "--role", "reviewer", "--by", "sophie", cwd=tmp_path)
+    assert proc.returncode == 0 and "reviewer" in proc.stdout
+    assert csq("users", "disable", "rita", "--by", "sophie", cwd=tmp_path).returncode == 0
+    listed = json.loads(csq("users", "list", "--json", cwd=tmp_path).stdout)
+    assert [(u["name"], u["role"], u["active"]) for u in listed] == [("rita", "reviewer", False)]
+    assert csq("users", "enable", "rita", "--by", "sophie", cwd=tmp_path).returncode == 0
+    assert csq("users", "password", "rita", "--by", "sophie", cwd=tmp_path, env={"CSQ_NEW_PASSWORD": "another long password"}).returncode == 0
+    assert "active" in csq("users", "list", cwd=tmp_path).stdout
+    assert_one_line_error(csq("users", "disable", "nobody", "--by", "sophie", cwd=tmp_path), "no user nobody")
+    assert_one_line_error(csq("users", "role", "rita", "--role", "admin", "--by", "sophie", cwd=tmp_path), "role 'admin'")
+    assert_one_line_error(csq("users", "password", "rita", "--by", "sophie", "--password", "short", cwd=tmp_path), "at least")
+    assert csq("audit", "verify", cwd=tmp_path).returncode == 0  # every change above is in the chained trail

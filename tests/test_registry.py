@@ -787,7 +787,9 @@ def test_users(registry, monkeypatch):
     # Light argon2 parameters keep the suite fast; the real ones are argon2-cffi's defaults.
     monkeypatch.setattr(service, "_password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     registry.add_user("rita", "reviewer", "correct horse battery")
-    assert registry.verify_user("rita", "correct horse battery") == "reviewer"
+    account = registry.verify_user("rita", "correct horse battery")
+    assert (account.name, account.role) == ("rita", "reviewer")
+    assert registry.staff_session("rita") == account
     assert registry.verify_user("rita", "wrong password!") is None
     assert registry.verify_user("nobody", "correct horse battery") is None
     with pytest.raises(ConflictError):
@@ -798,6 +800,16 @@ def test_users(registry, monkeypatch):
         registry.add_user("tim", "clerk", "short")
     registry.set_user_active("rita", False, by="sue")
     assert registry.verify_user("rita", "correct horse battery") is None
+    assert registry.staff_session("rita") is None
+    registry.set_user_active("rita", True, by="sue")  # back, but not with the sessions of before
+    assert registry.staff_session("rita").session_generation > account.session_generation
+    with pytest.raises(BadArguments):
+        registry.set_user_password("rita", "short", by="sue")
+    with pytest.raises(NotFound):
+        registry.set_user_role("nobody", "clerk", by="sue")
+    with pytest.raises(BadArguments):
+        registry.set_user_role("rita", "admin", by="sue")
+    registry.set_user_active("rita", False, by="sue")
     with registry.db.read() as conn:
         stored = conn.execute(select(models.users.c.password_hash)).scalar_one()
     assert stored.startswith("$argon2id$") and "correct horse" not in stored

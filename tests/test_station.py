@@ -83,6 +83,45 @@ def test_login_logout(app):
     assert client.get("/queue", follow_redirects=False).status_code == 303
 
 
+def test_a_disabled_account_loses_its_open_session_at_the_next_click(app, registry):
+    client = logged_in(app, "remi")
+    assert client.get("/queue", follow_redirects=False).status_code == 200
+    registry.set_user_active("remi", False, by="sophie")
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+    assert client.get("/queue", headers={"Accept": "application/json"}).status_code == 401
+    # Enabled again, the old cookie stays worthless: the person logs in anew.
+    registry.set_user_active("remi", True, by="sophie")
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+    assert logged_in(app, "remi").get("/queue", follow_redirects=False).status_code == 200
+
+
+def test_a_new_password_ends_the_sessions_opened_before_it(app, registry):
+    before = logged_in(app, "remi")
+    other = logged_in(app, "rachel")
+    registry.set_user_password("remi", T.PASSWORD + "-new", by="sophie")
+    assert before.get("/queue", follow_redirects=False).status_code == 303
+    assert other.get("/queue", follow_redirects=False).status_code == 200  # only remi's sessions
+    client = client_for(app)
+    r = client.post("/login", data={"username": "remi", "password": T.PASSWORD, "csrf_token": csrf_of(client)})
+    assert r.status_code == 401
+    r = client.post("/login", data={"username": "remi", "password": T.PASSWORD + "-new", "csrf_token": csrf_of(client)},
+                    follow_redirects=False)
+    assert r.status_code == 303 and client.get("/queue", follow_redirects=False).status_code == 200
+
+
+def test_a_role_change_applies_at_the_next_click(app, mail_file, registry):
+    client = logged_in(app, "clara")  # a clerk: may look, not correct
+    assert client.get("/review").status_code == 403
+    registry.set_user_role("clara", "reviewer", by="sophie")
+    assert client.get("/review").status_code == 200
+    version = field_version(registry, mail_file, "sex")
+    r = client.post("/review/save", data={"file_no": mail_file, "field": "sex", "value": "F", "version": str(version)},
+                    headers={"X-CSRF-Token": client.csrf, "Accept": "application/json"})
+    assert r.status_code == 200 and registry.application(mail_file)["fields"]["sex"]["value"] == "F"
+    events = [e for e in registry.audit_trail() if e["action"] == "user_role"]
+    assert (events[-1]["old"], events[-1]["new"], events[-1]["actor"]) == ("clerk", "reviewer", "sophie")
+
+
 def test_wrong_password_is_refused_without_saying_which_part(app):
     client = client_for(app)
     r = client.post("/login", data={"username": "remi", "password": "nope-nope-nope", "csrf_token": csrf_of(client)})
