@@ -50,6 +50,14 @@ CLAIM_TIMEOUT_S = 5 * 60
 # Fields a reviewer postponed (Tab) are not offered again to them in this session; the list
 # is capped so that the session cookie stays small.
 POSTPONED_MAX = 50
+# Group verification: a reading shared by at least this many waiting fields is offered as a
+# group; at most GROUP_PAGE_ITEMS crops on one screen (a screenful a person can really look
+# at), at most GROUP_LIST_MAX groups listed; items a person unticked stay set aside from the
+# groups for the session (capped like POSTPONED_MAX, for the cookie's size).
+GROUP_MIN_SIZE = 3
+GROUP_PAGE_ITEMS = 40
+GROUP_LIST_MAX = 100
+SET_ASIDE_MAX = 200
 # "N fields to review" on each card is a reminder, not a ledger: it may lag this long
 # behind, which spares a count over the whole backlog on every keystroke's answer.
 REMAINING_COUNT_TTL_S = 2.0

@@ -38,6 +38,15 @@ def _postponed(request: Request) -> list[tuple[str, str]]:
     return [tuple(pair) for pair in request.session.get("postponed", [])]
 
 
+def _set_aside(request: Request) -> list[tuple[str, str]]:
+    return [tuple(pair) for pair in request.session.get("set_aside", [])]
+
+
+def _remember_set_aside(request: Request, pairs: list[list[str]]) -> None:
+    kept = [p for p in request.session.get("set_aside", []) if p not in pairs]
+    request.session["set_aside"] = (kept + pairs)[-limits.SET_ASIDE_MAX:]
+
+
 def _remember_postponed(request: Request, file_no: str, field: str) -> None:
     pairs = [p for p in request.session.get("postponed", []) if p != [file_no, field]]
     request.session["postponed"] = (pairs + [[file_no, field]])[-limits.POSTPONED_MAX:]
@@ -142,6 +151,46 @@ def review_postpone(request: Request, file_no: str = Form(...), field: str = For
     _station(request).desk.postpone(staff, file_no, field)
     _remember_postponed(request, file_no, field)
     return _answer_with_next(request, staff, saved=None, message=f"Remis à plus tard · Postponed: {file_no} {field}")
+
+
+# ------------------------------------------------------------------ group verification
+
+
+@router.get("/review/groups")
+def review_groups(request: Request, staff: Staff = Depends(auth.requires("reviewer"))):
+    station = _station(request)
+    return render(station.templates, request, "groups.html", nav="groups",
+                  groups=station.desk.groups(staff, _set_aside(request)))
+
+
+@router.get("/review/group")
+def review_group(request: Request, field: str, value: str, staff: Staff = Depends(auth.requires("reviewer"))):
+    station = _station(request)
+    group = station.desk.group(staff, field, value, _set_aside(request))
+    if not group["fields"]:
+        flash(request, "ok", "Ce groupe est déjà vérifié. · This group is already checked.")
+        return RedirectResponse("/review/groups", status_code=303)
+    return render(station.templates, request, "group.html", nav="groups", group=group)
+
+
+@router.post("/review/group/confirm", dependencies=csrf)
+async def review_group_confirm(request: Request, staff: Staff = Depends(auth.requires("reviewer"))):
+    form = await request.form()
+    field, value = str(form.get("field", "")), str(form.get("value", ""))
+    shown = [tuple(str(item).split(":", 1)) for item in form.getlist("shown") if ":" in str(item)]
+    confirmed = {str(file_no) for file_no in form.getlist("confirm")}
+    desk = _station(request).desk
+    outcome = await run_in_threadpool(desk.confirm_group, staff, field, value, shown, confirmed)
+    _remember_set_aside(request, [[file_no, field] for file_no in outcome["set_aside"] + outcome["refused"]])
+    parts = [f"{len(outcome['saved'])} confirmé(s) · confirmed"]
+    if outcome["changed"]:
+        parts.append(f"{len(outcome['changed'])} modifié(s) entre-temps, rien écrasé · changed meanwhile, nothing overwritten")
+    if outcome["set_aside"] or outcome["refused"]:
+        parts.append(f"{len(outcome['set_aside']) + len(outcome['refused'])} à corriger un par un, maintenant · to correct one by one, now")
+    flash(request, "ok", " ; ".join(parts))
+    # The unticked fields are still this person's claims: the loop serves them first.
+    target = "/review" if outcome["set_aside"] or outcome["refused"] else "/review/groups"
+    return RedirectResponse(target, status_code=303)
 
 
 # ------------------------------------------------------------------ queue, applications

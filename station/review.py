@@ -250,6 +250,58 @@ class ReviewDesk:
         claims.release(self.db, normalize_file_no(file_no), claims.POSTMARK_FIELD, staff.name)
         return result
 
+    # ---------------------------------------------------------------------- groups
+
+    def _label(self, field: str) -> tuple[Bilingual, str]:
+        spec = self._spec(None, None, None, field)
+        return (spec.label, spec.type) if spec else (Bilingual(field, field), "text")
+
+    def groups(self, staff: Staff, set_aside: list[tuple[str, str]]) -> list[dict]:
+        """Readings shared by several waiting fields, biggest group first."""
+        if not staff.may("reviewer"):
+            raise PermissionDenied(f"{staff.name} is a {staff.role}: correcting fields needs the reviewer role")
+        out = []
+        for g in claims.waiting_groups(self.db, staff.name, min_size=limits.GROUP_MIN_SIZE, limit=limits.GROUP_LIST_MAX,
+                                       skip=set_aside):
+            label, field_type = self._label(g.field)
+            out.append({"field": g.field, "value": g.value, "label": label, "shown": shown_text(g.value, field_type),
+                        "count": g.count})
+        return out
+
+    def group(self, staff: Staff, field: str, value: str, set_aside: list[tuple[str, str]]) -> dict:
+        """One group's fields, claimed for this person: their crops side by side."""
+        if not staff.may("reviewer"):
+            raise PermissionDenied(f"{staff.name} is a {staff.role}: correcting fields needs the reviewer role")
+        items = claims.claim_group(self.db, staff.name, field, value, timeout=CLAIM_TIMEOUT,
+                                   limit=limits.GROUP_PAGE_ITEMS, skip=set_aside)
+        label, field_type = self._label(field)
+        return {
+            "field": field, "value": value, "label": label, "shown": shown_text(value, field_type),
+            "fields": [{"file_no": i.file_no, "version": i.version, "crop_url": self.crop_url(i),
+                       "confidence": i.confidence, "app_url": f"/applications/{i.file_no}",
+                       "reasons": [reason_text(r, self._rules(i.form_id, i.form_version)) for r in i.reasons]}
+                      for i in items],
+        }
+
+    def confirm_group(self, staff: Staff, field: str, value: str, shown: list[tuple[str, str]],
+                      confirmed: set[str]) -> dict:
+        """Save the group's reading for every `confirmed` file (each one audited as a person's
+        save, never over a newer change); the files shown but unticked are left to the
+        one-by-one loop, still claimed by this person so that they come next.
+        `shown`: (file_no, version) of every field the page showed."""
+        saved, changed, refused, set_aside = [], [], [], []
+        for file_no, version in shown:
+            if file_no not in confirmed:
+                set_aside.append(file_no)
+                continue
+            item = claims.field_for_review(self.db, normalize_file_no(file_no), field)
+            if item is None or item.value != value or str(item.version) != version:
+                changed.append(file_no)  # someone saved it meanwhile: nothing overwritten
+                continue
+            outcome = self.save(staff, file_no, field, input_text(item.value, self._label(field)[1]), version)
+            (saved if outcome.status == 200 else changed if outcome.status == 409 else refused).append(file_no)
+        return {"saved": saved, "changed": changed, "refused": refused, "set_aside": set_aside}
+
     # ---------------------------------------------------------------------- images
 
     def field_crop(self, file_no: str, field: str) -> bytes:

@@ -237,6 +237,10 @@ def envelope_png(postmark: str = "2026-10-06") -> bytes:
 DEFAULT_DOUBTS = {"family_name": "GAGNE-TREMELAY", "birth_date": "1990-04-11", "sex": "F"}
 
 
+# The (file number, version) of each field a group page shows, as its hidden inputs carry them.
+GROUP_SHOWN = re.compile(r'name="shown" value="([^":]+):(\d+)"')
+
+
 def register_mail_envelope(registry, serial: int, *, doubtful: dict | None = None, postmark: date | None = date(2026, 10, 6),
                            received: date = date(2026, 10, 9), doubtful_separator: bool = False) -> str:
     reading = envelope_reading(serial, doubtful=DEFAULT_DOUBTS if doubtful is None else doubtful)

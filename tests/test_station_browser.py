@@ -120,3 +120,32 @@ def test_the_loser_of_a_race_sees_what_changed(browser, site):
     assert "rachel" in text and "GAGNÉ-TREMBLAY" in text
     assert registry.application(file_no)["fields"]["family_name"]["value"] == "GAGNÉ-TREMBLAY"
     page.close()
+
+
+def test_group_verification_with_the_keyboard(browser, tmp_path, tmp_path_factory):
+    staff = T.staff_database(tmp_path_factory.getbasetemp() / "browser-staff.db")
+    app = create_app(T.copy_database(staff, tmp_path / "db"), tmp_path / "data")
+    registry = app.state.station.registry
+    files = [T.register_mail_envelope(registry, n, doubtful={"citizenship": "MAROC", "passport_number": f"GV{n:07d}"})
+             for n in range(1, 4)]
+    with T.LiveServer(app) as server:
+        page = log_in(browser, server, "remi")
+        page.goto(f"{server.url}/review/groups")
+        page.wait_for_function("document.activeElement.type === 'submit'")  # the biggest group's button
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/review/group?*")
+        page.wait_for_selector(".group-item")
+        assert page.locator(".group-item").count() == 3
+        page.wait_for_function("document.activeElement.type === 'submit'")  # confirm has the focus
+        page.keyboard.press("Shift+Tab")  # back to the last field's tick
+        page.keyboard.press("Space")
+        assert page.locator("input[name=confirm]:checked").count() == 2
+        unticked = page.evaluate("document.activeElement.value")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f'.field-card[data-file-no="{unticked}"][data-field="citizenship"]')  # it comes next, alone
+        page.close()
+    for file_no in files:
+        field = registry.application(file_no)["fields"]["citizenship"]
+        assert field["needs_review"] is (file_no == unticked)
+    registry.close()
