@@ -523,6 +523,33 @@ def test_claims_queue_and_conflicts_on_postgresql(pg_url, tmp_path):
         registry.close()
 
 
+@pytest.mark.postgres
+def test_group_verification_on_postgresql(pg_url, tmp_path):
+    application = create_app(pg_url, tmp_path / "data")
+    registry = application.state.station.registry
+    try:
+        files = _group_of(registry, "MAROC", range(1, 5))
+        db, timeout = registry.db, timedelta(seconds=limits.CLAIM_TIMEOUT_S)
+        assert review_claims.claim(db, files[0], "citizenship", "rachel", timeout=timeout) is None  # rachel's now
+        groups = review_claims.waiting_groups(db, "remi", min_size=3, limit=10, skip=[(files[1], "citizenship")])
+        assert groups == []  # four, one held by rachel, one set aside: two left, under the group size
+        assert [(g.field, g.value, g.count) for g in review_claims.waiting_groups(db, "remi", min_size=3, limit=10)] == \
+            [("citizenship", "MAROC", 3)]
+        taken = review_claims.claim_group(db, "remi", "citizenship", "MAROC", timeout=timeout, limit=10)
+        assert sorted(i.file_no for i in taken) == sorted(files[1:])
+        rachel = review_claims.claim_group(db, "rachel", "citizenship", "MAROC", timeout=timeout, limit=10)
+        assert [i.file_no for i in rachel] == [files[0]]  # her own claim; remi's three are not hers
+        desk = application.state.station.desk
+        from station.auth import Staff
+
+        outcome = desk.confirm_group(Staff("remi", "reviewer"), "citizenship", "MAROC",
+                                     [(i.file_no, str(i.version)) for i in taken], {taken[0].file_no, taken[1].file_no})
+        assert sorted(outcome["saved"]) == sorted([taken[0].file_no, taken[1].file_no])
+        assert outcome["set_aside"] == [taken[2].file_no] and outcome["changed"] == outcome["refused"] == []
+    finally:
+        registry.close()
+
+
 def test_failed_logins_make_that_name_wait(app):
     """Five wrong passwords for one name: the sixth try, even the right one, waits for the
     window; other names still log in; when the window has passed the right one works."""
