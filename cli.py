@@ -12,7 +12,7 @@ import json
 import os
 import sys
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Optional
 
@@ -387,6 +387,26 @@ def review_list(
     rows = _open_registry(ctx).review_list()
     lines = [f"{r['file_no']}  {r['field']:<28} {str(r['value'])!r:<30} {r['reason']}" for r in rows]
     _emit(rows, as_json, "\n".join(lines) if lines else "nothing to review")
+
+
+@review_app.command("stats")
+def review_stats(
+    ctx: typer.Context,
+    since: Optional[str] = typer.Option(None, "--since", help="First day counted, YYYY-MM-DD; default seven days ago."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """Who reviewed how many fields, at what pace, and how often the machine's reading was right."""
+    registry = _open_registry(ctx)
+    day = _parse_day(since, "--since") if since else registry.policy.today() - timedelta(days=7)
+    stats = registry.review_stats(day)
+    lines = [f"since {day}: {sum(p['saved'] for p in stats['people'])} field(s) saved by {len(stats['people'])} person(s)"]
+    for p in stats["people"]:
+        pace = f", {p['median_seconds_per_field']} s per field" if p["median_seconds_per_field"] is not None else ""
+        lines.append(f"  {p['name']:<20} {p['saved']:>6} saved, {p['kept_reading']} reading(s) kept, "
+                     f"{p['changed_reading']} changed{pace}")
+    for f in stats["fields"][:15]:
+        lines.append(f"  {f['field']:<28} reading right {f['reading_right']}/{f['reviewed']}")
+    _emit(stats, as_json, "\n".join(lines))
 
 
 @review_app.command("set")

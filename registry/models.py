@@ -229,6 +229,8 @@ class AuditEvent(Base):
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
 
+    __table_args__ = (Index("ix_audit_events_action_at", "action", "at"),)  # review statistics by time
+
 
 class IdempotencyKey(Base):
     """The online API's retries: the same key returns the same application."""

@@ -1123,6 +1123,14 @@ class Registry:
             conn.execute(update(users).where(users.c.name == name).values(role=role))
             self._audit(conn, actor=_actor(by), action="user_role", field="role", old=old, new=role, detail=name)
 
+    def review_stats(self, since: date) -> dict:
+        """People's saves since the start of `since` (intake time zone): per person and per
+        field (registry/review_stats.py)."""
+        from registry.review_stats import review_stats
+
+        start = datetime.combine(since, datetime.min.time(), tzinfo=self.policy.zone)
+        return review_stats(self.db, start.astimezone(timezone.utc))
+
     def list_users(self) -> list[dict]:
         with self.db.read() as conn:
             return [{"name": r.name, "role": r.role, "active": r.active, "created_at": _iso(r.created_at)}

@@ -82,6 +82,7 @@ IMAGE_CACHE_DIR = "cache/station"  # under data_dir: crops and thumbnails, safe 
 
 # --- pages ----------------------------------------------------------------------------
 QUEUE_PAGE_SIZE = 50
+STATS_MAX_DAYS = 366  # the review statistics page looks back at most this far
 HISTORY_PAGE_SIZE = 200
 
 # --- benchmark targets (station/bench.py) ----------------------------------------------

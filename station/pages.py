@@ -6,6 +6,7 @@ token. Routes stay thin: the work is in station/review.py.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 from urllib.parse import quote
 
@@ -244,6 +245,15 @@ def history(request: Request, before: int | None = None, staff: Staff = Depends(
     station = _station(request)
     return render(station.templates, request, "history.html", nav="history", file_no=None, field=None,
                   events=station.desk.history(before_id=before), page_size=limits.HISTORY_PAGE_SIZE)
+
+
+@router.get("/stats")
+def review_stats(request: Request, days: int = 7, staff: Staff = Depends(auth.requires("supervisor"))):
+    station = _station(request)
+    days = min(max(days, 1), limits.STATS_MAX_DAYS)
+    since = station.registry.policy.today() - timedelta(days=days)
+    return render(station.templates, request, "stats.html", nav="stats", stats=station.registry.review_stats(since),
+                  days=days, since=since)
 
 
 # ------------------------------------------------------------------------------ images

@@ -151,3 +151,12 @@ def test_users_commands_manage_accounts_and_say_what_went_wrong(tmp_path):
     assert_one_line_error(csq("users", "role", "rita", "--role", "admin", "--by", "sophie", cwd=tmp_path), "role 'admin'")
     assert_one_line_error(csq("users", "password", "rita", "--by", "sophie", "--password", "short", cwd=tmp_path), "at least")
     assert csq("audit", "verify", cwd=tmp_path).returncode == 0  # every change above is in the chained trail
+
+
+def test_review_stats_from_the_cli(tmp_path):
+    proc = csq("review", "stats", "--json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    stats = json.loads(proc.stdout)
+    assert stats["people"] == [] and stats["fields"] == []
+    assert "0 field(s) saved" in csq("review", "stats", "--since", "2026-11-01", cwd=tmp_path).stdout
+    assert_one_line_error(csq("review", "stats", "--since", "yesterday", cwd=tmp_path), "--since 'yesterday'")

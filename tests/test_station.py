@@ -652,3 +652,42 @@ def test_a_clerk_may_not_verify_groups(app, registry):
     page = logged_in(app, "remi").get("/review/group", params={"field": "citizenship", "value": "MAROC"}).text
     assert _confirm(client, "citizenship", "MAROC", page).status_code == 403
     assert all(registry.application(f)["fields"]["citizenship"]["needs_review"] for f in files)
+
+
+# ------------------------------------------------------------------------- statistics
+
+
+def test_review_statistics_per_person_and_per_field(app, registry):
+    files = [T.register_mail_envelope(registry, n, doubtful={"citizenship": "MAROC", "passport_number": f"ST{n:07d}"})
+             for n in range(1, 4)]
+    for file_no in files[:2]:  # remi keeps two readings ...
+        registry.review_set(file_no, "citizenship", "MAROC", by="remi", expected_version=field_version(registry, file_no, "citizenship"))
+    registry.review_set(files[2], "citizenship", "TUNISIE", by="rachel",  # ... rachel changes one, then remi changes hers
+                        expected_version=field_version(registry, files[2], "citizenship"))
+    registry.review_set(files[2], "citizenship", "ALGÉRIE", by="remi", expected_version=field_version(registry, files[2], "citizenship"))
+    stats = registry.review_stats(registry.policy.today())
+    people = {p["name"]: p for p in stats["people"]}
+    assert (people["remi"]["saved"], people["remi"]["kept_reading"], people["remi"]["changed_reading"]) == (3, 2, 0)
+    assert (people["rachel"]["saved"], people["rachel"]["kept_reading"], people["rachel"]["changed_reading"]) == (1, 0, 1)
+    assert people["remi"]["median_seconds_per_field"] is not None
+    # A person's value changed by another person says nothing of the reader: 3 readings judged, 2 right.
+    assert {f["field"]: (f["reviewed"], f["reading_right"]) for f in stats["fields"]} == {"citizenship": (3, 2)}
+    page = logged_in(app, "sophie").get("/stats")
+    assert page.status_code == 200 and "remi" in page.text and "citizenship" in page.text
+    assert logged_in(app, "remi").get("/stats").status_code == 403
+
+
+def test_review_pace_counts_sittings_not_breaks(registry, monkeypatch):
+    from datetime import datetime, timedelta, timezone
+
+    from registry import service
+
+    files = [T.register_mail_envelope(registry, n, doubtful={"citizenship": "MAROC", "passport_number": f"PC{n:07d}"})
+             for n in range(1, 5)]
+    t0 = datetime.now(timezone.utc).replace(microsecond=0)
+    # Saves 4 s and 6 s apart, then one after a two-hour break: the pace is 5 s, not an hour.
+    for file_no, offset in zip(files, (0, 4, 10, 7210)):
+        monkeypatch.setattr(service, "_now", lambda moment=t0 + timedelta(seconds=offset): moment)
+        registry.review_set(file_no, "citizenship", "MAROC", by="remi", expected_version=field_version(registry, file_no, "citizenship"))
+    remi = registry.review_stats(registry.policy.today() - timedelta(days=1))["people"][0]
+    assert (remi["saved"], remi["median_seconds_per_field"]) == (4, 5.0)
