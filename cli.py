@@ -409,6 +409,27 @@ def review_stats(
     _emit(stats, as_json, "\n".join(lines))
 
 
+@review_app.command("export-cells")
+def review_export_cells(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Folder for the cells (PNG) and labels.jsonl; written anew."),
+    since: Optional[str] = typer.Option(None, "--since", help="Only fields saved from this day, YYYY-MM-DD."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as one JSON document."),
+) -> None:
+    """The boxes of handwritten fields staff corrected or confirmed, labelled with their characters:
+    training data for the ICR from real pens (scripts/train_icr.py --corrections OUT)."""
+    from scan.corrections import CorrectedField, export_cells
+
+    day = _parse_day(since, "--since") if since else None
+    rows = _open_registry(ctx).corrected_readings(day)
+    fields = [CorrectedField(r["file_no"], r["field"], r["value"], r["machine_value"], Path(r["image"]), r["form_id"],
+                             r["form_version"], r["page_no"]) for r in rows]
+    summary = export_cells(fields, out)
+    skipped = sum(summary["fields_skipped"].values())
+    _emit(summary, as_json, f"{summary['cells']} cell(s) of {summary['fields_used']} field(s) written to {out} "
+                            f"({summary['cells_the_reader_had_wrong']} the reader had wrong; {skipped} field(s) skipped)")
+
+
 @review_app.command("set")
 def review_set(
     ctx: typer.Context,

@@ -1123,6 +1123,34 @@ class Registry:
             conn.execute(update(users).where(users.c.name == name).values(role=role))
             self._audit(conn, actor=_actor(by), action="user_role", field="role", old=old, new=role, detail=name)
 
+    def corrected_readings(self, since: date | None = None) -> list[dict]:
+        """Handwritten fields a person saved over the machine's reading (corrected or
+        confirmed), with the stored image of the page they were read on: what the reader can
+        learn from (scan/corrections.py cuts their boxes for the ICR's training)."""
+        query = (
+            select(applications.c.file_no, field_values.c.name, field_values.c.value, field_values.c.machine_value,
+                   field_values.c.page_no, field_values.c.updated_at, pages.c.image_path, pages.c.form_id, pages.c.form_version)
+            .select_from(field_values.join(applications, applications.c.id == field_values.c.application_id)
+                         .join(pages, (pages.c.application_id == field_values.c.application_id)
+                               & (pages.c.page_no == field_values.c.page_no) & (pages.c.kind == "form")))
+            .where(field_values.c.source == "manual", field_values.c.machine_source == "ocr",
+                   field_values.c.value.is_not(None))
+            .order_by(applications.c.file_no, field_values.c.id, pages.c.sequence)
+        )
+        if since is not None:
+            start = datetime.combine(since, datetime.min.time(), tzinfo=self.policy.zone)
+            query = query.where(field_values.c.updated_at >= start.astimezone(timezone.utc))
+        out, seen = [], set()
+        with self.db.read() as conn:
+            for r in conn.execute(query):
+                if (r.file_no, r.name) in seen:
+                    continue  # a page scanned twice: its first copy
+                seen.add((r.file_no, r.name))
+                out.append({"file_no": r.file_no, "field": r.name, "value": r.value, "machine_value": r.machine_value,
+                            "page_no": r.page_no, "image": str(self.images.path(r.image_path)), "form_id": r.form_id,
+                            "form_version": r.form_version})
+        return out
+
     def review_stats(self, since: date) -> dict:
         """People's saves since the start of `since` (intake time zone): per person and per
         field (registry/review_stats.py)."""

@@ -53,6 +53,7 @@ from templates.spec import DIGIT_CHARSET, TEXT_CHARSET  # noqa: E402
 
 CLASSES = TEXT_CHARSET.replace(" ", "")  # space and empty are is_cell_empty's to decide
 SEED = 20261123
+CORRECTIONS_REPEAT = 20  # a few hundred real cells beside ~100,000 synthetic ones would count for nothing
 CACHE_DIR = Path(os.environ.get("CSQ_ICR_CACHE", Path.home() / ".cache" / "csq-icr"))
 THREADS = 2  # the machine is shared: two cores, never more
 
@@ -261,6 +262,18 @@ def make_split(split: str, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray, 
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
 
 
+def corrections_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Cells staff labelled (scan.corrections.export_cells), preprocessed as the scanner does;
+    a character the model has no class for (a space) is left out."""
+    from scan.corrections import load_cells
+
+    pairs = [(crop, CLASSES.index(char)) for crop, char in load_cells(folder) if char in CLASSES]
+    x = np.zeros((len(pairs), icr.INPUT_SIZE, icr.INPUT_SIZE), np.uint8)
+    for k, (crop, _) in enumerate(pairs):
+        x[k] = np.round(icr.preprocess_cell(crop) * 255)
+    return x, np.array([label for _, label in pairs], np.int16)
+
+
 # --- the network ---------------------------------------------------------------------------------
 
 
@@ -454,6 +467,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=EPOCHS)
     parser.add_argument("--budget-min", type=float, default=JOB_BUDGET_MIN,
                         help="stop (resumable) before an epoch that would end after this many minutes")
+    parser.add_argument("--corrections", type=Path, action="append", default=[],
+                        help="a folder of `csq review export-cells`: real cells staff labelled, added to training")
+    parser.add_argument("--corrections-repeat", type=int, default=CORRECTIONS_REPEAT,
+                        help="how many times each corrected cell counts (they are few beside the synthetic ones)")
     parser.add_argument("--generate-only", action="store_true",
                         help="only make (and cache) the cells: a first short run on a busy machine")
     args = parser.parse_args(argv)
@@ -467,6 +484,14 @@ def main(argv: list[str] | None = None) -> int:
     data = {name: make_split(name, args.scale if name == "train" else 1.0) for name in SPLITS}
     if args.generate_only:
         return 0
+    corrected = [corrections_split(folder) for folder in args.corrections]
+    if corrected:
+        x, y = np.concatenate([c[0] for c in corrected]), np.concatenate([c[1] for c in corrected])
+        print(f"  corrections: {len(y)} real cells, each counted {args.corrections_repeat} times", flush=True)
+        x, y = np.repeat(x, args.corrections_repeat, axis=0), np.repeat(y, args.corrections_repeat)
+        train_x, train_y, train_f = data["train"]
+        data["train"] = (np.concatenate([train_x, x]), np.concatenate([train_y, y]),
+                         np.concatenate([train_f, np.full(len(y), -1, train_f.dtype)]))
 
     print("training", flush=True)
     model = train(data["train"][0], data["train"][1], epochs=args.epochs,
@@ -521,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
         "extra_train_fonts": {"share": EXTRA_TRAIN_SHARE, "fonts": [f.name for f in EXTRA_TRAIN_FONTS]},
         "holdout_fonts": [f.name for f in HOLDOUT_FONTS],
         "cells": {name: int(len(d[1])) for name, d in data.items()},
+        "corrections": {"folders": [str(f) for f in args.corrections], "repeat": args.corrections_repeat},
         "seed": SEED,
         "epochs": args.epochs,
         "measured": figures,
