@@ -140,3 +140,12 @@ BARCODE_DISAGREE_CONFIDENCE = 0.5  # the data code says one thing, the page anot
 
 # ------------------------------------------------------------------------------ pipeline
 MIN_PAGES_FOR_POOL = 6  # fewer pages are read in-process: starting workers costs ~1 s each
+
+# ------------------------------------------------------------------------------ priors (scan/priors.py)
+# What the form implies about a value, weighed against "any other string" (which keeps the rest):
+# never a refusal, a value matching no shape stays as read.
+SHAPE_PRIOR = 0.9  # chance a postal code / passport number has one of its list's real national formats
+EMAIL_SHAPE_PRIOR = 0.95  # chance an e-mail holds one '@' with something before and a domain after it
+EMAIL_DOMAIN_PRIOR = 0.5  # ... and that its domain is one of the common webmail domains listed
+SHAPE_SURE = 0.5  # a shape this likely reads Tesseract's twin letters too (its O in a digit's box is a 0)
+TWIN_READ_P = 0.3  # share of the ICR's probability of a letter that counts for its digit twin (or back) in a box a shape limits

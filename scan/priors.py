@@ -1,0 +1,144 @@
+"""What the form itself says a field's value looks like, weighed as a prior over the ICR's cells.
+
+A field may name `shapes:` in the template (a list in templates/vocabularies/ of the real formats
+of postal codes, passport numbers...) and `domains:` (a list of common e-mail domains). Each is a
+set of hypotheses about what was written, position by position: a shape '9999 AA' says digits in
+the first four boxes, an empty box, two letters; a listed domain says which letter goes in each
+of its boxes. Bayes over those hypotheses and "any other string" (the value as the person may
+have written it, unusual or not), times the ICR's per-cell probabilities, gives each cell's
+probability of each character (the marginal over hypotheses). A shape never refuses anything:
+a value matching none stays as read, its cells untouched when the evidence says so, and the
+template's own checks decide the rest.
+
+Why per cell and not a whole-string snap (scan.judge._snap): the confidence downstream is the
+product of the chosen characters' probabilities, calibrated as such; marginals keep that meaning.
+"""
+
+from __future__ import annotations
+
+import math
+
+from scan import thresholds as t
+from scan.engines import CharGuess
+
+DIGITS = frozenset("0123456789")
+LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+# A shape's characters: 9 a digit, A a letter (unaccented: codes are ASCII), * anything the field
+# allows but '@' (an e-mail's local part), a space an empty box; anything else stands for itself.
+SHAPE_CLASSES = {"9": DIGITS, "A": LETTERS}
+
+
+def shape_sets(shape: str, allowed: str) -> tuple[frozenset, ...]:
+    """A shape as the set of characters each of its boxes may hold (an empty set: an empty box)."""
+    anything = frozenset(allowed) - {"@", " "}
+    out = []
+    for ch in shape:
+        if ch == " ":
+            out.append(frozenset())
+        elif ch == "*":
+            out.append(anything)
+        else:
+            out.append(SHAPE_CLASSES.get(ch, frozenset(ch)))
+    return tuple(out)
+
+
+def email_hypotheses(n: int, domains: tuple[str, ...], allowed: str) -> list[tuple[float, tuple[frozenset, ...]]]:
+    """An e-mail of n boxes: a local part, one '@', then a domain; either one of the listed domains
+    (together E_MAIL_DOMAIN_PRIOR, each alike) or any domain of one '.' or more (the rest of
+    E_MAIL_SHAPE_PRIOR, each place of the '@' alike)."""
+    anything = frozenset(allowed) - {"@", " "}
+    out = []
+    fitting = [d for d in domains if len(d) + 2 <= n]
+    for d in fitting:
+        sets = (anything,) * (n - len(d) - 1) + (frozenset("@"),) + tuple(frozenset(c) for c in d)
+        out.append((t.EMAIL_DOMAIN_PRIOR / len(fitting), sets))
+    places = range(1, n - 3)  # at least one character before the '@', 'A.BC' after it
+    for j in places:
+        sets = (anything,) * j + (frozenset("@"),) + (anything,) * (n - j - 1)
+        out.append(((t.EMAIL_SHAPE_PRIOR - (t.EMAIL_DOMAIN_PRIOR if fitting else 0.0)) / len(places), sets))
+    return out
+
+
+def shape_hypotheses(shapes: tuple[str, ...], n: int, allowed: str) -> list[tuple[float, tuple[frozenset, ...]]]:
+    """The shapes of length n, together SHAPE_PRIOR, each alike."""
+    fitting = [s for s in shapes if len(s) == n]
+    return [(t.SHAPE_PRIOR / len(fitting), shape_sets(s, allowed)) for s in fitting]
+
+
+def _within(listed: dict[str, float], s: frozenset, twins: dict[str, str]) -> dict[str, float]:
+    """A cell's candidates a box limited to `s` can hold. A handwritten I and 1 (O and 0, S and 5...)
+    are nearly one glyph: the ICR's preference between twins is weak evidence, so a candidate
+    outside `s` whose twin is inside counts for that twin, TWIN_READ_P of it (I read in a digit's
+    box is mostly a 1)."""
+    out: dict[str, float] = {}
+    for c, p in listed.items():
+        if c not in s:
+            c, p = twins.get(c, ""), p * t.TWIN_READ_P
+        if c in s:
+            out[c] = out.get(c, 0.0) + p
+    return out
+
+
+def reweigh(cells: list[CharGuess | None], span: range, hypotheses: list[tuple[float, tuple[frozenset, ...]]], allowed: str, twins: dict[str, str]) -> tuple[list[CharGuess | None], dict]:
+    """The cells of `span` given the hypotheses (prior weight, set of characters per box) and
+    "any other string" (the weight left): each cell's probability of each character, the marginal
+    over the hypotheses' posteriors. The ICR's probabilities are read as likelihoods under a
+    uniform prior over the field's characters (what it was trained and renormalized over): a box
+    a hypothesis limits to the set S weighs (K / |S|) * P(S) against 1 for any other string. A
+    hypothesis that fills a box read empty, or leaves a written one empty, does not compete."""
+    k = max(1, len(set(allowed) - {" "}))
+    free = max(0.0, 1.0 - sum(w for w, _ in hypotheses))
+    scored = []  # (log posterior numerator, sets)
+    for weight, sets in hypotheses:
+        if weight <= 0 or len(sets) != len(span):
+            continue
+        log_l = math.log(weight)
+        for s, i in zip(sets, span):
+            g = cells[i]
+            if (g is None) != (not s):
+                break
+            if g is not None:
+                mass = sum(_within(dict(((g.best, g.p), *g.alternatives)), s, twins).values())
+                log_l += math.log(k * max(mass, t.CHAR_P_FLOOR) / len(s))
+        else:
+            scored.append((log_l, sets))
+    if not scored:
+        return cells, {}
+    top = max([x for x, _ in scored] + ([math.log(free)] if free > 0 else []))
+    norm = sum(math.exp(x - top) for x, _ in scored) + (free * math.exp(-top) if free > 0 else 0.0)
+    post = [(math.exp(x - top) / norm, sets) for x, sets in scored]
+    p_free = 1.0 - sum(p for p, _ in post)
+    out = list(cells)
+    for pos, i in enumerate(span):
+        g = cells[i]
+        if g is None:
+            continue
+        listed = dict(((g.best, g.p), *g.alternatives))
+        new = {c: p_free * p for c, p in listed.items()}
+        for p_h, sets in post:
+            s = sets[pos]
+            inside = _within(listed, s, twins)
+            mass = sum(inside.values())
+            if mass <= 0 and len(s) == 1:
+                inside, mass = {next(iter(s)): 1.0}, 1.0  # a listed letter the ICR did not rank
+            elif mass <= 0:
+                inside, mass = listed, sum(listed.values())  # no candidate fits: as read
+            for c, p in inside.items():
+                new[c] = new.get(c, 0.0) + p_h * p / mass
+        ranked = sorted(new.items(), key=lambda cp: -cp[1])
+        out[i] = CharGuess(ranked[0][0], ranked[0][1], tuple(ranked[1:]))
+    best = max(post, key=lambda ps: ps[0])
+    return out, {"prior_top": round(best[0], 4), "prior_free": round(p_free, 4), "sets": best[1] if best[0] >= t.SHAPE_SURE else None}
+
+
+def as_shape(second: tuple[str, ...], span: range, sets: tuple[frozenset, ...] | None, twins: dict[str, str]) -> tuple[str, ...]:
+    """Tesseract's characters read as the likely shape reads them: it sees the same glyph, so its
+    O in a box the shape gives a digit is that shape's 0, as the ICR's is."""
+    if not sets:
+        return second
+    out = list(second)
+    for s, i in zip(sets, span):
+        c = out[i] if i < len(out) else ""
+        if s and len(c) == 1 and c not in s and twins.get(c, "") in s:
+            out[i] = twins[c]
+    return tuple(out)

@@ -1,0 +1,135 @@
+"""scan/priors.py: the real formats of postal codes and passports, an e-mail's shape and common
+domains, weighed as priors over the ICR's cells (never a refusal)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scan import priors
+from scan.engines import CharGuess
+from scan.judge import LOOKALIKE_TWINS, judge_comb, judge_field, vocabulary
+from scan.read import RawField
+from templates.spec import load_form
+
+FORM = load_form()
+TODAY = date(2026, 11, 23)
+
+
+def _raw(name: str, text: str, *, p: float = 0.99, alternatives: dict | None = None) -> RawField:
+    """The field's boxes holding `text`, each read at p with `alternatives` per position."""
+    f = FORM.field(name)
+    cells: list = [None] * len(f.cells)
+    for k, ch in enumerate(text):
+        if ch != " ":
+            cells[k] = CharGuess(ch, p, tuple((alternatives or {}).get(k, ())))
+    second = tuple(c.best if c else "" for c in cells)
+    return RawField(name, f.type, f.page_index + 1, f.bounds, "ocr", cells=tuple(cells), cell_ink=(0.1,) * len(cells),
+                    second_cells=second, second_opinion=text, recognizer="icr")
+
+
+def _shape_of(value: str) -> str:
+    return "".join("9" if c.isdigit() else "A" if c.isalpha() else c for c in value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(["postal_code", "passport_number", "email"]),
+       st.text(alphabet="ABCDEFGHJKLMNPQRTUVWXY34679@.-", min_size=3, max_size=10))
+def test_a_prior_never_turns_a_value_into_a_refusal(name, text):
+    """Whatever the person wrote, with or without a listed shape, the priors never make a value the
+    field's checks refuse out of one they accept, nor read nothing where something was written."""
+    f = FORM.field(name)
+    text = text.strip(" ")
+    bare = judge_comb(_raw(name, text), replace(f, shapes=None, domains=None), today=TODAY)
+    weighed = judge_comb(_raw(name, text), f, today=TODAY)
+    assert weighed.value is not None or bare.value is None
+    if not ({"pattern", "charset", "length"} & set(bare.reasons)):
+        assert not ({"pattern", "charset", "length"} & set(weighed.reasons))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.sampled_from(vocabulary("postal-code-shapes")), st.randoms(use_true_random=False))
+def test_a_postal_code_of_a_listed_shape_written_clearly_is_kept(shape, rnd):
+    value = "".join(rnd.choice("0123456789") if c == "9" else rnd.choice("ACDEFHJKLMNPRTVWXY") if c == "A" else c for c in shape)
+    assert judge_comb(_raw("postal_code", value), FORM.field("postal_code"), today=TODAY).value == value
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="ACDEFHJKLMNPRTUVWXY", min_size=3, max_size=8))
+def test_letters_matching_no_shape_are_read_as_written(text):
+    """No postal code is 'KXW' or all letters: it stays as the person wrote it (a person judges)."""
+    if any(len(s) == len(text) and set(s) <= {"A"} for s in vocabulary("postal-code-shapes")):
+        return
+    assert judge_comb(_raw("postal_code", text), FORM.field("postal_code"), today=TODAY).value == text
+
+
+def test_a_postal_code_read_with_letter_twins_is_read_as_its_digits():
+    """1050 written in a hand whose 1 and 0 the ICR takes for I and O (their twins second)."""
+    alts = {k: ((LOOKALIKE_TWINS[c], 0.3),) for k, c in enumerate("IOSO")}
+    reading = judge_comb(_raw("postal_code", "IOSO", p=0.65, alternatives=alts), FORM.field("postal_code"), today=TODAY)
+    assert reading.value == "1050"
+    assert _shape_of(reading.value) in vocabulary("postal-code-shapes")
+
+
+def test_a_canadian_postal_code_keeps_its_letters_and_digits():
+    alts = {0: (("4", 0.3),), 2: (("8", 0.2),), 4: (("B", 0.35),)}
+    reading = judge_comb(_raw("postal_code", "H2X 8Y4", p=0.6, alternatives=alts), FORM.field("postal_code"), today=TODAY)
+    assert reading.value == "H2X 8Y4"
+
+
+def test_a_passport_number_keeps_a_sure_letter_where_a_digit_could_be():
+    # AB102345 (a Canadian shape) is no A8102345 because a shape of that length exists too.
+    alts = {1: (("8", 0.05),)}
+    assert judge_comb(_raw("passport_number", "AB102345", alternatives=alts), FORM.field("passport_number"), today=TODAY).value == "AB102345"
+
+
+def test_an_email_domain_misread_in_a_box_is_read_as_the_common_domain():
+    # GMAIL.COM with its M read as N (M second): the listed domain wins; the local part is untouched.
+    alts = {9: (("M", 0.3),)}
+    reading = judge_comb(_raw("email", "J.TREMBL@GNAIL.COM", p=0.6, alternatives=alts), FORM.field("email"), today=TODAY)
+    assert reading.value == "J.TREMBL@GMAIL.COM"
+
+
+def test_an_unlisted_email_domain_written_clearly_stays():
+    reading = judge_comb(_raw("email", "ANA@UQAM.CA"), FORM.field("email"), today=TODAY)
+    assert reading.value == "ANA@UQAM.CA"
+
+
+def test_the_email_at_sign_read_as_a_letter_is_restored_when_the_icr_saw_it_second():
+    alts = {3: (("@", 0.2),)}
+    reading = judge_comb(_raw("email", "ANAQUQAM.CA", p=0.7, alternatives=alts), FORM.field("email"), today=TODAY)
+    assert reading.value == "ANA@UQAM.CA"
+
+
+def test_reweighed_cells_stay_a_distribution():
+    cells = [CharGuess("I", 0.6, (("1", 0.3), ("L", 0.1))), CharGuess("O", 0.5, (("0", 0.4), ("D", 0.1)))]
+    hyps = priors.shape_hypotheses(("99", "AA"), 2, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+    out, info = priors.reweigh(cells, range(2), hyps, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", LOOKALIKE_TWINS)
+    for g in out:
+        assert 0.99 <= g.p + sum(p for _, p in g.alternatives) <= 1.01
+    assert 0 <= info["prior_free"] <= 1
+
+
+def test_on_real_generated_scans_the_shapes_read_more_right_than_without(tmp_path):
+    """Handwritten envelopes of held-out hands with damage, read for real: the postal codes and
+    passport numbers judged with their shapes are right at least as often as without, and more
+    often overall on these envelopes (seed 11 corpus: postal 71 -> 25 errors, passport 68 -> 34)."""
+    from samples.generate import generate_envelope
+    from scan.pipeline import _tasks, run_pages
+
+    right = {"with": 0, "without": 0}
+    for index in range(1, 7):
+        sample = generate_envelope(tmp_path, index, seed=23, kind="handwritten", damage="mixed")
+        results = list(run_pages(_tasks(list(sample.files)), workers=1))
+        for r in results:
+            for raw in r.raw_fields:
+                if raw.name not in ("postal_code", "passport_number") or raw.source != "ocr":
+                    continue
+                want = sample.truth["fields"].get(raw.name)
+                f = FORM.field(raw.name)
+                right["with"] += judge_field(raw, f, today=TODAY).value == want
+                right["without"] += judge_field(raw, replace(f, shapes=None), today=TODAY).value == want
+    assert right["with"] > right["without"], right
