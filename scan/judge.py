@@ -351,8 +351,11 @@ def prior_span(cells: list[CharGuess | None]) -> range:
 
 
 def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharGuess | None], dict]:
-    """The cells weighed by what the template says such a value looks like (scan/priors.py): the
-    real formats of its kind (`shapes:`), an e-mail's one '@' and common domains (`domains:`)."""
+    """The cells weighed by what the template says such a value looks like (scan/priors.py): how
+    common each letter is in a words-only field, the real formats of its kind (`shapes:`), an
+    e-mail's one '@' and common domains (`domains:`)."""
+    if f.charset_kind == "letters":
+        cells = priors.letter_prior(cells, priors.letter_frequencies(vocabulary("letter-frequencies")))
     written = [i for i, g in enumerate(cells) if g is not None]
     if not written or not (f.shapes or f.domains):
         return cells, {}

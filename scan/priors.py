@@ -142,3 +142,33 @@ def as_shape(second: tuple[str, ...], span: range, sets: tuple[frozenset, ...] |
         if s and len(c) == 1 and c not in s and twins.get(c, "") in s:
             out[i] = twins[c]
     return tuple(out)
+
+
+def letter_frequencies(entries: tuple[str, ...]) -> dict[str, float]:
+    """A table of 'letter share' lines (templates/vocabularies/letter-frequencies.txt) as a dict."""
+    out = {}
+    for line in entries:
+        letter, _, share = line.rpartition(" ")
+        out[letter.strip()] = float(share)
+    return out
+
+
+def letter_prior(cells: list[CharGuess | None], frequencies: dict[str, float]) -> list[CharGuess | None]:
+    """Each cell of a words-only field weighed by how common its letters are (Bayes: the ICR's
+    probabilities assume every character alike; a written word has many E and R, few Ë or K),
+    tempered by LETTER_PRIOR_POWER. Characters off the table (space - ' .) weigh like an average
+    letter. The cell keeps the probability mass it had over its listed candidates."""
+    if not frequencies:
+        return cells
+    mean = sum(frequencies.values()) / len(frequencies)
+    out = list(cells)
+    for i, g in enumerate(cells):
+        if g is None:
+            continue
+        listed = [(g.best, g.p), *g.alternatives]
+        mass = sum(p for _, p in listed)
+        weighted = [(c, p * (frequencies.get(c, mean) / mean) ** t.LETTER_PRIOR_POWER) for c, p in listed]
+        norm = sum(p for _, p in weighted) or 1.0
+        ranked = sorted(((c, p * mass / norm) for c, p in weighted), key=lambda cp: -cp[1])
+        out[i] = CharGuess(ranked[0][0], ranked[0][1], tuple(ranked[1:]))
+    return out

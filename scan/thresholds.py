@@ -149,3 +149,4 @@ EMAIL_SHAPE_PRIOR = 0.95  # chance an e-mail holds one '@' with something before
 EMAIL_DOMAIN_PRIOR = 0.5  # ... and that its domain is one of the common webmail domains listed
 SHAPE_SURE = 0.5  # a shape this likely reads Tesseract's twin letters too (its O in a digit's box is a 0)
 TWIN_READ_P = 0.3  # share of the ICR's probability of a letter that counts for its digit twin (or back) in a box a shape limits
+LETTER_PRIOR_POWER = 0.5  # letter frequencies (templates/vocabularies/letter-frequencies.txt) count as their square root

@@ -133,3 +133,25 @@ def test_on_real_generated_scans_the_shapes_read_more_right_than_without(tmp_pat
                 right["with"] += judge_field(raw, f, today=TODAY).value == want
                 right["without"] += judge_field(raw, replace(f, shapes=None), today=TODAY).value == want
     assert right["with"] > right["without"], right
+
+
+def test_a_rare_accent_read_over_a_common_letter_is_read_as_the_letter():
+    # SINGH with its I read as Û, I a close second: Û is about 300 times rarer in written French.
+    alts = {1: (("I", 0.3),)}
+    reading = judge_comb(_raw("family_name", "SÛNGH", p=0.6, alternatives=alts), FORM.field("family_name"), today=TODAY)
+    assert reading.value == "SINGH"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZÉÈÊËÎÏÔÖÙÛÜÇÀÂ", min_size=2, max_size=20))
+def test_a_name_written_clearly_keeps_its_rare_letters(name):
+    """The letter prior moves a doubtful box, never a sure one: KÖWËZ written plainly stays."""
+    assert judge_comb(_raw("family_name", name, p=0.99), FORM.field("family_name"), today=TODAY).value == name
+
+
+def test_letter_frequencies_cover_every_letter_of_a_words_only_field():
+    from templates.spec import LETTER_CHARSET
+
+    table = priors.letter_frequencies(vocabulary("letter-frequencies"))
+    assert {c for c in LETTER_CHARSET if c.isalpha()} <= set(table)
+    assert all(share > 0 for share in table.values())
