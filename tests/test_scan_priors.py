@@ -155,3 +155,10 @@ def test_letter_frequencies_cover_every_letter_of_a_words_only_field():
     table = priors.letter_frequencies(vocabulary("letter-frequencies"))
     assert {c for c in LETTER_CHARSET if c.isalpha()} <= set(table)
     assert all(share > 0 for share in table.values())
+
+
+def test_a_city_misread_in_a_box_is_read_as_the_listed_city_and_an_unlisted_one_as_written():
+    alts = {4: (("R", 0.2),)}
+    reading = judge_comb(_raw("city", "DAKAS", p=0.7, alternatives=alts), FORM.field("city"), today=TODAY)
+    assert reading.value == "DAKAR"
+    assert judge_comb(_raw("city", "VALLEYFIELD"), FORM.field("city"), today=TODAY).value == "VALLEYFIELD"
