@@ -149,11 +149,11 @@ def _likelihood(cells: list[CharGuess | None], span: range, entry: str) -> float
     return p
 
 
-def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, entries: tuple[str, ...]) -> tuple[str, float, dict]:
+def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, entries: tuple[str, ...], prior: float = t.VOCABULARY_PRIOR) -> tuple[str, float, dict]:
     """The vocabulary entry the characters support, with its posterior, or the string as written.
 
     Bayes over what could have been written: a listed name (all of them together with chance
-    VOCABULARY_PRIOR, each alike) or any other string (the rest, each character with chance
+    `prior`, VOCABULARY_PRIOR unless the list has its own in LISTED_PRIOR, each alike) or any other string (the rest, each character with chance
     UNLISTED_CHAR_P), times how well the ICR's per-cell probabilities fit it,
     Q(s) = prod p_i(s_i). A name the ICR misread in two boxes (AKCENTINE) is still far likelier
     than that exact unlisted string; what it is worth is then calibrated like any confidence
@@ -161,9 +161,9 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
     scored = sorted(((e, _likelihood(cells, span, e)) for e in entries), key=lambda s: -s[1])
     scored = [s for s in scored if s[1] > 0]
     info = {"vocabulary_top": [[e, round(p, 6)] for e, p in scored[:3]]}
-    each_entry = t.VOCABULARY_PRIOR / max(1, len(entries))
+    each_entry = prior / max(1, len(entries))
     # Unlisted strings of this length share (1 - prior) * q^n; the ICR's best is best_p of that share.
-    unlisted = (1 - t.VOCABULARY_PRIOR) * t.UNLISTED_CHAR_P ** len(best.replace(" ", ""))
+    unlisted = (1 - prior) * t.UNLISTED_CHAR_P ** len(best.replace(" ", ""))
     total = sum(each_entry * p for _, p in scored) + unlisted
     free = 0.0 if best in entries else unlisted * best_p
     if scored and each_entry * scored[0][1] >= free:
@@ -429,7 +429,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         confidence = _given_valid(cells, span, p_chosen, f, today)
         evidence["p_valid"] = round(confidence, 6)
     if f.vocabulary and not problems:
-        snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary))
+        snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary), t.LISTED_PRIOR.get(f.vocabulary, t.VOCABULARY_PRIOR))
         evidence.update(info)
         if snapped != chosen:
             chosen, value = snapped, normalize_value(f, snapped)

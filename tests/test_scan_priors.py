@@ -162,3 +162,19 @@ def test_a_city_misread_in_a_box_is_read_as_the_listed_city_and_an_unlisted_one_
     reading = judge_comb(_raw("city", "DAKAS", p=0.7, alternatives=alts), FORM.field("city"), today=TODAY)
     assert reading.value == "DAKAR"
     assert judge_comb(_raw("city", "VALLEYFIELD"), FORM.field("city"), today=TODAY).value == "VALLEYFIELD"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["city", "occupation", "job1_title", "field_of_study"]),
+       st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=3, max_size=20))
+def test_a_listed_or_unlisted_word_written_clearly_is_read_as_written(name, word):
+    """The lists are priors, not a closed set: a word written plainly is never snapped away."""
+    assert judge_comb(_raw(name, word), FORM.field(name), today=TODAY).value == word
+
+
+def test_every_listed_entry_fits_its_field():
+    """An entry with a character the field's charset lacks could never be read (entries longer than
+    the field are harmless: never matched, as a person abbreviates them)."""
+    for f in FORM.fields:
+        for entry in vocabulary(f.vocabulary) if f.vocabulary else ():
+            assert set(entry) <= set(f.charset), (f.name, entry)
