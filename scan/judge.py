@@ -182,20 +182,18 @@ def field_char(ch: str, allowed: str) -> str:
     return ch if not ch or ch in allowed else ""
 
 
-def _second_opinion(raw: RawField, chosen: str, span: range, allowed: str, second: tuple[str, ...] | None = None) -> tuple[str, int]:
+def _second_opinion(raw: RawField, chosen: str, span: range, allowed: str) -> tuple[str, int]:
     """How Tesseract's reading of the same cells compares with the chosen string: ('agree' on
     every written cell, 'partial' (some cells it did not read, none otherwise), 'silent' (it read
     none of them), 'disagree', or 'none' when there is no independent second reading), and how
-    many cells it reads otherwise. `second`: its cells as the field's shape reads them
-    (scan.priors.as_shape), when one is likely."""
+    many cells it reads otherwise."""
     if raw.recognizer != "icr" or not raw.second_cells:
         return "none", 0
-    second = second or raw.second_cells
     agree = disagree = 0
     for ch, i in zip(chosen, span):
         if ch == " ":
             continue
-        other = field_char(second[i], allowed)
+        other = field_char(raw.second_cells[i], allowed)
         if not other:
             continue
         if other == ch:
@@ -345,11 +343,6 @@ def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharG
     return out
 
 
-def prior_span(cells: list[CharGuess | None]) -> range:
-    written = [i for i, g in enumerate(cells) if g is not None]
-    return range(written[0], written[-1] + 1) if written else range(0)
-
-
 def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharGuess | None], dict]:
     """The cells weighed by what the template says such a value looks like (scan/priors.py): how
     common each letter is in a words-only field, the real formats of its kind (`shapes:`), an
@@ -359,8 +352,8 @@ def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharG
     written = [i for i, g in enumerate(cells) if g is not None]
     if not written or not (f.shapes or f.domains):
         return cells, {}
-    span = prior_span(cells)
-    hypotheses = priors.shape_hypotheses(vocabulary(f.shapes), len(span), f.charset) if f.shapes else []
+    span = range(written[0], written[-1] + 1)
+    hypotheses = priors.shape_hypotheses(vocabulary(f.shapes), len(span), f.charset, t.SHAPE_PRIORS.get(f.shapes, t.SHAPE_PRIOR)) if f.shapes else []
     if f.domains:
         hypotheses += priors.email_hypotheses(len(span), vocabulary(f.domains), f.charset)
     return priors.reweigh(cells, span, hypotheses, f.charset, LOOKALIKE_TWINS)
@@ -369,12 +362,9 @@ def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharG
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     cells = list(raw.cells)
     prior_info: dict = {}
-    shaped = None
     if raw.recognizer == "icr":
         second = tuple(field_char(c, f.charset) if len(c) == 1 else c for c in raw.second_cells)
         cells, prior_info = with_priors(consistent_tokens(lookalike_twins(within_charset(cells, f), f), f), f)
-        if prior_info.get("sets"):
-            second = shaped = priors.as_shape(second, prior_span(cells), prior_info["sets"], LOOKALIKE_TWINS)
         cells = with_second_opinion(cells, second)
     written = [i for i, g in enumerate(cells) if g is not None]
     evidence: dict = {
@@ -383,7 +373,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         "tesseract": raw.second_opinion,
         "recognizer": raw.recognizer,
         "offset_px": list(raw.offset_px),
-        **{k: v for k, v in prior_info.items() if k != "sets"},
+        **prior_info,
     }
     if raw.doubtful_cells:
         evidence["doubtful_cells"] = list(raw.doubtful_cells)
@@ -434,7 +424,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         if snapped != chosen:
             chosen, value = snapped, normalize_value(f, snapped)
         confidence = posterior
-    opinion, disagreeing = _second_opinion(raw, chosen, span, f.charset, shaped)
+    opinion, disagreeing = _second_opinion(raw, chosen, span, f.charset)
     evidence["second_opinion"] = opinion if not disagreeing else f"disagree:{disagreeing}"
     evidence["p_read"] = round(confidence, 6)
     kind = confidence_kind(f, chosen)

@@ -59,10 +59,16 @@ def email_hypotheses(n: int, domains: tuple[str, ...], allowed: str) -> list[tup
     return out
 
 
-def shape_hypotheses(shapes: tuple[str, ...], n: int, allowed: str) -> list[tuple[float, tuple[frozenset, ...]]]:
-    """The shapes of length n, together SHAPE_PRIOR, each alike."""
-    fitting = [s for s in shapes if len(s) == n]
-    return [(t.SHAPE_PRIOR / len(fitting), shape_sets(s, allowed)) for s in fitting]
+def shape_hypotheses(shapes: tuple[str, ...], n: int, allowed: str, prior: float = t.SHAPE_PRIOR) -> list[tuple[float, tuple[frozenset | None, ...]]]:
+    """The shapes that fit n boxes, together `prior`, each alike. A shape ending in ' *' shapes
+    the value's first word only (an address's house number): the boxes after it are as read."""
+    out = []
+    for s in shapes:
+        if s.endswith(" *") and len(s) - 1 < n:
+            out.append(shape_sets(s[:-1], allowed) + (None,) * (n - len(s) + 1))
+        elif len(s) == n:
+            out.append(shape_sets(s, allowed))
+    return [(prior / len(out), sets) for sets in out]
 
 
 def _within(listed: dict[str, float], s: frozenset, twins: dict[str, str]) -> dict[str, float]:
@@ -95,6 +101,8 @@ def reweigh(cells: list[CharGuess | None], span: range, hypotheses: list[tuple[f
         log_l = math.log(weight)
         for s, i in zip(sets, span):
             g = cells[i]
+            if s is None:
+                continue  # a box the hypothesis says nothing about
             if (g is None) != (not s):
                 break
             if g is not None:
@@ -117,7 +125,7 @@ def reweigh(cells: list[CharGuess | None], span: range, hypotheses: list[tuple[f
         new = {c: p_free * p for c, p in listed.items()}
         for p_h, sets in post:
             s = sets[pos]
-            inside = _within(listed, s, twins)
+            inside = _within(listed, s, twins) if s is not None else listed
             mass = sum(inside.values())
             if mass <= 0 and len(s) == 1:
                 inside, mass = {next(iter(s)): 1.0}, 1.0  # a listed letter the ICR did not rank
@@ -128,20 +136,7 @@ def reweigh(cells: list[CharGuess | None], span: range, hypotheses: list[tuple[f
         ranked = sorted(new.items(), key=lambda cp: -cp[1])
         out[i] = CharGuess(ranked[0][0], ranked[0][1], tuple(ranked[1:]))
     best = max(post, key=lambda ps: ps[0])
-    return out, {"prior_top": round(best[0], 4), "prior_free": round(p_free, 4), "sets": best[1] if best[0] >= t.SHAPE_SURE else None}
-
-
-def as_shape(second: tuple[str, ...], span: range, sets: tuple[frozenset, ...] | None, twins: dict[str, str]) -> tuple[str, ...]:
-    """Tesseract's characters read as the likely shape reads them: it sees the same glyph, so its
-    O in a box the shape gives a digit is that shape's 0, as the ICR's is."""
-    if not sets:
-        return second
-    out = list(second)
-    for s, i in zip(sets, span):
-        c = out[i] if i < len(out) else ""
-        if s and len(c) == 1 and c not in s and twins.get(c, "") in s:
-            out[i] = twins[c]
-    return tuple(out)
+    return out, {"prior_top": round(best[0], 4), "prior_free": round(p_free, 4)}
 
 
 def letter_frequencies(entries: tuple[str, ...]) -> dict[str, float]:

@@ -147,9 +147,9 @@ MIN_PAGES_FOR_POOL = 6  # fewer pages are read in-process: starting workers cost
 SHAPE_PRIOR = 0.9  # chance a postal code / passport number has one of its list's real national formats
 EMAIL_SHAPE_PRIOR = 0.95  # chance an e-mail holds one '@' with something before and a domain after it
 EMAIL_DOMAIN_PRIOR = 0.5  # ... and that its domain is one of the common webmail domains listed
-SHAPE_SURE = 0.5  # a shape this likely reads Tesseract's twin letters too (its O in a digit's box is a 0)
 TWIN_READ_P = 0.3  # share of the ICR's probability of a letter that counts for its digit twin (or back) in a box a shape limits
 LETTER_PRIOR_POWER = 0.5  # letter frequencies (templates/vocabularies/letter-frequencies.txt) count as their square root
 # Chance a field holds an entry of its list exactly, for lists less complete than the countries'
 # (VOCABULARY_PRIOR): a city, an occupation, an area of training may well be one we did not list.
 LISTED_PRIOR = {"cities": 0.7, "occupations": 0.5, "fields-of-study": 0.5}
+SHAPE_PRIORS = {"address-shapes": 0.8}  # an address opens with its house number, but not everywhere (CALLE 45, Germany)

@@ -178,3 +178,10 @@ def test_every_listed_entry_fits_its_field():
     for f in FORM.fields:
         for entry in vocabulary(f.vocabulary) if f.vocabulary else ():
             assert set(entry) <= set(f.charset), (f.name, entry)
+
+
+def test_an_address_opens_with_its_house_number_and_keeps_its_words():
+    alts = {0: (("1", 0.3),), 5: (("0", 0.1),)}
+    reading = judge_comb(_raw("address_line", "I59 RUE DU PORT", p=0.6, alternatives=alts), FORM.field("address_line"), today=TODAY)
+    assert reading.value == "159 RUE DU PORT"  # the O of PORT stays a letter: only the number is shaped
+    assert judge_comb(_raw("address_line", "CALLE 45"), FORM.field("address_line"), today=TODAY).value == "CALLE 45"
