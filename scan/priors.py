@@ -85,13 +85,27 @@ def _within(listed: dict[str, float], s: frozenset, twins: dict[str, str]) -> di
     return out
 
 
+def _in_box(listed: dict[str, float], s: frozenset, twins: dict[str, str], k: int) -> tuple[dict[str, float], float]:
+    """The candidates a box limited to `s` can hold (`_within`), and the mass of the characters of
+    `s` the ICR did not list: what it left beyond its candidates, spread over the field's k
+    characters. A box read as Ö that a shape gives a digit is a 0 only as far as the ICR saw an O
+    there at all; the other digits keep their share (never surer than the exact sum)."""
+    inside = _within(listed, s, twins)
+    unlisted = len(s - set(listed))
+    rest = max(0.0, 1.0 - sum(listed.values())) * unlisted / max(1, k - len(listed))
+    return inside, rest
+
+
 def reweigh(cells: list[CharGuess | None], span: range, hypotheses: list[tuple[float, tuple[frozenset, ...]]], allowed: str, twins: dict[str, str]) -> tuple[list[CharGuess | None], dict]:
     """The cells of `span` given the hypotheses (prior weight, set of characters per box) and
     "any other string" (the weight left): each cell's probability of each character, the marginal
-    over the hypotheses' posteriors. The ICR's probabilities are read as likelihoods under a
-    uniform prior over the field's characters (what it was trained and renormalized over): a box
-    a hypothesis limits to the set S weighs (K / |S|) * P(S) against 1 for any other string. A
-    hypothesis that fills a box read empty, or leaves a written one empty, does not compete."""
+    over the hypotheses' posteriors. The ICR's probabilities are read as likelihoods (it was
+    trained and renormalized over the field's characters alike): a box a hypothesis limits to the
+    set S weighs P(S) / |S| against the chance of that box in any other string: 1/K for a class
+    (a digit, a letter: any string over the field's K characters), UNLISTED_CHAR_P for one listed
+    character (a listed domain against any other real one, as scan.judge._snap weighs a listed
+    name: 1/K would take UQAM.CA read at 0.7 a box for LIVE.CA). A hypothesis that fills a box
+    read empty, or leaves a written one empty, does not compete."""
     k = max(1, len(set(allowed) - {" "}))
     free = max(0.0, 1.0 - sum(w for w, _ in hypotheses))
     scored = []  # (log posterior numerator, sets)
@@ -106,8 +120,9 @@ def reweigh(cells: list[CharGuess | None], span: range, hypotheses: list[tuple[f
             if (g is None) != (not s):
                 break
             if g is not None:
-                mass = sum(_within(dict(((g.best, g.p), *g.alternatives)), s, twins).values())
-                log_l += math.log(k * max(mass, t.CHAR_P_FLOOR) / len(s))
+                inside, rest = _in_box(dict(((g.best, g.p), *g.alternatives)), s, twins, k)
+                other = t.UNLISTED_CHAR_P if len(s) == 1 else 1 / k
+                log_l += math.log(max(sum(inside.values()) + rest, t.CHAR_P_FLOOR) / (len(s) * other))
         else:
             scored.append((log_l, sets))
     if not scored:
@@ -125,11 +140,11 @@ def reweigh(cells: list[CharGuess | None], span: range, hypotheses: list[tuple[f
         new = {c: p_free * p for c, p in listed.items()}
         for p_h, sets in post:
             s = sets[pos]
-            inside = _within(listed, s, twins) if s is not None else listed
-            mass = sum(inside.values())
-            if mass <= 0 and len(s) == 1:
-                inside, mass = {next(iter(s)): 1.0}, 1.0  # a listed letter the ICR did not rank
-            elif mass <= 0:
+            inside, rest = _in_box(listed, s, twins, k) if s is not None else (listed, 0.0)
+            mass = sum(inside.values()) + rest
+            if not inside and len(s) == 1:
+                inside = {next(iter(s)): mass}  # a listed letter the ICR did not rank
+            elif not inside:
                 inside, mass = listed, sum(listed.values())  # no candidate fits: as read
             for c, p in inside.items():
                 new[c] = new.get(c, 0.0) + p_h * p / mass
