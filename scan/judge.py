@@ -356,7 +356,12 @@ def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharG
     hypotheses = priors.shape_hypotheses(vocabulary(f.shapes), len(span), f.charset, t.SHAPE_PRIORS.get(f.shapes, t.SHAPE_PRIOR)) if f.shapes else []
     if f.domains:
         hypotheses += priors.email_hypotheses(len(span), vocabulary(f.domains), f.charset)
-    return priors.reweigh(cells, span, hypotheses, f.charset, LOOKALIKE_TWINS)
+    cells, info = priors.reweigh(cells, span, hypotheses, f.charset, LOOKALIKE_TWINS)
+    at = next((k for k, i in enumerate(span) if cells[i] is not None and cells[i].best == "@"), 0)
+    if f.domains and at:
+        # Then the words and number before the '@' (their boxes were any character so far).
+        cells, _ = priors.reweigh(cells, span, priors.email_local_hypotheses(at, len(span), f.charset), f.charset, LOOKALIKE_TWINS)
+    return cells, info
 
 
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:

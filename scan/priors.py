@@ -182,3 +182,12 @@ def letter_prior(cells: list[CharGuess | None], frequencies: dict[str, float]) -
         ranked = sorted(((c, p * mass / norm) for c, p in weighted), key=lambda cp: -cp[1])
         out[i] = CharGuess(ranked[0][0], ranked[0][1], tuple(ranked[1:]))
     return out
+
+
+def email_local_hypotheses(m: int, n: int, allowed: str) -> list[tuple[float, tuple[frozenset | None, ...]]]:
+    """The local part of an e-mail of n boxes whose '@' is box m: words (letters, '.', '-', '_')
+    then, often, a number (JEAN.TREMBLAY86): one hypothesis per place the number starts (none
+    at m), together EMAIL_LOCAL_PRIOR, each alike; the boxes from the '@' on are as read."""
+    words = (LETTERS | frozenset(".-_")) & frozenset(allowed)
+    tail = (None,) * (n - m)
+    return [(t.EMAIL_LOCAL_PRIOR / (m + 1), (words,) * j + (DIGITS,) * (m - j) + tail) for j in range(m + 1)]

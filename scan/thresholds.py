@@ -153,3 +153,4 @@ LETTER_PRIOR_POWER = 0.5  # letter frequencies (templates/vocabularies/letter-fr
 # (VOCABULARY_PRIOR): a city, an occupation, an area of training may well be one we did not list.
 LISTED_PRIOR = {"cities": 0.7, "occupations": 0.5, "fields-of-study": 0.5}
 SHAPE_PRIORS = {"address-shapes": 0.8}  # an address opens with its house number, but not everywhere (CALLE 45, Germany)
+EMAIL_LOCAL_PRIOR = 0.7  # chance an e-mail's local part is words then maybe a number (JEAN.TREMBLAY86), not J3AN or 4U2C

@@ -185,3 +185,17 @@ def test_an_address_opens_with_its_house_number_and_keeps_its_words():
     reading = judge_comb(_raw("address_line", "I59 RUE DU PORT", p=0.6, alternatives=alts), FORM.field("address_line"), today=TODAY)
     assert reading.value == "159 RUE DU PORT"  # the O of PORT stays a letter: only the number is shaped
     assert judge_comb(_raw("address_line", "CALLE 45"), FORM.field("address_line"), today=TODAY).value == "CALLE 45"
+
+
+def test_an_email_local_part_is_words_then_a_number():
+    # S1LVA: a 1 inside a word is its twin I; CHLOE9I: an I in the number closing it is a 1.
+    alts = {6: (("I", 0.3),)}
+    reading = judge_comb(_raw("email", "JOAO.S1LVA@GMAIL.COM", p=0.65, alternatives=alts), FORM.field("email"), today=TODAY)
+    assert reading.value == "JOAO.SILVA@GMAIL.COM"
+    alts = {6: (("1", 0.3),)}
+    reading = judge_comb(_raw("email", "CHLOE9I@YAHOO.FR", p=0.65, alternatives=alts), FORM.field("email"), today=TODAY)
+    assert reading.value == "CHLOE91@YAHOO.FR"
+    # A digit inside the words, written plainly, is unusual enough to be read as its twin letter
+    # (JEANZK): never final so, Tesseract reading the 2 (a person decides).
+    odd = judge_comb(_raw("email", "JEAN2K@UQAM.CA"), FORM.field("email"), today=TODAY)
+    assert odd.value == "JEAN2K@UQAM.CA" or odd.needs_review
