@@ -350,10 +350,12 @@ def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharG
     if f.charset_kind == "letters":
         cells = priors.letter_prior(cells, priors.letter_frequencies(vocabulary("letter-frequencies")))
     written = [i for i, g in enumerate(cells) if g is not None]
-    if not written or not (f.shapes or f.domains):
+    if not written or not (f.shapes or f.domains or f.prefixes):
         return cells, {}
     span = range(written[0], written[-1] + 1)
     hypotheses = priors.shape_hypotheses(vocabulary(f.shapes), len(span), f.charset, t.SHAPE_PRIORS.get(f.shapes, t.SHAPE_PRIOR)) if f.shapes else []
+    if f.prefixes:
+        hypotheses += priors.prefix_hypotheses(vocabulary(f.prefixes), len(span))
     if f.domains:
         hypotheses += priors.email_hypotheses(len(span), vocabulary(f.domains), f.charset)
     cells, info = priors.reweigh(cells, span, hypotheses, f.charset, LOOKALIKE_TWINS)

@@ -184,6 +184,16 @@ def letter_prior(cells: list[CharGuess | None], frequencies: dict[str, float]) -
     return out
 
 
+def prefix_hypotheses(prefixes: tuple[str, ...], n: int) -> list[tuple[float, tuple[frozenset | None, ...]]]:
+    """A value of n boxes opening with one of the listed prefixes (a telephone's country calling
+    code), together PREFIX_PRIOR; the boxes after it are as read. Each number alike, not each
+    code: a 2-digit code weighs 10 times a 3-digit one, as it opens 10 times as many numbers
+    (alike per code, 333... read with a weak 7 second became Moldova's 373)."""
+    fitting = [p for p in prefixes if len(p) < n]
+    total = sum(10.0 ** -len(p) for p in fitting)
+    return [(t.PREFIX_PRIOR * 10.0 ** -len(p) / total, tuple(frozenset(c) for c in p) + (None,) * (n - len(p))) for p in fitting]
+
+
 def email_local_hypotheses(m: int, n: int, allowed: str) -> list[tuple[float, tuple[frozenset | None, ...]]]:
     """The local part of an e-mail of n boxes whose '@' is box m: words (letters, '.', '-', '_')
     then, often, a number (JEAN.TREMBLAY86): one hypothesis per place the number starts (none

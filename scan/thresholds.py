@@ -154,3 +154,4 @@ LETTER_PRIOR_POWER = 0.5  # letter frequencies (templates/vocabularies/letter-fr
 LISTED_PRIOR = {"cities": 0.7, "occupations": 0.5, "fields-of-study": 0.5}
 SHAPE_PRIORS = {"address-shapes": 0.8}  # an address opens with its house number, but not everywhere (CALLE 45, Germany)
 EMAIL_LOCAL_PRIOR = 0.7  # chance an e-mail's local part is words then maybe a number (JEAN.TREMBLAY86), not J3AN or 4U2C
+PREFIX_PRIOR = 0.5  # chance a telephone opens with a country calling code as the label asks (many write the local number)

@@ -199,3 +199,19 @@ def test_an_email_local_part_is_words_then_a_number():
     # (JEANZK): never final so, Tesseract reading the 2 (a person decides).
     odd = judge_comb(_raw("email", "JEAN2K@UQAM.CA"), FORM.field("email"), today=TODAY)
     assert odd.value == "JEAN2K@UQAM.CA" or odd.needs_review
+
+
+def test_a_phone_opens_with_a_country_calling_code():
+    # 0135... read with a 2 second: no calling code begins with 0, Algeria's is 213.
+    alts = {0: (("2", 0.3),)}
+    reading = judge_comb(_raw("phone", "0135545648175", p=0.65, alternatives=alts), FORM.field("phone"), today=TODAY)
+    assert reading.value == "2135545648175"
+    # France's 33 then a 3 is no Moldova (373) for a weak 7 second.
+    alts = {1: (("7", 0.2),)}
+    assert judge_comb(_raw("phone", "333868003439", p=0.75, alternatives=alts), FORM.field("phone"), today=TODAY).value == "333868003439"
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet="0123456789", min_size=8, max_size=15))
+def test_a_phone_written_clearly_is_read_as_written_whatever_it_opens_with(digits):
+    assert judge_comb(_raw("phone", digits), FORM.field("phone"), today=TODAY).value == digits
