@@ -1,14 +1,17 @@
 """What the form itself says a field's value looks like, weighed as a prior over the ICR's cells.
 
-A field may name `shapes:` in the template (a list in templates/vocabularies/ of the real formats
-of postal codes, passport numbers...) and `domains:` (a list of common e-mail domains). Each is a
-set of hypotheses about what was written, position by position: a shape '9999 AA' says digits in
+A field may name in the template (lists in templates/vocabularies/) `shapes:` (the real formats
+of postal codes, passport numbers, the house number opening an address), `prefixes:` (a phone's
+country calling codes) and `domains:` (common e-mail domains; then the local part, words and
+maybe a number). Each is a set of hypotheses about what was written, position by position: a shape '9999 AA' says digits in
 the first four boxes, an empty box, two letters; a listed domain says which letter goes in each
 of its boxes. Bayes over those hypotheses and "any other string" (the value as the person may
 have written it, unusual or not), times the ICR's per-cell probabilities, gives each cell's
 probability of each character (the marginal over hypotheses). A shape never refuses anything:
 a value matching none stays as read, its cells untouched when the evidence says so, and the
 template's own checks decide the rest.
+
+A words-only field (`charset: letters`) also weighs how common each letter is (letter_prior).
 
 Why per cell and not a whole-string snap (scan.judge._snap): the confidence downstream is the
 product of the chosen characters' probabilities, calibrated as such; marginals keep that meaning.
@@ -44,8 +47,8 @@ def shape_sets(shape: str, allowed: str) -> tuple[frozenset, ...]:
 
 def email_hypotheses(n: int, domains: tuple[str, ...], allowed: str) -> list[tuple[float, tuple[frozenset, ...]]]:
     """An e-mail of n boxes: a local part, one '@', then a domain; either one of the listed domains
-    (together E_MAIL_DOMAIN_PRIOR, each alike) or any domain of one '.' or more (the rest of
-    E_MAIL_SHAPE_PRIOR, each place of the '@' alike)."""
+    (together EMAIL_DOMAIN_PRIOR, each alike) or any domain (the rest of EMAIL_SHAPE_PRIOR, each
+    place of the '@' alike)."""
     anything = frozenset(allowed) - {"@", " "}
     out = []
     fitting = [d for d in domains if len(d) + 2 <= n]
