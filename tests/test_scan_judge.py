@@ -284,3 +284,40 @@ def test_a_mother_tongue_snaps_to_the_languages_list():
     assert reading.value == "WOLOF" and not reading.needs_review
     # A language three letters away from any entry of its length stays as written.
     assert judge_comb(_raw("mother_tongue", "KXQZT"), f, today=TODAY).value == "KXQZT"
+
+
+def _otherwise(ch: str) -> str:
+    """A character Tesseract might read instead of `ch`: never the ICR's runner-up in _raw (0 or 8),
+    so its vote cannot change the chosen string."""
+    return next(c for c in "3469" if c != ch) if ch.isdigit() else next(c for c in "KXWV" if c != ch)
+
+
+_VALUES = {"family_name": st.text(alphabet="ABCDEFGHJLMNPRSTU", min_size=3, max_size=12),
+           "phone": st.text(alphabet="0123456789", min_size=10, max_size=10),
+           "birth_date": st.dates(min_value=date(1940, 1, 1), max_value=date(2005, 12, 31)).map(lambda d: d.strftime("%Y%m%d"))}
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(sorted(_VALUES)), st.data())
+def test_confidence_is_monotone_in_the_evidence(name, data):
+    """Tesseract reading one more box alike never lowers the confidence; the ICR surer of one
+    character never lowers it either (the calibration keeps each weight to its sign)."""
+    from dataclasses import replace
+
+    f = FORM.field(name)
+    text = data.draw(_VALUES[name])
+    weak = {k: data.draw(st.floats(0.5, 0.999)) for k in range(len(text))}
+    opinion = "".join(data.draw(st.sampled_from([ch, _otherwise(ch), "?"])) for ch in text)
+
+    def judged(second: str, weak: dict):
+        raw = _raw(name, text, weak=weak, second=second)
+        raw = replace(raw, second_cells=tuple("" if c == "?" else c for c in raw.second_cells), second_confidence=0.6)
+        return judge_comb(raw, f, today=TODAY)
+
+    before = judged(opinion, weak)
+    assert before.raw.replace(" ", "") == text
+    k = data.draw(st.integers(0, len(text) - 1))
+    agreeing = judged(opinion[:k] + text[k] + opinion[k + 1:], weak)
+    surer = judged(opinion, {**weak, k: min(0.9999, weak[k] + data.draw(st.floats(0.0, 0.5)))})
+    assert agreeing.confidence >= before.confidence - 1e-9
+    assert surer.confidence >= before.confidence - 1e-9
