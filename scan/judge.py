@@ -214,23 +214,25 @@ def confidence_kind(f: FieldSpec, value: str) -> str:
     return "listed" if f.type == "text" and f.vocabulary and value in vocabulary(f.vocabulary) else f.type
 
 
-def confidence_features(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, p_read: float, allowed: str) -> dict[str, float]:
+def confidence_features(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, p_read: float, allowed: str,
+                        second: tuple[str, ...] | None = None) -> dict[str, float]:
     """What the calibrated confidence weighs (thresholds.CONFIDENCE_MODEL, fitted per kind by
-    scan.calibrate), measured on the chosen string: the ICR's log-odds of the whole string; the kind
-    of Tesseract's opinion of the same boxes (undisputed: some read alike and none otherwise, then
+    scan.calibrate), measured on the chosen string: the ICR's log-odds of the whole string; the
+    kind of Tesseract's opinion of the same boxes (undisputed: some read alike, none otherwise;
     all_agree on top when it read every box; silent: it read none; a box read otherwise is the
-    reference) and how many more boxes it reads otherwise;
-    the doubt (-log of the ICR's probability of the chosen character) of the boxes Tesseract reads
-    otherwise, as a box the ICR was sure of and Tesseract misread costs little and a doubtful one
-    much; Tesseract's own confidence in the line where it read every box alike (both readers agreeing on
-    a misread shape is the error left at the top)."""
+    reference); how many more boxes it reads otherwise; the doubt (-log of the ICR's probability
+    of the chosen character) of the boxes it reads otherwise: a box the ICR was sure of that
+    Tesseract misread costs little, a doubtful one much; Tesseract's own confidence in the line
+    where it read every box alike (both readers agreeing on a misread shape is the error left at
+    the top). `second`: Tesseract's cells as the opinion was taken (raw.second_cells unless given)."""
+    second = second or raw.second_cells
     agree = disagree = silent = 0
     doubt_disagree = 0.0
     for ch, i in zip(chosen, span):
         g = cells[i]
         if ch == " " or g is None:
             continue
-        other = field_char(raw.second_cells[i], allowed) if i < len(raw.second_cells) else ""
+        other = field_char(second[i], allowed) if i < len(second) else ""
         if not other:
             silent += 1
         elif other == ch:
