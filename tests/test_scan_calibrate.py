@@ -80,3 +80,24 @@ def test_a_kind_with_too_few_wrong_fields_keeps_its_posterior():
              "correct": k != 3, "envelope": "e"} for k in range(300)]
     model = fit_confidence_model(rows)
     assert model["listed"]["weights"] == {"logit_p": 1.0} and model["listed"]["intercept"] == 0.0
+
+
+def test_out_of_fold_scores_never_see_their_own_envelope():
+    """Flipping the truth of every field of one envelope changes the model fitted on all, never the
+    confidence that envelope's fields get out of fold."""
+    from scan.calibrate import out_of_fold
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for k in range(400):
+        x = rng.normal(size=2)
+        rows.append({"kind_of_confidence": "text", "envelope": f"e{k % 20}", "other_reasons": [],
+                     "features": {**dict.fromkeys(MODEL_FEATURES, 0.0), "logit_p": float(x[0]), "doubt_disagree": float(abs(x[1]))},
+                     "correct": bool(rng.uniform() < 1 / (1 + np.exp(-(0.5 + x[0] - abs(x[1])))))})
+    flipped = [{**r, "correct": not r["correct"]} if r["envelope"] == "e7" else r for r in rows]
+    before, after = out_of_fold(rows), out_of_fold(flipped)
+    for r, a, b in zip(rows, before, after):
+        if r["envelope"] == "e7":
+            assert a["confidence"] == b["confidence"]
+    assert any(a["confidence"] != b["confidence"] for r, a, b in zip(rows, before, after) if r["envelope"] != "e7")
+    assert fit_confidence_model(rows)["text"] != fit_confidence_model(flipped)["text"]
