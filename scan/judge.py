@@ -25,6 +25,7 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
+from scan import priors
 from scan import thresholds as t
 from scan.engines import CharGuess
 from scan.model import FieldReading
@@ -148,11 +149,11 @@ def _likelihood(cells: list[CharGuess | None], span: range, entry: str) -> float
     return p
 
 
-def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, entries: tuple[str, ...]) -> tuple[str, float, dict]:
+def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, entries: tuple[str, ...], prior: float = t.VOCABULARY_PRIOR) -> tuple[str, float, dict]:
     """The vocabulary entry the characters support, with its posterior, or the string as written.
 
     Bayes over what could have been written: a listed name (all of them together with chance
-    VOCABULARY_PRIOR, each alike) or any other string (the rest, each character with chance
+    `prior`, VOCABULARY_PRIOR unless the list has its own in LISTED_PRIOR, each alike) or any other string (the rest, each character with chance
     UNLISTED_CHAR_P), times how well the ICR's per-cell probabilities fit it,
     Q(s) = prod p_i(s_i). A name the ICR misread in two boxes (AKCENTINE) is still far likelier
     than that exact unlisted string; what it is worth is then calibrated like any confidence
@@ -160,9 +161,9 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
     scored = sorted(((e, _likelihood(cells, span, e)) for e in entries), key=lambda s: -s[1])
     scored = [s for s in scored if s[1] > 0]
     info = {"vocabulary_top": [[e, round(p, 6)] for e, p in scored[:3]]}
-    each_entry = t.VOCABULARY_PRIOR / max(1, len(entries))
+    each_entry = prior / max(1, len(entries))
     # Unlisted strings of this length share (1 - prior) * q^n; the ICR's best is best_p of that share.
-    unlisted = (1 - t.VOCABULARY_PRIOR) * t.UNLISTED_CHAR_P ** len(best.replace(" ", ""))
+    unlisted = (1 - prior) * t.UNLISTED_CHAR_P ** len(best.replace(" ", ""))
     total = sum(each_entry * p for _, p in scored) + unlisted
     free = 0.0 if best in entries else unlisted * best_p
     if scored and each_entry * scored[0][1] >= free:
@@ -377,11 +378,36 @@ def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharG
     return out
 
 
+def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharGuess | None], dict]:
+    """The cells weighed by what the template says such a value looks like (scan/priors.py): how
+    common each letter is in a words-only field, the real formats of its kind (`shapes:`), an
+    e-mail's one '@' and common domains (`domains:`)."""
+    if f.charset_kind == "letters":
+        cells = priors.letter_prior(cells, priors.letter_frequencies(vocabulary("letter-frequencies")))
+    written = [i for i, g in enumerate(cells) if g is not None]
+    if not written or not (f.shapes or f.domains or f.prefixes):
+        return cells, {}
+    span = range(written[0], written[-1] + 1)
+    hypotheses = priors.shape_hypotheses(vocabulary(f.shapes), len(span), f.charset, t.SHAPE_PRIORS.get(f.shapes, t.SHAPE_PRIOR)) if f.shapes else []
+    if f.prefixes:
+        hypotheses += priors.prefix_hypotheses(vocabulary(f.prefixes), len(span))
+    if f.domains:
+        hypotheses += priors.email_hypotheses(len(span), vocabulary(f.domains), f.charset)
+    cells, info = priors.reweigh(cells, span, hypotheses, f.charset, LOOKALIKE_TWINS)
+    at = next((k for k, i in enumerate(span) if cells[i] is not None and cells[i].best == "@"), 0)
+    if f.domains and at:
+        # Then the words and number before the '@' (their boxes were any character so far).
+        cells, _ = priors.reweigh(cells, span, priors.email_local_hypotheses(at, len(span), f.charset), f.charset, LOOKALIKE_TWINS)
+    return cells, info
+
+
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     cells = list(raw.cells)
+    prior_info: dict = {}
     if raw.recognizer == "icr":
         second = tuple(field_char(c, f.charset) if len(c) == 1 else c for c in raw.second_cells)
-        cells = with_second_opinion(consistent_tokens(lookalike_twins(within_charset(cells, f), f), f), second)
+        cells, prior_info = with_priors(consistent_tokens(lookalike_twins(within_charset(cells, f), f), f), f)
+        cells = with_second_opinion(cells, second)
     written = [i for i, g in enumerate(cells) if g is not None]
     evidence: dict = {
         "cells": [[g.best, round(g.p, 4), [[c, round(p, 4)] for c, p in g.alternatives[:2]]] if g else None for g in cells],
@@ -389,6 +415,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         "tesseract": raw.second_opinion,
         "recognizer": raw.recognizer,
         "offset_px": list(raw.offset_px),
+        **prior_info,
     }
     if raw.doubtful_cells:
         evidence["doubtful_cells"] = list(raw.doubtful_cells)
@@ -434,7 +461,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         confidence = _given_valid(cells, span, p_chosen, f, today)
         evidence["p_valid"] = round(confidence, 6)
     if f.vocabulary and not problems:
-        snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary))
+        snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary), t.LISTED_PRIOR.get(f.vocabulary, t.VOCABULARY_PRIOR))
         evidence.update(info)
         if snapped != chosen:
             chosen, value = snapped, normalize_value(f, snapped)

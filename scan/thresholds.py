@@ -148,3 +148,18 @@ BARCODE_DISAGREE_CONFIDENCE = 0.5  # the data code says one thing, the page anot
 
 # ------------------------------------------------------------------------------ pipeline
 MIN_PAGES_FOR_POOL = 6  # fewer pages are read in-process: starting workers costs ~1 s each
+
+# ------------------------------------------------------------------------------ priors (scan/priors.py)
+# What the form implies about a value, weighed against "any other string" (which keeps the rest):
+# never a refusal, a value matching no shape stays as read.
+SHAPE_PRIOR = 0.9  # chance a postal code / passport number has one of its list's real national formats
+EMAIL_SHAPE_PRIOR = 0.95  # chance an e-mail holds one '@' with something before and a domain after it
+EMAIL_DOMAIN_PRIOR = 0.5  # ... and that its domain is one of the common webmail domains listed
+TWIN_READ_P = 0.3  # share of the ICR's probability of a letter that counts for its digit twin (or back) in a box a shape limits
+LETTER_PRIOR_POWER = 0.5  # letter frequencies (templates/vocabularies/letter-frequencies.txt) count as their square root
+# Chance a field holds an entry of its list exactly, for lists less complete than the countries'
+# (VOCABULARY_PRIOR): a city, an occupation, an area of training may well be one we did not list.
+LISTED_PRIOR = {"cities": 0.7, "occupations": 0.5, "fields-of-study": 0.5}
+SHAPE_PRIORS = {"address-shapes": 0.8}  # an address opens with its house number, but not everywhere (CALLE 45, Germany)
+EMAIL_LOCAL_PRIOR = 0.7  # chance an e-mail's local part is words then maybe a number (JEAN.TREMBLAY86), not J3AN or 4U2C
+PREFIX_PRIOR = 0.5  # chance a telephone opens with a country calling code as the label asks (many write the local number)

@@ -25,6 +25,7 @@ FORM_ID = "csq-rtq"
 SEPARATOR_ID = "csq-sep"
 CURRENT_VERSION = "2026.1"
 
+VOCABULARY_DIR = Path(__file__).resolve().parent / "vocabularies"
 FIELD_TYPES = ("text", "digits", "date", "choice", "checkbox", "signature")
 COMB_TYPES = ("text", "digits", "date")
 
@@ -90,6 +91,9 @@ class FieldSpec:
     max_age: int | None = None
     vocabulary: str | None = None
     charset_name: str | None = None  # the template's `charset:` (CHARSETS); None: the type's own
+    shapes: str | None = None  # a list in templates/vocabularies/ of the value's real formats ('A9A 9A9')
+    domains: str | None = None  # a list in templates/vocabularies/ of common e-mail domains
+    prefixes: str | None = None  # a list in templates/vocabularies/ of the value's possible openings (calling codes)
 
     @property
     def charset_kind(self) -> str:
@@ -318,6 +322,10 @@ def _layout_field(raw: dict, x: float, top: float, page_index: int, section: str
     charset_name = raw.get("charset")
     if charset_name is not None and (kind != "text" or charset_name not in ("text", "letters")):
         raise TemplateError(f"field {name}: charset {charset_name!r} is not one of a text field's (text, letters)")
+    for key, kinds in (("vocabulary", ("text",)), ("shapes", ("text",)), ("domains", ("text",)), ("prefixes", ("text", "digits"))):
+        # The reader weighs these lists as priors: a name that lists nothing would silently weigh nothing.
+        if raw.get(key) is not None and (kind not in kinds or not (VOCABULARY_DIR / f"{raw[key]}.txt").is_file()):
+            raise TemplateError(f"field {name}: {key} {raw[key]!r} is no list of templates/vocabularies/ for a {kind} field")
     return FieldSpec(
         name=name,
         type=kind,
@@ -339,6 +347,9 @@ def _layout_field(raw: dict, x: float, top: float, page_index: int, section: str
         max_age=raw.get("max_age"),
         vocabulary=raw.get("vocabulary"),
         charset_name=charset_name,
+        shapes=raw.get("shapes"),
+        domains=raw.get("domains"),
+        prefixes=raw.get("prefixes"),
     )
 
 

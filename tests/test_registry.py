@@ -58,7 +58,7 @@ def tiny_png(shade: int) -> bytes:
 def person(n: int = 1, **changes) -> dict:
     """A valid application of a single person without children; `n` makes another person."""
     fields = {
-        "family_name": "TREMBLAY" if n == 1 else f"NGUYEN {chr(64 + n % 26 or 26)}",
+        "family_name": "TREMBLAY" if n == 1 else f"NGUYEN {chr(64 + (n % 26 or 26))}",
         "given_names": "ÉLODIE",
         "birth_date": "1991-06-30",
         "sex": "F",

@@ -257,7 +257,9 @@ def test_a_words_only_field_reads_look_alikes_as_letters():
     assert reading.value == "GOSS"
     evidence = json.loads(reading.evidence)
     assert evidence["second_opinion"] == "partial"  # Tesseract's 0 cannot be in a name: no reading of that box
-    assert abs(evidence["cells"][1][1] - 0.35 / 0.4) < 1e-3  # 0.35 renormalized over what a name allows
+    # 0.35 renormalized over what a name allows, then the letter prior (scan/priors.py: O is far
+    # commoner than Q) adds to it
+    assert 0.35 / 0.4 - 1e-3 < evidence["cells"][1][1] < 0.35 / 0.37
     # A passport number keeps its digits.
     assert judge_comb(_raw("passport_number", "AB102345"), FORM.field("passport_number"), today=TODAY).value == "AB102345"
 

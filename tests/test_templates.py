@@ -171,6 +171,15 @@ def test_a_charset_the_field_cannot_have_is_refused(tmp_path, monkeypatch, field
     _refused(tmp_path, monkeypatch, f"          - - {field}\n", "charset")
 
 
+@pytest.mark.parametrize("field", ["{name: a, type: text, cells: 10, shapes: no-such-list, label: {fr: A, en: A}}",
+                                   "{name: a, type: text, cells: 10, domains: no-such-list, label: {fr: A, en: A}}",
+                                   "{name: a, type: digits, cells: 4, shapes: postal-code-shapes, label: {fr: A, en: A}}",
+                                   "{name: a, type: date, prefixes: calling-codes, label: {fr: A, en: A}}"])
+def test_a_prior_list_that_weighs_nothing_is_refused(tmp_path, monkeypatch, field):
+    """A list the reader cannot weigh (no such file, or a field it cannot apply to) is a template error."""
+    _refused(tmp_path, monkeypatch, f"          - - {field}\n", "no list of templates/vocabularies/")
+
+
 def test_the_charset_is_not_geometry():
     """Adding `charset:` to a field leaves the page fingerprints (and so old scans) as they were."""
     import dataclasses
