@@ -1,17 +1,18 @@
-"""Calibrate scan/thresholds.py on a generated corpus with its truth (a developer's tool).
+"""Calibrate scan/thresholds.py on generated corpora with their truth (a developer's tool).
 
-    python -m scan.calibrate --corpus DIR            # a corpus of samples.generate (truth.json per envelope)
-    python -m scan.calibrate --generate 60 --seed 11 # generate one first (held-out hands, mixed damage)
+    python -m scan.calibrate --corpus DIR [--corpus DIR2]  # corpora of samples.generate (truth.json per envelope)
+    python -m scan.calibrate --generate 60 --seed 11       # generate one first (held-out hands, mixed damage)
 
-Reads every envelope (the page results are cached beside the corpus, so trying other
-thresholds costs seconds), judges every field, compares it with the truth, and prints:
+Reads every envelope (the page results are cached beside the corpus, so refitting costs
+seconds), judges every field, compares it with the truth, and prints:
 - the reliability of the confidence (per bin: how many fields, how many right);
-- for each comb type, the lowest final threshold at which the fields called final are wrong
-  at most --target of the time (default 0.25 %: half the 0.5 % budget, for the corpus's own
-  sampling error), with the automation it gives;
-- the figures of the thresholds in force: accuracy, automation, undetected errors.
-Thresholds are not written anywhere: a person copies them into scan/thresholds.py with the
-figures in the commit message.
+- the confidence model fitted per kind (thresholds.CONFIDENCE_MODEL);
+- for each kind, the lowest final threshold at which the fields called final are wrong at most
+  --target of the time (default 0.25 %: half the 0.5 % budget, for the corpus's own sampling
+  error), for the model fitted on everything and out of fold, with the automation it gives;
+- the figures as judged now and with the fitted model: accuracy, automation, undetected errors.
+Nothing is written anywhere: a person copies the model and thresholds into scan/thresholds.py
+with the figures in the commit message.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import argparse
 import json
 import pickle
 import sys
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -29,7 +29,6 @@ from scan import thresholds as t
 
 COMB_TYPES = ("text", "digits", "date")
 COMB_KINDS = ("text", "listed", "digits", "date")  # what confidences are calibrated as (scan.judge.confidence_kind)
-OPINIONS = ("agree", "partial", "silent", "disagree")  # Tesseract's second opinion, as scan.judge words it
 CACHE_NAME = ".scan-calibration-cache.pkl"
 
 
@@ -85,72 +84,117 @@ def field_records(envelopes: list[Envelope], *, today: date | None = None) -> li
                 "other_reasons": [r for r in f.reasons if r not in ("low_confidence", "empty")],
                 "recognizer": evidence.get("recognizer", ""),
                 "opinion": str(evidence.get("second_opinion", "")).split(":")[0],
-                "disagreeing": int(str(evidence.get("second_opinion", "")).partition(":")[2] or 0),
-                "icr_product": _icr_product(evidence),
                 "p_read": evidence.get("p_read"),
+                "features": evidence.get("features"),
                 "raw": f.raw,
             })
     return rows
 
 
-def _icr_product(evidence: dict) -> float | None:
-    """The product of the chosen characters' ICR probabilities, before any other evidence."""
-    cells = [c for c in evidence.get("cells") or [] if c]
-    if not cells:
-        return None
-    p = 1.0
-    for _, q, _ in cells:
-        p *= q
-    return p
+# What the fitted confidence weighs (scan.judge.confidence_features), with the sign each weight
+# must keep so that the confidence is monotone in the evidence: +1 never lower for more of it, -1
+# never higher, 0 free. So a box Tesseract reads otherwise never raises the confidence (a reading
+# with one is the reference; undisputed and all_agree on top of it add, never subtract), and the
+# ICR surer of a character never lowers it. Tesseract silent on every box is the data's to price.
+MODEL_FEATURES = {
+    "logit_p": +1, "undisputed": +1, "all_agree": +1, "silent": 0, "extra_disagreements": -1,
+    "doubt_disagree": -1, "agreed_confidence": +1,
+}
+MIN_FIT_FIELDS, MIN_FIT_WRONG = 50, 10  # a kind with fewer fields (or wrong ones) keeps its p_read as it is
+FOLDS = 5
 
 
-def fit_platt(rows: list[dict]) -> dict:
-    """Platt scaling of the ICR's probability of the chosen string (`p_read`), per comb type (the
-    ICR's digits are surer than its letters, and a date has its own checks), with one shift per
-    kind of Tesseract opinion and a penalty per further cell it reads otherwise: maximum
-    likelihood over a grid. Rows with other reasons for review are left out (their verdict does
-    not depend on the confidence)."""
-    sample = [r for r in rows if r["p_read"] is not None and r["opinion"] in OPINIONS and not r["other_reasons"]]
+def fit_logistic(x, y, *, l2: float = 1.0, signs=None, iterations: int = 100):
+    """Logistic regression by Newton's method (IRLS) on standardized features with an L2 penalty
+    `l2` (the intercept free), each weight kept to its sign in `signs` (+1 >= 0, -1 <= 0, 0 free:
+    a weight that would cross zero is held at zero and the rest refitted). Returns the intercept
+    and the weights on the features' own scale."""
+    import numpy as np
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    n, k = x.shape
+    mean, scale = x.mean(axis=0), x.std(axis=0)
+    scale[scale == 0] = 1.0
+    z = np.hstack([np.ones((n, 1)), (x - mean) / scale])
+    signs = np.zeros(k) if signs is None else np.asarray(signs, float)
+    free = np.ones(k + 1, bool)
+    while True:
+        w = np.zeros(k + 1)
+        penalty = np.full(k + 1, l2)
+        penalty[0] = 0.0
+        zf = z[:, free]
+        wf, pf = w[free], penalty[free]
+        for _ in range(iterations):
+            p = 1.0 / (1.0 + np.exp(-np.clip(zf @ wf, -30, 30)))
+            gradient = zf.T @ (p - y) + pf * wf
+            hessian = (zf * (p * (1 - p))[:, None]).T @ zf + np.diag(pf) + 1e-9 * np.eye(len(wf))
+            step = np.linalg.solve(hessian, gradient)
+            wf = wf - step
+            if np.abs(step).max() < 1e-9:
+                break
+        w[free] = wf
+        wrong_sign = np.where(free[1:] & (signs * w[1:] < 0))[0]
+        if not len(wrong_sign):
+            break
+        free[1 + wrong_sign] = False
+    weights = w[1:] / scale
+    return float(w[0] - weights @ mean), weights
+
+
+def _model_rows(rows: list[dict], kind: str) -> list[dict]:
+    """The fields a kind's model is fitted on: read by the ICR with a second opinion, and nothing
+    but the confidence deciding their verdict."""
+    return [r for r in rows if r["kind_of_confidence"] == kind and r["features"] and not r["other_reasons"]]
+
+
+def fit_confidence_model(rows: list[dict], *, l2: float = 1.0) -> dict:
+    """thresholds.CONFIDENCE_MODEL fitted per kind (logistic regression over MODEL_FEATURES), with
+    what it was fitted on. A kind with too few wrong fields to fit (a listed country name is
+    nearly always right) keeps its posterior as it is."""
+    names = list(MODEL_FEATURES)
     out = {}
     for kind in COMB_KINDS:
-        group = [r for r in sample if r["kind_of_confidence"] == kind]
-        out[kind] = _fit_platt_group(group) if len(group) >= 50 else {"fields": len(group), "note": "too few fields to fit"}
+        sample = _model_rows(rows, kind)
+        wrong = sum(not r["correct"] for r in sample)
+        if len(sample) < MIN_FIT_FIELDS or wrong < MIN_FIT_WRONG:
+            out[kind] = {"intercept": 0.0, "weights": {"logit_p": 1.0}, "fields": len(sample), "wrong": wrong,
+                         "note": "too few wrong fields to fit: the posterior as it is"}
+            continue
+        intercept, weights = fit_logistic([[r["features"][n] for n in names] for r in sample], [r["correct"] for r in sample],
+                                          l2=l2, signs=[MODEL_FEATURES[n] for n in names])
+        out[kind] = {"intercept": round(intercept, 4), "weights": {n: round(float(w), 4) for n, w in zip(names, weights) if abs(w) >= 1e-4},
+                     "fields": len(sample), "wrong": wrong}
     return out
 
 
-def _fit_platt_group(sample: list[dict]) -> dict:
-    import math
+def rescored(rows: list[dict], model: dict) -> list[dict]:
+    """The rows with the confidence `model` (per kind) gives where it decides: the fields with
+    features; the final flag is left as judged (with_thresholds sets it)."""
+    from scan.judge import calibrated
 
-    def logit(p: float) -> float:
-        p = min(max(p, 1e-6), 1 - 1e-6)
-        return math.log(p / (1 - p))
+    return [{**r, "confidence": calibrated(r["features"], r["kind_of_confidence"], model[r["kind_of_confidence"]])}
+            if r["features"] and r["kind_of_confidence"] in model else r for r in rows]
 
-    def loss(slope: float, shift: float, penalty: float, group: list[dict]) -> float:
-        total = 0.0
-        for r in group:
-            z = slope * logit(r["p_read"]) + shift - penalty * max(0, r["disagreeing"] - 1)
-            q = 1 / (1 + math.exp(-max(-30, min(30, z))))
-            q = min(max(q, 1e-9), 1 - 1e-9)
-            total -= math.log(q if r["correct"] else 1 - q)
-        return total
 
-    groups = {k: [r for r in sample if r["opinion"] == k] for k in OPINIONS}
-    best = None
-    for slope in [x / 10 for x in range(3, 16)]:
-        for penalty in (0.0, 0.5, 1.0, 1.5):
-            shifts, total = {}, 0.0
-            for k, group in groups.items():
-                if not group:
-                    shifts[k] = 0.0
-                    continue
-                value, shift = min((loss(slope, b / 4, penalty, group), b / 4) for b in range(-24, 25))
-                shifts[k], total = shift, total + value
-            if best is None or total < best[0]:
-                best = (total, slope, shifts, penalty)
-    _, slope, shifts, penalty = best
-    return {"fields": len(sample), "slope": slope, "shift": shifts, "extra_disagreement_penalty": penalty,
-            "accuracy": {k: round(sum(r["correct"] for r in g) / len(g), 4) if g else None for k, g in groups.items()},
-            "count": {k: len(g) for k, g in groups.items()}}
+def with_thresholds(rows: list[dict], thresholds: dict) -> list[dict]:
+    """The final flag of the comb fields the confidence decides, at `thresholds` per kind."""
+    return [{**r, "final": not r["other_reasons"] and r["confidence"] >= thresholds[r["kind_of_confidence"]]}
+            if r["features"] and r["kind_of_confidence"] in thresholds else r for r in rows]
+
+
+def out_of_fold(rows: list[dict], *, l2: float = 1.0, folds: int = FOLDS) -> list[dict]:
+    """Every row scored by a model fitted without its envelope's fold (envelopes dealt round-robin
+    into `folds`): what the confidence does on envelopes it never saw, to choose thresholds on
+    without the fit's own optimism."""
+    envelopes = sorted({r["envelope"] for r in rows})
+    fold_of = {e: k % folds for k, e in enumerate(envelopes)}
+    scored: dict[int, dict] = {}
+    for k in range(folds):
+        model = fit_confidence_model([r for r in rows if fold_of[r["envelope"]] != k], l2=l2)
+        inside = [r for r in rows if fold_of[r["envelope"]] == k]
+        for r, s in zip(inside, rescored(inside, model)):
+            scored[id(r)] = s
+    return [scored[id(r)] for r in rows]
 
 
 def reliability(rows: list[dict], edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0.99, 0.995, 0.999, 1.0001)) -> list[dict]:
@@ -164,19 +208,26 @@ def reliability(rows: list[dict], edges=(0.0, 0.5, 0.8, 0.9, 0.95, 0.97, 0.98, 0
 
 
 def choose_threshold(rows: list[dict], target: float) -> dict:
-    """The lowest confidence threshold at which, among the fields it would make final (those with
-    no other reason for review), the share of wrong ones stays at or under `target`."""
-    candidates = sorted({r["confidence"] for r in rows if not r["other_reasons"]})
-    best = None
-    for c in candidates:
-        final = [r for r in rows if not r["other_reasons"] and r["confidence"] >= c]
-        if not final:
-            break
-        wrong = sum(not r["correct"] for r in final)
-        if wrong / len(final) <= target:
-            best = {"threshold": round(c, 6), "final": len(final), "wrong_final": wrong, "automation": round(len(final) / len(rows), 4)}
-            break
-    return best or {"threshold": None, "final": 0, "wrong_final": 0, "automation": 0.0}
+    """The lowest confidence threshold at which the fields final (those it makes final, and those
+    final whatever it is: an empty field, a reading with no second opinion to weigh) are wrong at
+    most `target` of the time. When the fields it cannot touch are already wrong more often than
+    that (a stroke the reader never saw, read empty), the lowest at which it makes no wrong field
+    final at all."""
+    decided = sorted((r for r in rows if r["features"] and not r["other_reasons"]), key=lambda r: -r["confidence"])
+    ids = {id(r) for r in decided}
+    fixed = [r for r in rows if id(r) not in ids and r["final"]]
+    fixed_wrong = sum(not r["correct"] for r in fixed)
+    best = {"threshold": None, "final": len(fixed), "wrong_final": fixed_wrong, "automation": round(len(fixed) / max(1, len(rows)), 4)}
+    wrong = 0
+    for k, r in enumerate(decided):
+        wrong += not r["correct"]
+        if k + 1 < len(decided) and decided[k + 1]["confidence"] == r["confidence"]:
+            continue  # a threshold takes every field of the same confidence
+        final = len(fixed) + k + 1
+        if (fixed_wrong + wrong) / final <= target or not wrong:
+            best = {"threshold": round(r["confidence"], 6), "final": final, "wrong_final": fixed_wrong + wrong,
+                    "automation": round(final / len(rows), 4)}
+    return best
 
 
 def choose_common_threshold(rows: list[dict], target: float) -> dict:
@@ -213,39 +264,55 @@ def summary(rows: list[dict]) -> dict:
     }
 
 
-def calibrate(corpus: Path, *, target: float, workers: int | None = None, refresh: bool = False, today: date | None = None) -> dict:
-    envelopes = read_corpus(corpus, workers=workers, refresh=refresh)
-    rows = field_records(envelopes, today=today)
+def calibrate(corpora: list[Path], *, target: float, workers: int | None = None, refresh: bool = False,
+              today: date | None = None, l2: float = 1.0) -> dict:
+    rows = []
+    for corpus in corpora:
+        for r in field_records(read_corpus(corpus, workers=workers, refresh=refresh), today=today):
+            rows.append({**r, "envelope": f"{corpus.name}/{r['envelope']}"})  # env-0001 is in every corpus
     comb = [r for r in rows if r["type"] in COMB_TYPES and r["recognizer"] == "icr"]
-    report = {
-        "envelopes": len(envelopes),
+    model = fit_confidence_model(comb, l2=l2)
+    # Per kind, the threshold must hold both for the fitted model on its own corpus and for models
+    # fitted without each envelope (out of fold): the stricter of the two.
+    fitted, unseen = rescored(comb, model), out_of_fold(comb, l2=l2)
+    thresholds = {}
+    choice = {}
+    for kind in COMB_KINDS:
+        own = choose_threshold([r for r in fitted if r["kind_of_confidence"] == kind], target)
+        oof = choose_threshold([r for r in unseen if r["kind_of_confidence"] == kind], target)
+        thresholds[kind] = max(x["threshold"] if x["threshold"] is not None else 1.0 for x in (own, oof))
+        choice[kind] = {"fitted": own, "out_of_fold": oof, "chosen": thresholds[kind]}
+    predicted = with_thresholds(rescored(rows, model), thresholds)
+    return {
+        "envelopes": len({r["envelope"] for r in rows}),
         "in_force": {"all": summary(rows), **{k: summary([r for r in rows if r["type"] == k]) for k in sorted({r["type"] for r in rows})}},
         "reliability_icr_fields": reliability(comb),
-        "platt": fit_platt(comb),
-        "suggested_final_min_confidence": {k: choose_threshold([r for r in comb if r["kind_of_confidence"] == k], target) for k in COMB_KINDS},
+        "confidence_model": model,
+        "final_min_confidence": choice,
+        "with_fitted_model": {"all": summary(predicted), **{k: summary([r for r in predicted if r["type"] == k]) for k in COMB_TYPES}},
         "suggested_common_threshold": choose_common_threshold(rows, target),
         "current_final_min_confidence": dict(t.FINAL_MIN_CONFIDENCE),
         "target": target,
     }
-    return report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scan.calibrate", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--corpus", type=Path, help="a corpus folder made by samples.generate")
+    parser.add_argument("--corpus", type=Path, action="append", help="a corpus folder made by samples.generate (repeat to pool several)")
     parser.add_argument("--generate", type=int, default=0, help="generate this many envelopes first (into --corpus)")
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--target", type=float, default=0.0025, help="wrong share allowed among final fields")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--refresh", action="store_true", help="read the pages again instead of using the cache")
+    parser.add_argument("--l2", type=float, default=1.0, help="penalty on the confidence model's standardized weights")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="the day the rules see as today")
     args = parser.parse_args(argv)
-    corpus = args.corpus or Path(f"calibration-corpus-{args.seed}")
+    corpora = args.corpus or [Path(f"calibration-corpus-{args.seed}")]
     if args.generate:
         from samples.generate import generate_corpus
 
-        generate_corpus(corpus, count=args.generate, seed=args.seed, fonts="holdout", damage="mixed")
-    report = calibrate(corpus, target=args.target, workers=args.workers, refresh=args.refresh, today=args.today)
+        generate_corpus(corpora[0], count=args.generate, seed=args.seed, fonts="holdout", damage="mixed")
+    report = calibrate(corpora, target=args.target, workers=args.workers, refresh=args.refresh, today=args.today, l2=args.l2)
     print(json.dumps(report, indent=1, ensure_ascii=False, default=str))
     return 0
 

@@ -5,10 +5,10 @@ threshold of its type in scan/thresholds.py; those thresholds are calibrated on 
 corpus so that what the system calls final is wrong for at most 0.5 % of fields.
 
 Confidence is the probability that the whole value is right:
-- comb fields: the product of the ICR's per-character probabilities of the chosen string,
-  moved by Tesseract's second opinion (agreement multiplies the odds by a calibrated factor,
-  disagreement divides them), and for fields with a vocabulary (country names) the posterior
-  of the chosen entry;
+- comb fields: the product of the ICR's per-character probabilities of the chosen string (for
+  fields with a vocabulary, country names, the posterior of the chosen entry), weighed with
+  Tesseract's second opinion box by box by a logistic model calibrated per kind
+  (`confidence_features`, `calibrated`);
 - tick boxes and signatures: high when every box sits clearly on one side of its thresholds;
 - barcodes: 1.0 when the typed text on the page agrees.
 Then the template's own checks (templates.validation: type, charset, pattern, range, rules)
@@ -215,15 +215,50 @@ def confidence_kind(f: FieldSpec, value: str) -> str:
     return "listed" if f.type == "text" and f.vocabulary and value in vocabulary(f.vocabulary) else f.type
 
 
-def calibrated(p_read: float, opinion: str, disagreeing: int, kind: str) -> float:
-    """The chance the value is right, from the ICR's probability of the chosen string and the
-    second opinion: Platt scaling per comb type (`kind`), log-odds * slope + a shift per kind of
-    opinion (fitted by scan.calibrate on the corpus; each cell read otherwise beyond the first
-    may cost more)."""
-    if opinion == "none":
-        return p_read
-    logit = math.log(_odds(p_read)) * t.CONFIDENCE_LOGIT_SLOPE[kind] + t.SECOND_OPINION_SHIFT[kind][opinion]
-    logit -= t.EXTRA_DISAGREEMENT_PENALTY[kind] * max(0, disagreeing - 1)
+def confidence_features(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, p_read: float, allowed: str,
+                        second: tuple[str, ...] | None = None) -> dict[str, float]:
+    """What the calibrated confidence weighs (thresholds.CONFIDENCE_MODEL, fitted per kind by
+    scan.calibrate), measured on the chosen string: the ICR's log-odds of the whole string; the
+    kind of Tesseract's opinion of the same boxes (undisputed: some read alike, none otherwise;
+    all_agree on top when it read every box; silent: it read none; a box read otherwise is the
+    reference); how many more boxes it reads otherwise; the doubt (-log of the ICR's probability
+    of the chosen character) of the boxes it reads otherwise: a box the ICR was sure of that
+    Tesseract misread costs little, a doubtful one much; Tesseract's own confidence in the line
+    where it read every box alike (both readers agreeing on a misread shape is the error left at
+    the top). `second`: Tesseract's cells as the opinion was taken (raw.second_cells unless given)."""
+    second = second or raw.second_cells
+    agree = disagree = silent = 0
+    doubt_disagree = 0.0
+    for ch, i in zip(chosen, span):
+        g = cells[i]
+        if ch == " " or g is None:
+            continue
+        other = field_char(second[i], allowed) if i < len(second) else ""
+        if not other:
+            silent += 1
+        elif other == ch:
+            agree += 1
+        else:
+            disagree += 1
+            doubt_disagree -= math.log(max(g.prob(ch), t.CHAR_P_FLOOR))
+    all_agree = float(agree > 0 and not disagree and not silent)
+    return {
+        "logit_p": max(-t.CONFIDENCE_LOGIT_CLIP, min(t.CONFIDENCE_LOGIT_CLIP, math.log(_odds(p_read)))),
+        "undisputed": float(agree > 0 and not disagree),
+        "all_agree": all_agree,
+        "silent": float(not agree and not disagree),
+        "extra_disagreements": float(max(0, disagree - 1)),
+        "doubt_disagree": doubt_disagree,
+        "agreed_confidence": all_agree * float(raw.second_confidence),
+    }
+
+
+def calibrated(features: dict[str, float], kind: str, model: dict | None = None) -> float:
+    """The chance the value is right: logistic regression over `confidence_features`, weights per
+    kind (thresholds.CONFIDENCE_MODEL, fitted by scan.calibrate on the corpus; `model` is one
+    being fitted)."""
+    model = model or t.CONFIDENCE_MODEL[kind]
+    logit = model["intercept"] + sum(w * features.get(name, 0.0) for name, w in model["weights"].items())
     return _prob(math.exp(max(-30.0, min(30.0, logit))))
 
 
@@ -436,7 +471,11 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     evidence["p_read"] = round(confidence, 6)
     kind = confidence_kind(f, chosen)
     evidence["calibrated_as"] = kind
-    confidence = calibrated(confidence, opinion, disagreeing, kind)
+    if opinion != "none":
+        # Without a second reading (no Tesseract) the ICR's probability stands as it is.
+        features = confidence_features(raw, cells, chosen, span, confidence, f.charset)
+        evidence["features"] = {k: round(v, 4) for k, v in features.items()}
+        confidence = calibrated(features, kind)
     if f.type == "date" and len(written) != 8:
         problems.append("date")
     if problems:
