@@ -22,32 +22,14 @@ from dataclasses import replace
 import json
 import math
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 
 from scan import priors
 from scan import thresholds as t
 from scan.engines import CharGuess
 from scan.model import FieldReading
 from scan.read import RawField
-from templates.spec import FieldSpec, FormSpec
+from templates.spec import FieldSpec, FormSpec, vocabulary
 from templates.validation import check_field, normalize_value, validate
-
-VOCABULARY_DIR = Path(__file__).resolve().parent.parent / "templates" / "vocabularies"
-
-
-@lru_cache(maxsize=None)
-def vocabulary(name: str) -> tuple[str, ...]:
-    """The entries of templates/vocabularies/<name>.txt (upper case, comments left out)."""
-    path = VOCABULARY_DIR / f"{name}.txt"
-    if not path.exists():
-        return ()
-    entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip().upper()
-        if line and line not in entries:
-            entries.append(line)
-    return tuple(entries)
 
 
 def _odds(p: float) -> float:
@@ -182,30 +164,16 @@ def field_char(ch: str, allowed: str) -> str:
     return ch if not ch or ch in allowed else ""
 
 
-def _second_opinion(raw: RawField, chosen: str, span: range, allowed: str) -> tuple[str, int]:
-    """How Tesseract's reading of the same cells compares with the chosen string: ('agree' on
-    every written cell, 'partial' (some cells it did not read, none otherwise), 'silent' (it read
-    none of them), 'disagree', or 'none' when there is no independent second reading), and how
-    many cells it reads otherwise."""
-    if raw.recognizer != "icr" or not raw.second_cells:
-        return "none", 0
-    agree = disagree = 0
-    for ch, i in zip(chosen, span):
-        if ch == " ":
-            continue
-        other = field_char(raw.second_cells[i], allowed)
-        if not other:
-            continue
-        if other == ch:
-            agree += 1
-        else:
-            disagree += 1
-    written = sum(1 for ch in chosen if ch != " ")
-    if disagree:
-        return "disagree", disagree
-    if not agree:
-        return "silent", 0  # Tesseract read none of the written boxes: no opinion, not a partial agreement
-    return ("agree" if agree == written else "partial"), 0
+def _opinion(features: dict[str, float]) -> str:
+    """How Tesseract's reading of the chosen boxes compares, in words (the evidence, and
+    scan.calibrate's report): 'agree' on every written box, 'partial' (some it did not read,
+    none otherwise), 'silent' (it read none of them: no opinion, not a partial agreement), or
+    'disagree:N' with the number of boxes it reads otherwise."""
+    if features["silent"]:
+        return "silent"
+    if features["undisputed"]:
+        return "agree" if features["all_agree"] else "partial"
+    return f"disagree:{int(features['extra_disagreements']) + 1}"
 
 
 def confidence_kind(f: FieldSpec, value: str) -> str:
@@ -466,14 +434,14 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         if snapped != chosen:
             chosen, value = snapped, normalize_value(f, snapped)
         confidence = posterior
-    opinion, disagreeing = _second_opinion(raw, chosen, span, f.charset)
-    evidence["second_opinion"] = opinion if not disagreeing else f"disagree:{disagreeing}"
     evidence["p_read"] = round(confidence, 6)
     kind = confidence_kind(f, chosen)
     evidence["calibrated_as"] = kind
-    if opinion != "none":
-        # Without a second reading (no Tesseract) the ICR's probability stands as it is.
+    evidence["second_opinion"] = "none"
+    if raw.recognizer == "icr" and raw.second_cells:
+        # Without an independent second reading (no Tesseract) the ICR's probability stands as it is.
         features = confidence_features(raw, cells, chosen, span, confidence, f.charset)
+        evidence["second_opinion"] = _opinion(features)
         evidence["features"] = {k: round(v, 4) for k, v in features.items()}
         confidence = calibrated(features, kind)
     if f.type == "date" and len(written) != 8:

@@ -26,6 +26,18 @@ SEPARATOR_ID = "csq-sep"
 CURRENT_VERSION = "2026.1"
 
 VOCABULARY_DIR = Path(__file__).resolve().parent / "vocabularies"
+
+
+@lru_cache(maxsize=None)
+def vocabulary(name: str) -> tuple[str, ...]:
+    """The entries of templates/vocabularies/<name>.txt (upper case, comments left out, each once)."""
+    path = VOCABULARY_DIR / f"{name}.txt"
+    if not path.exists():
+        return ()
+    entries = (line.split("#", 1)[0].strip().upper() for line in path.read_text(encoding="utf-8").splitlines())
+    return tuple(dict.fromkeys(e for e in entries if e))
+
+
 FIELD_TYPES = ("text", "digits", "date", "choice", "checkbox", "signature")
 COMB_TYPES = ("text", "digits", "date")
 
