@@ -461,6 +461,11 @@ def letters_print(
 # ------------------------------------------------------------------------------ users
 
 
+def _new_password(given: str | None) -> str:
+    """--password, else env CSQ_NEW_PASSWORD, else asked twice at the prompt."""
+    return given or os.environ.get("CSQ_NEW_PASSWORD") or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
 @users_app.command("add")
 def users_add(
     ctx: typer.Context,
@@ -471,7 +476,7 @@ def users_add(
     """Create a staff account of the review station."""
     if role not in ("clerk", "reviewer", "supervisor"):
         raise BadArguments(f"--role {role!r}: use clerk, reviewer or supervisor")
-    secret = password or os.environ.get("CSQ_NEW_PASSWORD") or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    secret = _new_password(password)
     _open_registry(ctx).add_user(name, role, secret)
     _emit(None, False, f"user {name} ({role}) added")
 
@@ -517,7 +522,7 @@ def users_password(
     password: Optional[str] = typer.Option(None, "--password", help="Default: asked at the prompt, or env CSQ_NEW_PASSWORD."),
 ) -> None:
     """Set a new password (forgotten or leaked): the account's open sessions end."""
-    secret = password or os.environ.get("CSQ_NEW_PASSWORD") or typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    secret = _new_password(password)
     _open_registry(ctx).set_user_password(name, secret, by=by)
     _emit(None, False, f"password of {name} set; its sessions are over")
 

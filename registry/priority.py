@@ -12,7 +12,7 @@ import hmac
 import os
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import Iterable, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -65,6 +65,10 @@ class PriorityPolicy:
 
     def today(self) -> date:
         return datetime.now(self.zone).date()
+
+    def day_start(self, day: date) -> datetime:
+        """The moment `day` begins in the intake's time zone, in UTC (what the registry stores)."""
+        return datetime.combine(day, time.min, tzinfo=self.zone).astimezone(timezone.utc)
 
 
 def load_policy(path: str | Path | None = None) -> PriorityPolicy:

@@ -20,7 +20,7 @@ import json
 import logging
 from array import array
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import IO, Iterator
 
@@ -1138,8 +1138,7 @@ class Registry:
             .order_by(applications.c.file_no, field_values.c.id, pages.c.sequence)
         )
         if since is not None:
-            start = datetime.combine(since, datetime.min.time(), tzinfo=self.policy.zone)
-            query = query.where(field_values.c.updated_at >= start.astimezone(timezone.utc))
+            query = query.where(field_values.c.updated_at >= self.policy.day_start(since))
         out, seen = [], set()
         with self.db.read() as conn:
             for r in conn.execute(query):
@@ -1156,8 +1155,7 @@ class Registry:
         field (registry/review_stats.py)."""
         from registry.review_stats import review_stats
 
-        start = datetime.combine(since, datetime.min.time(), tzinfo=self.policy.zone)
-        return review_stats(self.db, start.astimezone(timezone.utc))
+        return review_stats(self.db, self.policy.day_start(since))
 
     def list_users(self) -> list[dict]:
         with self.db.read() as conn:
@@ -1237,7 +1235,7 @@ class Registry:
         return letters.concatenate(paths, Path(out))
 
     def _letters_since(self, since: date) -> tuple[list[tuple[str, datetime, datetime | None]], list[str]]:
-        start = datetime.combine(since, time.min, tzinfo=self.policy.zone).astimezone(timezone.utc)
+        start = self.policy.day_start(since)
         t = applications
         with self.db.read() as conn:
             rows = conn.execute(select(t.c.id, t.c.file_no, t.c.updated_at, t.c.letter_written_at)

@@ -35,22 +35,24 @@ def _safe_next(target: str | None) -> str:
     return "/"
 
 
+def _session_pairs(request: Request, key: str) -> list[tuple[str, str]]:
+    """(file number, field) pairs this session keeps under `key`: 'postponed' (Tab in the loop)
+    or 'set_aside' (unticked in a group)."""
+    return [tuple(pair) for pair in request.session.get(key, [])]
+
+
+def _remember_pairs(request: Request, key: str, pairs: list[list[str]], cap: int) -> None:
+    """Add `pairs` to the session's list under `key`, newest last, capped for the cookie's size."""
+    kept = [p for p in request.session.get(key, []) if p not in pairs]
+    request.session[key] = (kept + pairs)[-cap:]
+
+
 def _postponed(request: Request) -> list[tuple[str, str]]:
-    return [tuple(pair) for pair in request.session.get("postponed", [])]
+    return _session_pairs(request, "postponed")
 
 
 def _set_aside(request: Request) -> list[tuple[str, str]]:
-    return [tuple(pair) for pair in request.session.get("set_aside", [])]
-
-
-def _remember_set_aside(request: Request, pairs: list[list[str]]) -> None:
-    kept = [p for p in request.session.get("set_aside", []) if p not in pairs]
-    request.session["set_aside"] = (kept + pairs)[-limits.SET_ASIDE_MAX:]
-
-
-def _remember_postponed(request: Request, file_no: str, field: str) -> None:
-    pairs = [p for p in request.session.get("postponed", []) if p != [file_no, field]]
-    request.session["postponed"] = (pairs + [[file_no, field]])[-limits.POSTPONED_MAX:]
+    return _session_pairs(request, "set_aside")
 
 
 # ----------------------------------------------------------------------------- login
@@ -150,7 +152,7 @@ def review_save(request: Request, file_no: str = Form(...), field: str = Form(..
 def review_postpone(request: Request, file_no: str = Form(...), field: str = Form(...),
                     staff: Staff = Depends(auth.requires("reviewer"))):
     _station(request).desk.postpone(staff, file_no, field)
-    _remember_postponed(request, file_no, field)
+    _remember_pairs(request, "postponed", [[file_no, field]], limits.POSTPONED_MAX)
     return _answer_with_next(request, staff, saved=None, message=f"Remis à plus tard · Postponed: {file_no} {field}")
 
 
@@ -182,7 +184,8 @@ async def review_group_confirm(request: Request, staff: Staff = Depends(auth.req
     confirmed = {str(file_no) for file_no in form.getlist("confirm")}
     desk = _station(request).desk
     outcome = await run_in_threadpool(desk.confirm_group, staff, field, value, shown, confirmed)
-    _remember_set_aside(request, [[file_no, field] for file_no in outcome["set_aside"] + outcome["refused"]])
+    _remember_pairs(request, "set_aside", [[file_no, field] for file_no in outcome["set_aside"] + outcome["refused"]],
+                    limits.SET_ASIDE_MAX)
     parts = [f"{len(outcome['saved'])} confirmé(s) · confirmed"]
     if outcome["changed"]:
         parts.append(f"{len(outcome['changed'])} modifié(s) entre-temps, rien écrasé · changed meanwhile, nothing overwritten")
