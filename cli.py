@@ -267,6 +267,46 @@ def scan_batch(
     _emit(payload, as_json, "\n".join(_describe(r) for r in results) + f"\n{len(results)} envelope(s), {pages} page(s)")
 
 
+@scan_app.command("watch")
+def scan_watch(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="The folder the scanner writes into (done/ and failed/ are made in it)."),
+    once: bool = typer.Option(False, "--once", help="Handle the files there now, then exit."),
+    received: Optional[str] = typer.Option(None, "--received", help="Date received (YYYY-MM-DD); default the day each file is read."),
+    as_json: bool = typer.Option(False, "--json", help="--once: one JSON document at the end; otherwise one JSON line per file."),
+) -> None:
+    """A consume folder: each scan that appears becomes applications (separator sheets start envelopes;
+    a file without one is one envelope whose postmark date starts its name, YYYY-MM-DD-….pdf)."""
+    from mailroom.watch import StopFlag, watch
+    from scan.pipeline import close_pool
+
+    received_date = _parse_day(received, "--received") if received else None
+    registry = _open_registry(ctx)
+    stop = StopFlag()
+    stop.install()
+
+    def say(outcome) -> None:
+        if as_json and not once:
+            sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, default=str) + "\n")
+            sys.stdout.flush()
+        elif not as_json:
+            what = ", ".join(_describe(a) for a in outcome.applications) or "no application"
+            line = {"done": f"{outcome.name}: done, {outcome.pages} page(s) in {outcome.seconds:.1f} s: {what}",
+                    "failed": f"{outcome.name}: failed: {outcome.reason}",
+                    "retry": f"{outcome.name}: left in the folder: {outcome.reason}"}[outcome.status]
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    if not once:
+        typer.echo(f"watching {folder} (Ctrl+C or SIGTERM stops after the file in hand)", err=True)
+    try:
+        outcomes = watch(folder, registry, once=once, received=received_date, stop=stop, on_file=say)
+    finally:
+        close_pool()
+    if as_json and once:
+        _emit({"files": [o.to_json() for o in outcomes]}, True)
+
+
 def _read_binary(path: Path) -> bytes:
     try:
         data = path.read_bytes()
