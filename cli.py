@@ -307,6 +307,20 @@ def scan_watch(
         _emit({"files": [o.to_json() for o in outcomes]}, True)
 
 
+@scan_app.command("rescans")
+def scan_rescans(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the queue as one JSON document."),
+) -> None:
+    """Files with pages missing or unreadable, the page numbers wanted, best priority first (the rescan queue)."""
+    from registry.mailroom_day import rescan_queue
+
+    items = rescan_queue(_open_registry(ctx).db)
+    _emit([i.to_json() for i in items], as_json,
+          "\n".join(f"{i.file_no} (priority {i.priority_date}): page(s) {', '.join(map(str, i.pages_wanted)) or '?'} {i.why}"
+                    for i in items) or "no page to rescan")
+
+
 def _read_binary(path: Path) -> bytes:
     try:
         data = path.read_bytes()

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from errors import CsqError, DatabaseError, StorageError
+from registry import mailroom_day
 
 SCAN_SUFFIXES = (".pdf", ".tif", ".tiff", ".png", ".jpg", ".jpeg")
 PROCESSING_DIR = ".processing"
@@ -235,6 +236,9 @@ def _handle(folder: Folder, claimed: Path, registry, received, workers, on_file)
         on_file(outcome)
         raise
     folder.finish(claimed, outcome.status, outcome.reason)
+    mailroom_day.record_file(registry.db, name=name, status=outcome.status, pages=outcome.pages,
+                             file_nos=[a.file_no for a in outcome.applications], reason=outcome.reason,
+                             actor=f"mailroom:{folder.host}")
     on_file(outcome)
     return outcome
 

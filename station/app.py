@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from errors import CsqError
 from registry import review_claims
-from station import api, auth, http_errors, limits, pages
+from station import api, auth, http_errors, limits, mailroom_page, pages
 from station.images import PageImages
 from station.online_intake import SubmissionBatcher
 from templates.spec import load_form
@@ -101,6 +101,7 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     app.add_route("/api/applications", api.submit_application, methods=["POST"])
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(mailroom_page.router)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(
         SessionMiddleware,
