@@ -717,6 +717,23 @@ def _in_throwaway_registry(db: str, doing: str, run) -> dict:
         return {**run(url, Path(tmp)), "database_choice": chosen}
 
 
+@bench_app.command("watch")
+def bench_watch_command(
+    stack_envelopes: int = typer.Option(5, "--stack-envelopes", min=1, max=50, help="Envelopes in the stack dropped as one file (about 8 pages each)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the generated envelopes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """The consume folder with warm models: a stack's pages/min and one envelope from file to registered, letter written (targets 600/min, 2 s)."""
+    from bench.watch import bench_watch
+
+    typer.echo("generating the envelopes (not timed), then dropping them into a watched folder...", err=True)
+    r = bench_watch(stack_envelopes=stack_envelopes, seed=seed)
+    _emit(r, as_json, f"stack: {r['stack']['pages']} pages, {r['stack']['envelopes']} envelopes in {r['stack']['seconds']} s = "
+          f"{r['stack']['pages_per_min']} pages/min (target {r['stack']['target_pages_per_min']}); one envelope of "
+          f"{r['envelope']['pages']} pages: {r['envelope']['seconds']} s to registered, letter written {r['envelope']['letter_written']} "
+          f"(target {r['envelope']['target_s']} s); load average {r['load_average']} on {r['cpus']} cpus")
+
+
 @bench_app.command("queue")
 def bench_queue_command(
     count: int = typer.Option(1_000_000, "--count", min=1, max=50_000_000, help="Synthetic applications to rank and list."),

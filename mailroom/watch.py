@@ -42,9 +42,10 @@ PROCESSING_DIR = ".processing"
 DONE_DIR = "done"
 FAILED_DIR = "failed"
 # A file is taken once its size and modification time have not changed for this long: the
-# scanner may still be writing it (a 40-page PDF over a network share takes seconds).
-SETTLE_S = 1.0
-POLL_S = 1.0
+# scanner may still be writing it. Half a second keeps an envelope's whole trip under 2 s; a
+# scanner writing over a slow share should write under a temporary (dot) name and rename.
+SETTLE_S = 0.5
+POLL_S = 0.25
 NAME_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[-_ .]|$)")
 NAME_ILLEGIBLE = re.compile(r"^\d{4}-\d{2}-\d{2}[-_ ]illegible(?:[-_ .]|$)", re.IGNORECASE)
 

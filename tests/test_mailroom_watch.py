@@ -182,3 +182,13 @@ def test_the_running_watcher_handles_new_files_and_stops_on_sigterm(tmp_path):
             watcher.kill()
     assert watcher.returncode == 0, err
     assert "2026-02-18-env.tif: done" in out
+
+
+def test_the_watch_benchmark_reports_both_figures(tmp_path):
+    """`csq bench watch` small: a stack and an envelope through a running watcher, with the
+    letter written (behaviour only: the figures depend on the machine)."""
+    from bench.watch import bench_watch
+
+    report = bench_watch(stack_envelopes=1, seed=3, workdir=tmp_path)
+    assert report["stack"]["envelopes"] == 1 and report["stack"]["pages_per_min"] > 0
+    assert report["envelope"]["letter_written"] and report["envelope"]["seconds"] > 0
