@@ -547,14 +547,15 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    public: bool = typer.Option(False, "--public", help="Only the candidates' pages (/forms, /status): no staff route, no image, no API."),
 ) -> None:
-    """The web review station (and the online API)."""
+    """The web review station, the online API and the candidates' pages (/forms, /status)."""
     import uvicorn
 
     from station.app import create_app
 
     s = _settings(ctx)
-    uvicorn.run(create_app(s.db_url, s.data_dir), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(s.db_url, s.data_dir, public_only=public), host=host, port=port, log_level="info")
 
 
 # ---- samples, demo, bench (samples/)

@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from errors import CsqError
 from registry import review_claims
-from station import api, auth, http_errors, limits, pages
+from station import api, auth, http_errors, limits, pages, public
 from station.images import PageImages
 from station.online_intake import SubmissionBatcher
 from templates.spec import load_form
@@ -72,12 +72,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(db_url: str, data_dir: Path) -> FastAPI:
+def create_app(db_url: str, data_dir: Path, *, public_only: bool = False) -> FastAPI:
+    """The station. `public_only`: the candidates' pages alone (no staff route, no image, no
+    API), for a host open to the Internet while the review station stays inside."""
     from registry.service import Registry
 
     data_dir = Path(data_dir)
     load_form()  # the template parsed once, now, rather than inside the first request
     registry = Registry.open(db_url, data_dir)
+    if public_only:
+        return _public_app(registry)
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
     station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images),
@@ -97,10 +101,12 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     app = FastAPI(title="csq-intake station", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.station = station
+    app.state.templates = station.templates
     http_errors.install(app)
     app.add_route("/api/applications", api.submit_application, methods=["POST"])
     app.include_router(api.router)
     app.include_router(pages.router)
+    public.install(app, registry, station.templates)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(
         SessionMiddleware,
@@ -111,6 +117,20 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
         # Behind TLS (production), set CSQ_SECURE_COOKIES=1: the cookie never travels in clear.
         https_only=os.environ.get("CSQ_SECURE_COOKIES") == "1",
     )
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _public_app(registry) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        registry.close()
+
+    app = FastAPI(title="csq-intake: candidates' pages", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    http_errors.install(app)
+    public.install(app, registry, make_environment())
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(SecurityHeaders)
     return app
 
