@@ -699,6 +699,24 @@ def bench_api_command(
           f"(load average {report['load_average_1min']} on {report['cpus']} cpus)")
 
 
+@bench_app.command("public")
+def bench_public_command(
+    clients: int = typer.Option(500, "--clients", min=1, max=5000, help="Concurrent connections posting the on-screen form."),
+    requests: Optional[int] = typer.Option(None, "--requests", min=1, max=100_000, help="Forms posted in all (default: one per client)."),
+    workers: int = WORKERS_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """The candidates' pages under a rush: prefilled PDFs per second, latency p50/p99, how many were told "busy, try again"."""
+    from bench.public_pages import bench_public
+
+    typer.echo(f"{requests or clients} forms from {clients} clients to `csq serve --public` ({workers} workers)...", err=True)
+    r = bench_public(clients, requests, workers=workers)
+    _emit(r, as_json, f"{r['pdfs']} PDFs in {r['elapsed_s']} s: {r['pdfs_per_s']} PDFs/s, latency p50 {r['pdf_latency']['p50_ms']} ms / "
+          f"p99 {r['pdf_latency']['p99_ms']} ms; {r['busy']} told busy (p99 {r['busy_latency']['p99_ms']} ms, Retry-After "
+          f"{r['busy_retry_after_s']}); failures {r['failures'] or 'none'}; server CPU {r['server_cpu_s_per_pdf']} s per PDF "
+          f"(load average {r['load_average']})")
+
+
 # ---- stations, workers, audit (issue 6)
 # The shared scan queue (registry/work_queue.py + scan/worker.py, docs/stations.md), the
 # registry's consistency check (registry/integrity.py), the audit trail's hash chain

@@ -130,6 +130,7 @@ def _public_app(registry) -> FastAPI:
     app = FastAPI(title="csq-intake: candidates' pages", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     http_errors.install(app)
     public.install(app, registry, make_environment())
+    app.add_api_route("/healthz", pages.health)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(SecurityHeaders)
     return app
@@ -140,3 +141,9 @@ def app_from_env() -> FastAPI:
     folder from CSQ_DATABASE_URL and CSQ_DATA_DIR, as `csq` reads them."""
     return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
                       Path(os.environ.get("CSQ_DATA_DIR", "csq-data")))
+
+
+def public_app_from_env() -> FastAPI:
+    """The candidates' pages alone (`csq serve --public`), for `uvicorn --factory`."""
+    return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
+                      Path(os.environ.get("CSQ_DATA_DIR", "csq-data")), public_only=True)

@@ -198,9 +198,9 @@ async def http_path_rate(host: str, port: int, count: int, concurrency: int) -> 
     return count / (time.perf_counter() - t0)
 
 
-def start_server(db_url: str, data_dir: Path, port: int, workers: int) -> subprocess.Popen:
+def start_server(db_url: str, data_dir: Path, port: int, workers: int, *, factory: str = "station.app:app_from_env") -> subprocess.Popen:
     env = {**os.environ, "CSQ_DATABASE_URL": db_url, "CSQ_DATA_DIR": str(data_dir)}
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "station.app:app_from_env", "--host", "127.0.0.1",
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--backlog", "4096",
            "--no-access-log"]
     server = subprocess.Popen(cmd, env=env, cwd=str(Path(__file__).resolve().parent.parent))

@@ -215,3 +215,14 @@ def test_status_lookup_in_the_registry_needs_both_keys(tmp_path):
         assert found.file_no == number and found.channel == "mail"
         assert not hasattr(found, "family_name")  # no personal data in the answer
 
+
+
+def test_the_rush_benchmark_counts_every_answer(tmp_path):
+    """`csq bench public` on a few clients: every form is answered, a PDF or 'busy' (behaviour
+    only: the rate depends on the machine)."""
+    from bench.public_pages import bench_public
+
+    report = bench_public(clients=4, requests=6, workers=1, workdir=tmp_path)
+    assert report["ok"], report
+    assert report["pdfs"] + report["busy"] == 6 and report["pdfs"] >= 1
+    assert report["pdf_bytes_mean"] > 20_000

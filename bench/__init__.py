@@ -1,0 +1,1 @@
+"""Benchmarks: figures anyone can rerun (`csq bench …`), outside the product's packages."""
