@@ -818,19 +818,45 @@ def audit_verify(
 # ------------------------------------------------------------------------------- main
 
 
+# typer >= 0.22 carries its own copy of click: its exceptions are not the installed click's. Both
+# are caught, so the guard below holds whichever typer pip chose.
+_EXIT = (typer.Exit, click.exceptions.Exit)
+_ABORT = (typer.Abort, click.exceptions.Abort)
+_CLICK_ERROR = (getattr(typer, "TyperException", click.exceptions.ClickException), click.exceptions.ClickException)
+
+
+def usage_error_line(exc: Exception) -> str:
+    """A usage mistake (unknown option or command, missing or bad argument) as one line: what was
+    wrong, the option meant where one is close, and the command's usage line."""
+    meant = sorted(getattr(exc, "possibilities", None) or ())
+    message = (exc.message if meant else exc.format_message()).strip().rstrip(".")
+    if meant:  # click's close matches (difflib) to the mistyped option
+        message += f"; did you mean {' or '.join(meant)}?"
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"csq: error: {message}"
+    usage = " ".join(ctx.get_usage().split())  # "Usage: csq registry queue [OPTIONS]", on one line
+    return f"csq: error: {message} ({usage}; '{ctx.command_path} --help' tells more)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every known error into one line and its exit code."""
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
     try:
-        code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        code = app(args=argv, prog_name="csq", standalone_mode=False)
+    except _EXIT as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT:
         sys.stderr.write("csq: interrupted\n")
         code = 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
+    except _CLICK_ERROR as exc:
+        code = getattr(exc, "exit_code", int(ExitCode.bad_args))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `csq scan` alone: the help is the answer
+            sys.stderr.write(exc.format_message().rstrip() + "\n")
+        elif code == ExitCode.bad_args:  # click's UsageError and its kin: NoSuchOption, BadParameter, ...
+            sys.stderr.write(usage_error_line(exc) + "\n")
+        else:
+            sys.stderr.write(f"csq: error: {exc.format_message()}\n")
     except CsqError as exc:
         if verbose:
             raise
