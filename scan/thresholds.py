@@ -13,6 +13,11 @@ RESAMPLE_TOLERANCE = 1.1  # a 210 dpi page is not worth resampling
 MAX_PAGE_PIXELS = 200_000_000  # a letter page at 1200 dpi is 135 Mpx; above this is a bomb or a bad tag
 ASSUMED_PAGE_LONG_SIDE_IN = 11.0  # no usable dpi tag: assume letter (A4 is 6 % longer: alignment absorbs it)
 PLAUSIBLE_LONG_SIDE_IN = (4.0, 18.0)  # a tagged dpi giving a page outside this is ignored
+# The smallest picture that can still be a scanned page: a business card's short side (2 in) at
+# 72 dpi, the lowest resolution any scanner or phone writes, is 144 px; a letter page's short side
+# at 72 dpi is 612 px. Below this no resolution makes it a sheet of paper (a 40x60 icon, a thumbnail).
+# PDF pages are measured in points, 1/72 in, so the same 144 is a 2-inch side there.
+MIN_PAGE_SHORT_SIDE_PX = 144
 PNG_COMPRESSION = 1  # zlib level for stored page images (with the RLE strategy: on a noisy grey scan
 # 12 % faster and 15 % smaller than level 1's default strategy, 3x faster than level 6)
 SUPPORTING_MAX_DPI = 200  # pages kept as pictures (supporting documents) are stored at most at this
