@@ -16,7 +16,7 @@ from station.app import create_app
 
 
 def take(out_dir: Path) -> list[Path]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -35,7 +35,8 @@ def take(out_dir: Path) -> list[Path]:
             page.keyboard.press("Enter")
             page.wait_for_url(lambda url: "/login" not in url)
             page.wait_for_selector(".field-card #crop")
-            page.wait_for_function("document.querySelector('#crop').complete")
+            # not page.wait_for_function: it polls with eval, which the station's CSP forbids
+            expect(page.locator("#crop")).to_have_js_property("complete", True)
             page.keyboard.type("GAGNÉ-TREMBL")  # caught mid-correction: the typed value replaces the reading
             target = out_dir / "review-station.png"
             page.screenshot(path=str(target))

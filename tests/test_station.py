@@ -691,3 +691,19 @@ def test_review_pace_counts_sittings_not_breaks(registry, monkeypatch):
         registry.review_set(file_no, "citizenship", "MAROC", by="remi", expected_version=field_version(registry, file_no, "citizenship"))
     remi = registry.review_stats(registry.policy.today() - timedelta(days=1))["people"][0]
     assert (remi["saved"], remi["median_seconds_per_field"]) == (4, 5.0)
+
+
+def test_no_browser_wait_polls_with_eval():
+    """playwright's page.wait_for_function runs its predicate with `eval`, which the station's CSP
+    (`default-src 'self'`) forbids: such a wait errors out whenever its condition is not already
+    true at the first check, i.e. on a loaded machine (issue 11). Waits are locators + expect."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted([*root.glob("tests/*.py"), *root.glob("station/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wait_for_function":
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not found, f"eval-based waits (use locators and expect): {found}"
