@@ -80,8 +80,11 @@ TICK_SCRIBBLE_OUTSIDE = 0.03  # CALIBRATED: ink share of that ring from which a 
 TICK_FILLED_CLEAN_OUTSIDE = 0.01  # a lone blacked-in box is taken as the answer, final, only this clean around
 SIGNATURE_INSET_PX = 4
 GLYPH_MARGIN_PX = 3  # white kept around a typed letter used as a template
-GLYPH_BLUR_SIGMA = 0.8  # the template softened like a 200 dpi scan
-GLYPH_MIN_MATCH = 0.85  # CALIBRATED: typed cells match their own letter at >= 0.91 (724 cells, damaged scans), another letter at a median 0.63
+GLYPH_BLUR_SIGMA = 1.0  # cell and template softened alike: a grey and a bilevel scan of a letter then agree
+GLYPH_SUPERSAMPLE = 8  # templates drawn this much larger (no hinting), then averaged down
+GLYPH_PHASES = 2  # sub-pixel offsets per axis (half a pixel): 4 templates a letter
+GLYPH_MIN_MATCH = 0.85  # CALIBRATED (scan/typed_glyphs.py, 2026-12-04): typed cells match their own letter at >= 0.96 (median 0.98-0.99;
+# 150/200/300 dpi, grey and bilevel, damaged scans; 0.91 at 150 dpi binarized at 80), letters written over at 0.37-0.76
 ABOVE_BAND = (0.12, 0.85)  # band above a cell searched for a corrected letter, in cell heights
 ABOVE_MIN_INK_SHARE = 0.04  # CALIBRATED: handwriting share of that band (printed label excluded) ...
 ABOVE_MIN_EXTENT = 0.4  # ... spanning this share of its height: 8/8 corrections of the corpus found, 11 of
