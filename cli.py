@@ -613,7 +613,7 @@ def bench_scan(
     """Accuracy, automation, undetected errors and speed on generated envelopes with known truth."""
     import tempfile
 
-    from samples.bench import run_scan_bench
+    from bench.scan import run_scan_bench
 
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp:
         folder = workdir or Path(tmp)
@@ -642,7 +642,7 @@ def bench_load(
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document instead of the table."),
 ) -> None:
     """Online submissions through the API while a stack is scanned into the same registry: none lost, none duplicated, latency, pages/min."""
-    from station.loadbench import print_report, run_load_bench
+    from bench.load import print_report, run_load_bench
 
     report = run_load_bench(clients=clients, submissions=submissions, workers=workers, db=db, stack_envelopes=stack_envelopes,
                             seed=seed, time_limit_s=time_limit, say=lambda line: typer.echo(line, err=True))
@@ -656,7 +656,7 @@ def _in_throwaway_registry(db: str, doing: str, run) -> dict:
     """`run(url, folder)`'s report, on an empty registry chosen by --db and removed afterwards."""
     import tempfile
 
-    from registry.bench import bench_registry
+    from bench.ranking import bench_registry
 
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp, bench_registry(db, Path(tmp)) as (url, chosen):
         typer.echo(f"{chosen}; {doing}", err=True)
@@ -670,7 +670,7 @@ def bench_queue_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
 ) -> None:
     """Rank and list the queue of COUNT applications: what staff run on intake day (target: 5 s at a million)."""
-    from registry.bench import bench_queue
+    from bench.ranking import bench_queue
 
     report = _in_throwaway_registry(db, f"filling {count:,} applications (not timed)...",
                                     lambda url, folder: bench_queue(url, count, data_dir=folder / "data"))
@@ -688,7 +688,7 @@ def bench_api_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
 ) -> None:
     """Online intake through the API: submissions/s, latency p50/p99, none lost or duplicated (target: 500/s)."""
-    from station.bench import bench_api
+    from bench.station import bench_api
 
     report = _in_throwaway_registry(db, f"{submissions or clients} submissions from {clients} clients...",
                                     lambda url, folder: bench_api(clients, submissions, workers=workers, db_url=url))

@@ -15,7 +15,7 @@ import os
 import pytest
 from playwright.sync_api import expect
 
-from station import testing as T
+import station_fixtures as T
 from station.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")]

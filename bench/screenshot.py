@@ -1,6 +1,6 @@
-"""Pictures of the review station for the docs: `python -m station.screenshot docs/`.
+"""Pictures of the review station for the docs: `python -m bench.screenshot docs/`.
 
-Builds a throw-away registry with a few scanned envelopes (station/testing.py), serves it on
+Builds a throw-away registry with a few scanned envelopes (samples/readings.py), serves it on
 127.0.0.1, logs in as a reviewer in headless Chromium and saves what a person sees.
 """
 
@@ -11,7 +11,8 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from station import testing as T
+from bench import live
+from samples import readings
 from station.app import create_app
 
 
@@ -23,15 +24,15 @@ def take(out_dir: Path) -> list[Path]:
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(f"sqlite:///{tmp}/registry.db", Path(tmp) / "data")
         registry = app.state.station.registry
-        T.add_staff(registry)
+        readings.add_staff(registry)
         for serial, day in enumerate((date(2026, 10, 2), date(2026, 10, 3), date(2026, 10, 5))):
-            T.register_mail_envelope(registry, serial, postmark=day)
-        with T.LiveServer(app) as server, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=T.CHROMIUM, args=T.CHROMIUM_ARGS)
+            readings.register_mail_envelope(registry, serial, postmark=day)
+        with live.LiveServer(app) as server, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=live.CHROMIUM, args=live.CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(f"{server.url}/login?next=/review")
             page.fill("input[name=username]", "remi")
-            page.fill("input[name=password]", T.PASSWORD)
+            page.fill("input[name=password]", readings.PASSWORD)
             page.keyboard.press("Enter")
             page.wait_for_url(lambda url: "/login" not in url)
             page.wait_for_selector(".field-card #crop")
