@@ -19,12 +19,13 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from station import limits
-from station import testing as T
-from station.bench import percentile, process_tree_cpu_s, start_server
+from bench.live import free_port
+from bench.station import percentile, process_tree_cpu_s, start_server
+from samples.readings import sample_document
 
 
 def form_body() -> bytes:
-    fields = T.sample_document()["fields"]
+    fields = sample_document()["fields"]
     return urlencode({k: ("on" if v is True else v) for k, v in fields.items() if v is not False}).encode()
 
 
@@ -80,7 +81,7 @@ def bench_public(clients: int = 500, requests: int | None = None, *, workers: in
                  timeout_s: float = 120, workdir: Path | None = None) -> dict:
     requests = clients if requests is None else requests
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        port = T.free_port()
+        port = free_port()
         server = start_server(f"sqlite:///{tmp}/registry.db", Path(tmp) / "data", port, workers,
                               factory="station.app:public_app_from_env")
         try:

@@ -16,17 +16,16 @@ and birth date.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import and_, func, select
 
 from errors import BadArguments
 from registry.db import Database
 from registry.filenumber import normalize_file_no
-from registry.models import applications, audit_events, field_values
+from registry.models import applications, audit_events, field_values, queue_places
 from registry.priority import person_key
-from registry.service import status_column, with_places
-from registry.models import queue_places
+from registry.records import status_column, with_places, write_audit
 
 LOOKUP_ACTION = "status_lookup"
 LOOKUP_ACTOR = "public"
@@ -95,13 +94,10 @@ def look_up(db: Database, *, birth_date: str, file_no: str | None = None, passpo
         found = [FileStatus(r.file_no, r.channel, r.status, _iso(r.received_date), _iso(r.postmark_date),
                             bool(r.postmark_illegible), _iso(r.submitted_at), _iso(r.priority_date), r.rank, r.duplicate_of)
                  for r in rows]
-        now = datetime.now(timezone.utc)
-        if found:
-            conn.execute(audit_events.insert(), [
-                {"at": now, "actor": LOOKUP_ACTOR, "action": LOOKUP_ACTION, "file_no": f.file_no, "detail": f"found by {via}"}
-                for f in found])
-        else:
-            conn.execute(audit_events.insert().values(at=now, actor=LOOKUP_ACTOR, action=LOOKUP_ACTION, detail=f"nothing found by {via}"))
+        for f in found:
+            write_audit(conn, actor=LOOKUP_ACTOR, action=LOOKUP_ACTION, file_no=f.file_no, detail=f"found by {via}")
+        if not found:
+            write_audit(conn, actor=LOOKUP_ACTOR, action=LOOKUP_ACTION, detail=f"nothing found by {via}")
         return found
 
 

@@ -1,6 +1,6 @@
 """Every threshold and magic number of the review station and the online API, in one place.
 
-Change them here, never inline: the tests and station/bench.py read the same names.
+Change them here, never inline: the tests and bench/station.py read the same names.
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ QUEUE_PAGE_SIZE = 50
 STATS_MAX_DAYS = 366  # the review statistics page looks back at most this far
 HISTORY_PAGE_SIZE = 200
 
-# --- benchmark targets (station/bench.py) ----------------------------------------------
+# --- benchmark targets (bench/station.py) ----------------------------------------------
 BENCH_REVIEW_PENDING_FIELDS = 10_000
 BENCH_REVIEW_REQUESTS = 200
 BENCH_REVIEW_P99_TARGET_MS = 100.0

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from station import testing as T
+import station_fixtures as T
 from station.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from registry import status_lookup
 from station import limits
-from station import testing as T
+import station_fixtures as T
 from station.app import create_app
 from station.public import LookupThrottle, PrefillGate
 from templates.spec import load_form
