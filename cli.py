@@ -601,14 +601,15 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    public: bool = typer.Option(False, "--public", help="Only the candidates' pages (/forms, /status): no staff route, no image, no API."),
 ) -> None:
-    """The web review station (and the online API)."""
+    """The web review station, the online API and the candidates' pages (/forms, /status)."""
     import uvicorn
 
     from station.app import create_app
 
     s = _settings(ctx)
-    uvicorn.run(create_app(s.db_url, s.data_dir), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(s.db_url, s.data_dir, public_only=public), host=host, port=port, log_level="info")
 
 
 # ---- samples, demo, bench (samples/)
@@ -667,7 +668,7 @@ def bench_scan(
     """Accuracy, automation, undetected errors and speed on generated envelopes with known truth."""
     import tempfile
 
-    from samples.bench import run_scan_bench
+    from bench.scan import run_scan_bench
 
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp:
         folder = workdir or Path(tmp)
@@ -696,7 +697,7 @@ def bench_load(
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document instead of the table."),
 ) -> None:
     """Online submissions through the API while a stack is scanned into the same registry: none lost, none duplicated, latency, pages/min."""
-    from station.loadbench import print_report, run_load_bench
+    from bench.load import print_report, run_load_bench
 
     report = run_load_bench(clients=clients, submissions=submissions, workers=workers, db=db, stack_envelopes=stack_envelopes,
                             seed=seed, time_limit_s=time_limit, say=lambda line: typer.echo(line, err=True))
@@ -710,7 +711,7 @@ def _in_throwaway_registry(db: str, doing: str, run) -> dict:
     """`run(url, folder)`'s report, on an empty registry chosen by --db and removed afterwards."""
     import tempfile
 
-    from registry.bench import bench_registry
+    from bench.ranking import bench_registry
 
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp, bench_registry(db, Path(tmp)) as (url, chosen):
         typer.echo(f"{chosen}; {doing}", err=True)
@@ -741,7 +742,7 @@ def bench_queue_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
 ) -> None:
     """Rank and list the queue of COUNT applications: what staff run on intake day (target: 5 s at a million)."""
-    from registry.bench import bench_queue
+    from bench.ranking import bench_queue
 
     report = _in_throwaway_registry(db, f"filling {count:,} applications (not timed)...",
                                     lambda url, folder: bench_queue(url, count, data_dir=folder / "data"))
@@ -759,7 +760,7 @@ def bench_api_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
 ) -> None:
     """Online intake through the API: submissions/s, latency p50/p99, none lost or duplicated (target: 500/s)."""
-    from station.bench import bench_api
+    from bench.station import bench_api
 
     report = _in_throwaway_registry(db, f"{submissions or clients} submissions from {clients} clients...",
                                     lambda url, folder: bench_api(clients, submissions, workers=workers, db_url=url))
@@ -767,6 +768,24 @@ def bench_api_command(
           f"{report['latency']['p50_ms']} ms / p99 {report['latency']['p99_ms']} ms, lost {report['lost']}, duplicated "
           f"{report['duplicated']}; server CPU {report['server_cpu_ms_per_submission']} ms per submission "
           f"(load average {report['load_average_1min']} on {report['cpus']} cpus)")
+
+
+@bench_app.command("public")
+def bench_public_command(
+    clients: int = typer.Option(500, "--clients", min=1, max=5000, help="Concurrent connections posting the on-screen form."),
+    requests: Optional[int] = typer.Option(None, "--requests", min=1, max=100_000, help="Forms posted in all (default: one per client)."),
+    workers: int = WORKERS_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """The candidates' pages under a rush: prefilled PDFs per second, latency p50/p99, how many were told "busy, try again"."""
+    from bench.public_pages import bench_public
+
+    typer.echo(f"{requests or clients} forms from {clients} clients to `csq serve --public` ({workers} workers)...", err=True)
+    r = bench_public(clients, requests, workers=workers)
+    _emit(r, as_json, f"{r['pdfs']} PDFs in {r['elapsed_s']} s: {r['pdfs_per_s']} PDFs/s, latency p50 {r['pdf_latency']['p50_ms']} ms / "
+          f"p99 {r['pdf_latency']['p99_ms']} ms; {r['busy']} told busy (p99 {r['busy_latency']['p99_ms']} ms, Retry-After "
+          f"{r['busy_retry_after_s']}); failures {r['failures'] or 'none'}; server CPU {r['server_cpu_s_per_pdf']} s per PDF "
+          f"(load average {r['load_average']})")
 
 
 # ---- stations, workers, audit (issue 6)
@@ -889,19 +908,45 @@ def audit_verify(
 # ------------------------------------------------------------------------------- main
 
 
+# typer >= 0.22 carries its own copy of click: its exceptions are not the installed click's. Both
+# are caught, so the guard below holds whichever typer pip chose.
+_EXIT = (typer.Exit, click.exceptions.Exit)
+_ABORT = (typer.Abort, click.exceptions.Abort)
+_CLICK_ERROR = (getattr(typer, "TyperException", click.exceptions.ClickException), click.exceptions.ClickException)
+
+
+def usage_error_line(exc: Exception) -> str:
+    """A usage mistake (unknown option or command, missing or bad argument) as one line: what was
+    wrong, the option meant where one is close, and the command's usage line."""
+    meant = sorted(getattr(exc, "possibilities", None) or ())
+    message = (exc.message if meant else exc.format_message()).strip().rstrip(".")
+    if meant:  # click's close matches (difflib) to the mistyped option
+        message += f"; did you mean {' or '.join(meant)}?"
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"csq: error: {message}"
+    usage = " ".join(ctx.get_usage().split())  # "Usage: csq registry queue [OPTIONS]", on one line
+    return f"csq: error: {message} ({usage}; '{ctx.command_path} --help' tells more)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every known error into one line and its exit code."""
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
     try:
-        code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        code = app(args=argv, prog_name="csq", standalone_mode=False)
+    except _EXIT as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT:
         sys.stderr.write("csq: interrupted\n")
         code = 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
+    except _CLICK_ERROR as exc:
+        code = getattr(exc, "exit_code", int(ExitCode.bad_args))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `csq scan` alone: the help is the answer
+            sys.stderr.write(exc.format_message().rstrip() + "\n")
+        elif code == ExitCode.bad_args:  # click's UsageError and its kin: NoSuchOption, BadParameter, ...
+            sys.stderr.write(usage_error_line(exc) + "\n")
+        else:
+            sys.stderr.write(f"csq: error: {exc.format_message()}\n")
     except CsqError as exc:
         if verbose:
             raise

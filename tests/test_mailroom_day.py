@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import cli
 from registry import mailroom_day
-from station import testing as T
+import station_fixtures as T
 from station.app import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
