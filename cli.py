@@ -223,23 +223,39 @@ def _progress_bar(label: str):
 def scan_ingest(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="The scanned pages of ONE envelope (PDF, TIFF, PNG, JPEG)."),
-    postmark: str = typer.Option(..., "--postmark", help="Postmark date YYYY-MM-DD, or 'illegible'."),
+    postmark: Optional[str] = typer.Option(None, "--postmark", help="Postmark date YYYY-MM-DD, or 'illegible' (not with --into)."),
     received: Optional[str] = typer.Option(None, "--received", help="Date received (YYYY-MM-DD); default today."),
     envelope: Optional[Path] = typer.Option(None, "--envelope", help="A picture of the envelope itself."),
+    into: Optional[str] = typer.Option(None, "--into", help="A rescan: the pages join this application (missing or unreadable pages)."),
+    replace: bool = typer.Option(False, "--replace", help="With --into: a page the application already has is replaced by the new scan."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
 ) -> None:
-    """One envelope's scanned contents become ONE application."""
+    """One envelope's scanned contents become ONE application (or, with --into, join one)."""
     from scan.pipeline import read_envelope
 
-    postmark_date = None if postmark.strip().lower() == "illegible" else _parse_day(postmark, "--postmark")
+    if into is None and postmark is None:
+        raise BadArguments("--postmark is required (YYYY-MM-DD or illegible); for pages scanned again, give --into FILE_NO")
+    if into is not None and (postmark is not None or envelope is not None):
+        raise BadArguments("--into adds pages to an application that has its postmark already: leave out --postmark and --envelope")
+    if replace and into is None:
+        raise BadArguments("--replace goes with --into FILE_NO")
+    postmark_date = None if postmark is None or postmark.strip().lower() == "illegible" else _parse_day(postmark, "--postmark")
     received_date = _parse_day(received, "--received") if received else date.today()
     envelope_image = _read_binary(envelope) if envelope else None
     registry = _open_registry(ctx)  # fail fast on a down database, before minutes of reading
     with _progress_bar("reading") as bar:
         task = bar.add_task("", total=None)
         reading = read_envelope(files, progress=lambda done, total, what: bar.update(task, completed=done, total=total, description=what))
+    if into is not None:
+        result = registry.join_pages(into, reading, replace=replace)
+        _emit(result.to_json(), as_json, _describe(result) + ("" if result.created else " (these pages were already in it)"))
+        return
     result = registry.register_mail(reading, postmark=postmark_date, received=received_date, envelope_image=envelope_image)
-    _emit(result.to_json(), as_json, _describe(result))
+    same = registry.recent_same_person(result.file_no)
+    payload = {**result.to_json(), "same_person_as": [s["file_no"] for s in same]}
+    note = "".join(f"\nthe same person as {s['file_no']} (registered {s['registered_at'][:10]}, {s['channel']}): if these are "
+                   f"pages of that envelope scanned again, run with --into {s['file_no']} instead" for s in same)
+    _emit(payload, as_json, _describe(result) + note)
 
 
 @scan_app.command("batch")

@@ -144,7 +144,7 @@ def _insert_mail(registry: RegistryParts, conn: Connection, reading: EnvelopeRea
         image_path=stored_envelope[1] if stored_envelope else None,
         separator_evidence=_separator_evidence(reading),
     ))
-    _insert_pages(conn, app_id, stored_pages)
+    insert_pages(conn, app_id, stored_pages)
     _insert_fields(conn, app_id, reading.fields, by, moment)
     write_audit(conn, actor=by, action="registered", file_no=file_no, new="mail", detail=json.dumps({
         "fingerprint": reading.fingerprint, "pages": len(reading.pages), "postmark": iso(dates.postmark),
@@ -155,7 +155,8 @@ def _insert_mail(registry: RegistryParts, conn: Connection, reading: EnvelopeRea
     return file_no
 
 
-def _insert_pages(conn: Connection, app_id: int, stored_pages: list[tuple[PageRecord, str, str]]) -> None:
+def insert_pages(conn: Connection, app_id: int, stored_pages: list[tuple[PageRecord, str, str]]) -> None:
+    """The page rows of an application (each page with its stored image's hash and path)."""
     if not stored_pages:
         return
     conn.execute(pages.insert(), [

@@ -31,6 +31,7 @@ from registry import (
     intake,
     online,
     ranking,
+    rescans,
     review,
     review_stats,
     rules,
@@ -96,6 +97,14 @@ class Registry:
                       by: str = ONLINE_ACTOR) -> IntakeResult:
         """An application from the online portal, registered complete (online.submit)."""
         return online.submit(self, doc, submitted_at=submitted_at, idempotency_key=idempotency_key, by=by)
+
+    def join_pages(self, file_no: str, reading: EnvelopeReading, *, replace: bool = False, by: str = MAIL_ACTOR) -> IntakeResult:
+        """A rescan: the form pages of `reading` join mail application `file_no` (rescans.join_pages)."""
+        return rescans.join_pages(self, file_no, reading, replace=replace, by=by)
+
+    def recent_same_person(self, file_no: str) -> list[dict]:
+        """The same person's other files of the last 30 days (rescans.recent_same_person)."""
+        return rescans.recent_same_person(self, file_no)
 
     # ---------------------------------------------------------------------- queue (ranking.py)
 
