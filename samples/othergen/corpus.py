@@ -223,6 +223,7 @@ class Plan:
     correction: bool
     postmark: date
     received: date
+    toner: float = 1.0
 
 
 def plan_envelope(rng: np.random.Generator, *, kind: str | None = None, fmt: str | None = None) -> Plan:
@@ -244,6 +245,7 @@ def plan_envelope(rng: np.random.Generator, *, kind: str | None = None, fmt: str
         correction=rng.random() < ODDS["correction"],
         postmark=postmark,
         received=postmark + timedelta(days=int(rng.integers(MAIL_DELAY_DAYS[0], MAIL_DELAY_DAYS[1] + 1))),
+        toner=dmg.draw_toner(rng),
     )
 
 
@@ -285,10 +287,10 @@ def envelope_sheets(plan: Plan, person: Applicant, rng: np.random.Generator) -> 
     drawn: dict = {}
     if plan.kind == "blank":
         values: dict = {}
-        pages = [p.copy() for p in _blank_pages(plan.lang, plan.dpi)]
+        pages = [dmg.print_with_toner(p, plan.toner) for p in _blank_pages(plan.lang, plan.dpi)]
     elif plan.kind == "prefilled":
         values = dict(person.fields)
-        pages = _prefilled_pages(person.document, plan.lang, plan.dpi)
+        pages = [dmg.print_with_toner(p, plan.toner) for p in _prefilled_pages(person.document, plan.lang, plan.dpi)]
         page = form.pages[form.field("declaration_signed").page_index]
         fill_page(pages[page.index], page, {"declaration_signed": True}, plan.dpi, plan.writer, rng, habit=plan.habit, log=log,
                   only={"declaration_signed"})
@@ -297,7 +299,7 @@ def envelope_sheets(plan: Plan, person: Applicant, rng: np.random.Generator) -> 
         values = handwritten_values(plan, person)
         choices = [f.name for f in form.fields if f.type == "choice" and values.get(f.name)]
         correction = choices[int(rng.integers(len(choices)))] if plan.correction and choices else None
-        pages = [p.copy() for p in _blank_pages(plan.lang, plan.dpi)]
+        pages = [dmg.print_with_toner(p, plan.toner) for p in _blank_pages(plan.lang, plan.dpi)]
         for page in form.pages:
             drawn.update(fill_page(pages[page.index], page, values, plan.dpi, plan.writer, rng, habit=plan.habit, log=log,
                                    correction_field=correction))
@@ -324,7 +326,7 @@ def generate_envelope(out_dir: Path, index: int, *, seed: int) -> "EnvelopeSampl
         sheet = sheets[i]
         if sheet.kind == "form" and sheet.page_no == plan.missing_page:
             continue
-        d = dmg.draw_damage(rng, dpi=plan.dpi, mode=plan.mode, jpeg_quality=plan.jpeg_quality)
+        d = dmg.draw_damage(rng, dpi=plan.dpi, mode=plan.mode, jpeg_quality=plan.jpeg_quality, ink=plan.writer.ink)
         scanned.append((sheet, d, dmg.scan(sheet.pixels, d, rng)))
     name = f"env-{index:04d}"
     directory = Path(out_dir) / f"{name}-{plan.kind}-{plan.fmt}"
@@ -363,7 +365,7 @@ def generate_envelope(out_dir: Path, index: int, *, seed: int) -> "EnvelopeSampl
                    "corrections": log.corrections, "accented_fields": log.accents,
                    "passport_spelling": plan.passport_spelling, "latin_person": bool(plan.latin)},
         "damage": {
-            "level": "othergen", "dpi": plan.dpi, "mode": plan.mode, "jpeg_quality": plan.jpeg_quality,
+            "level": "othergen", "dpi": plan.dpi, "mode": plan.mode, "jpeg_quality": plan.jpeg_quality, "toner": round(plan.toner, 3),
             "rotated_pages": sum(1 for _, d, _ in scanned if d.rotation),
             "max_skew_deg": round(max((abs(d.skew_deg) for _, d, _ in scanned), default=0.0), 3),
             "shuffled": plan.shuffled, "missing_pages": [plan.missing_page] if plan.missing_page else [],

@@ -162,7 +162,6 @@ OTHER_FONTS = (
     "/usr/share/fonts/opentype/dancingscript/DancingScript-Bold.otf",
     "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Italic.ttf",
     "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Oblique.ttf",
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-ExtraLight.ttf",
 )
 
 
@@ -259,6 +258,10 @@ def _font_letter(ink: np.ndarray, char: str, writer: Writer, box: tuple[float, f
     gw = max(1, int(round(glyph.shape[1] * scale * (writer.aspect / 0.7))))
     gw = min(gw, int(w * 1.3) + 1)
     glyph = cv2.resize(glyph, (gw, max(1, int(round(h)))), interpolation=cv2.INTER_AREA)
+    # The writer's pen, not the font's weight: a thin font's hairlines thickened to the pen.
+    grow = int(round(writer.pen * h / 2))
+    if grow >= 1:
+        glyph = cv2.dilate(glyph, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow + 1, grow + 1)))
     shear = np.float32([[1, -writer.slant, writer.slant * glyph.shape[0]], [0, 1, 0]])
     extra = int(abs(writer.slant) * glyph.shape[0]) + 1
     glyph = cv2.warpAffine(glyph, shear, (glyph.shape[1] + extra, glyph.shape[0]))
