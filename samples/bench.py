@@ -259,7 +259,8 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
             for r in all_rows if not r["correct"] and r["final"]
         ][:12],
         "most_silent_errors": dict(silent.most_common(8)),
-        "wrong_final_by_kind": wrong_final_by_kind(all_rows),
+        "wrong_final_by_kind": wrong_final_by_kind(
+            all_rows, tick_styles={s.truth["envelope"]: s.truth["writer"].get("tick_styles", {}) for s in samples}),
         "setup": {"generator": generator, "count": count, "seed": seed, "fonts": fonts, "damage": damage, "prefilled_share": prefilled_share,
                   "corpus": str(corpus_dir)},
         "machine": machine(),
@@ -323,6 +324,11 @@ def print_report(report: dict, console=None) -> None:
             f"{k} {n} ({by_kind['share_of_all'][k] * 100:.2f} %)" for k, n in by_kind["counts"].items() if n))
         for kind, examples in by_kind["examples"].items():
             console.print(f"  {kind}: " + "; ".join(examples))
+        if by_kind["tick_read_empty_by_style"]:
+            console.print("  tick boxes read empty, by how they were ticked: "
+                          + ", ".join(f"{k} {n}" for k, n in by_kind["tick_read_empty_by_style"].items()))
+    if by_kind:
+        console.print(f"required fields final and empty: {by_kind['required_final_empty']}")
 
 
 if __name__ == "__main__":  # python -m samples.bench COUNT SEED

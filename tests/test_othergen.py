@@ -129,6 +129,11 @@ def test_error_kinds():
     summary = wrong_final_by_kind(rows)
     assert summary["wrong_final"] == 1 and summary["counts"]["accent_dropped"] == 1 and summary["counts"]["word"] == 0
     assert summary["examples"]["accent_dropped"] == ["? x: 'BOGOTÁ' read 'BOGOTA'"]
+    ticks = [{**row("choice", "MARRIED", None), "field": "marital_status", "envelope": "env-0001"},
+             {**row("choice", None, None), "field": "sex", "envelope": "env-0001", "correct": True}]
+    summary = wrong_final_by_kind(ticks, tick_styles={"env-0001": {"marital_status": "circle"}})
+    assert summary["tick_read_empty_by_style"] == {"circle": 1}
+    assert summary["required_final_empty"] == 2  # both required, both final and empty (one of them rightly)
 
 
 def test_a_tiny_corpus_goes_through_csq_scan_ingest(tmp_path):

@@ -44,15 +44,26 @@ def error_kind(row: dict) -> str:
     return "word"
 
 
-def wrong_final_by_kind(rows: list[dict], *, examples: int = 4) -> dict:
-    """Final-and-wrong fields per kind of error: counts, share of all scored fields, examples."""
+def wrong_final_by_kind(rows: list[dict], *, tick_styles: dict | None = None, examples: int = 4) -> dict:
+    """Final-and-wrong fields per kind of error: counts, share of all scored fields, examples.
+    tick_styles: {envelope: {field: style}} from the truths (writer.tick_styles), to count the
+    tick boxes read empty per way of ticking. Also counts the required fields called final
+    and empty (right or not: a person should confirm an empty required field, issue 12)."""
+    from templates.spec import load_form
+
+    required = {f.name for f in load_form().fields if f.required}
     wrong = [r for r in rows if r["final"] and not r["correct"]]
     counts = Counter(error_kind(r) for r in wrong)
     found: dict[str, list[str]] = {}
+    by_style: Counter = Counter()
     for r in wrong:
         kind = error_kind(r)
+        style = ((tick_styles or {}).get(r.get("envelope")) or {}).get(r["field"]) if r["type"] in TICK_TYPES else None
+        if kind == "tick_read_empty":
+            by_style[style or "?"] += 1
         if len(found.setdefault(kind, [])) < examples:
-            found[kind].append(f"{r.get('envelope', '?')} {r['field']}: {r['want']!r} read {r['got']!r}")
+            found[kind].append(f"{r.get('envelope', '?')} {r['field']}: {r['want']!r} read {r['got']!r}"
+                               + (f" ({style})" if style else ""))
     n = len(rows)
     return {
         "fields": n,
@@ -60,4 +71,6 @@ def wrong_final_by_kind(rows: list[dict], *, examples: int = 4) -> dict:
         "counts": {k: counts.get(k, 0) for k in ERROR_KINDS},
         "share_of_all": {k: round(counts.get(k, 0) / n, 4) if n else None for k in ERROR_KINDS},
         "examples": found,
+        "tick_read_empty_by_style": dict(by_style.most_common()),
+        "required_final_empty": sum(1 for r in rows if r["final"] and r["got"] is None and r["field"] in required),
     }
