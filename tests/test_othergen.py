@@ -166,3 +166,14 @@ def test_pdf_writer_takes_bilevel_and_grey_pages_and_writes_the_same_bytes(tmp_p
     two = damage.write_pdf(tmp_path / "b.pdf", pages, dpi=150, jpeg_quality=40).read_bytes()
     assert one == two
     assert len(list(load_pages(tmp_path / "a.pdf"))) == 2
+
+
+def test_the_calibration_reads_a_corpus_of_the_other_generator(tmp_path):
+    from scan.calibrate import field_records, read_corpus
+
+    corpus.generate_corpus(tmp_path / "other", count=1, seed=2)
+    envelopes = read_corpus(tmp_path / "other", workers=1)
+    assert [e.name for e in envelopes] == ["env-0001"]
+    rows = field_records(envelopes)
+    assert len(rows) == len(load_form().fields)
+    assert sum(r["correct"] for r in rows) > len(rows) / 2  # it read the form, not nothing
