@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,7 @@ def test_pdf_writer_takes_bilevel_and_grey_pages_and_writes_the_same_bytes(tmp_p
     rng = np.random.default_rng(1)
     pages = [rng.random((330, 255)) > 0.3 if bilevel else (rng.random((330, 255)) * 255).astype(np.uint8) for _ in range(2)]
     one = damage.write_pdf(tmp_path / "a.pdf", pages, dpi=150, jpeg_quality=40).read_bytes()
+    time.sleep(1.1)  # Pillow dates a PDF to the second unless told otherwise
     two = damage.write_pdf(tmp_path / "b.pdf", pages, dpi=150, jpeg_quality=40).read_bytes()
     assert one == two
     assert len(list(load_pages(tmp_path / "a.pdf"))) == 2

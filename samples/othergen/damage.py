@@ -9,6 +9,7 @@ PDF and TIFF writers instead of hand-built files.
 from __future__ import annotations
 
 import io
+import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from PIL import Image
 
 MODES = ("grey", "colour", "bilevel")
-FIXED_DATE = datetime(2026, 3, 1, tzinfo=timezone.utc)  # PDF dates: the same seed gives the same bytes
+FIXED_DATE = time.gmtime(datetime(2026, 3, 1, tzinfo=timezone.utc).timestamp())  # PDF dates: same seed, same bytes
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def write_pdf(path: Path, pages: list[np.ndarray], *, dpi: int, jpeg_quality: in
     # Pillow hands bilevel pages to its TIFF encoder (G4), which takes no JPEG quality.
     quality = {} if frames[0].mode == "1" else {"quality": jpeg_quality or 75}
     frames[0].save(buf, format="PDF", save_all=True, append_images=frames[1:], resolution=float(dpi),
-                   creation_date=FIXED_DATE, modification_date=FIXED_DATE, producer="othergen", creator="othergen",
+                   creationDate=FIXED_DATE, modDate=FIXED_DATE, producer="othergen", creator="othergen",
                    **quality)
     path.write_bytes(buf.getvalue())
     return path
