@@ -179,3 +179,17 @@ def test_the_calibration_reads_a_corpus_of_the_other_generator(tmp_path):
     rows = field_records(envelopes)
     assert len(rows) == len(load_form().fields)
     assert sum(r["correct"] for r in rows) > len(rows) / 2  # it read the form, not nothing
+
+
+def test_it_draws_nothing_with_our_generator_s_code(tmp_path):
+    """Independent drawing code: generating an envelope loads none of samples.generate's drawing modules."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; from samples.othergen import generate_envelope; "
+            f"generate_envelope(Path({str(tmp_path)!r}), 1, seed=1); "
+            "print(sorted(m for m in sys.modules if m in ('samples.handprint', 'samples.paper', 'samples.scanner', 'samples.generate')))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

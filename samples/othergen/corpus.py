@@ -65,6 +65,15 @@ LATIN_PEOPLE = (
 TICK_HABITS = dict(marks.TICK_WEIGHTS)
 
 
+@dataclass(frozen=True)
+class EnvelopeSample:
+    """One envelope written: its scan files, its truth and where the truth is (as samples.generate's)."""
+
+    files: tuple[Path, ...]
+    truth: dict
+    truth_path: Path
+
+
 @dataclass
 class Sheet:
     pixels: np.ndarray
@@ -313,9 +322,7 @@ def _expected_problems(plan: Plan) -> list[str]:
     return [f"missing_page:{plan.missing_page}"] if plan.missing_page else []
 
 
-def generate_envelope(out_dir: Path, index: int, *, seed: int) -> "EnvelopeSample":
-    from samples.generate import EnvelopeSample
-
+def generate_envelope(out_dir: Path, index: int, *, seed: int) -> EnvelopeSample:
     rng = np.random.default_rng([seed, index, 70])
     plan = plan_envelope(rng)
     person = _person(seed, index, plan.kind)
@@ -383,7 +390,7 @@ def generate_envelope(out_dir: Path, index: int, *, seed: int) -> "EnvelopeSampl
     return EnvelopeSample(tuple(files), truth, truth_path)
 
 
-def generate_corpus(out_dir: Path, *, count: int, seed: int, progress=None) -> list:
+def generate_corpus(out_dir: Path, *, count: int, seed: int, progress=None) -> list[EnvelopeSample]:
     """`count` envelopes of this generator from `seed` in `out_dir`, one folder each.
     Envelope i depends only on (seed, i); the same arguments give the same bytes."""
     if count < 0:

@@ -294,7 +294,7 @@ def write_char(ink: np.ndarray, char: str, cell: tuple[int, int, int, int], writ
         x0, y0, x1, y1 = cell
         mid = (x0 + x1) // 2
         a = write_char(ink, LIGATURES[char][0], (x0, y0, mid + 2, y1), writer, rng)
-        b = write_char(ink, LIGATURES[char][1], (mid - 2, y0, x1, y1), writer, rng)
+        write_char(ink, LIGATURES[char][1], (mid - 2, y0, x1, y1), writer, rng)
         return {"char": char, "box": a["box"], "marks": []}
     x0, y0, x1, y1 = cell
     cw, ch = x1 - x0, y1 - y0
