@@ -202,8 +202,8 @@ def sample_writer(rng: np.random.Generator, *, font_share: float = 0.3) -> Write
         pen=float(rng.uniform(0.035, 0.11)),
         ink=int(rng.choice([int(rng.integers(0, 40)), int(rng.integers(50, 120))], p=[0.65, 0.35])),
         accent_size=float(rng.uniform(0.12, 0.32)),
-        accent_high=float(rng.uniform(0.0, 0.2)),
-        accent_tilt=float(rng.uniform(-25, 25)),
+        accent_high=float(rng.uniform(0.0, 0.14)),
+        accent_tilt=float(rng.uniform(-20, 20)),
         stray=float(rng.choice([0.0, rng.uniform(0.02, 0.12)], p=[0.5, 0.5])),
         shrink_accented=bool(rng.random() < 0.6),
     )
@@ -338,7 +338,7 @@ def write_char(ink: np.ndarray, char: str, cell: tuple[int, int, int, int], writ
         size = writer.accent_size * ch * float(rng.uniform(0.75, 1.3))
         aw = size * (1.3 if mark in ("diaeresis", "tilde", "double_acute", "macron", "breve") else 0.9)
         ah = size * (0.45 if mark in ("tilde", "macron", "breve") else 0.8)
-        gap = (writer.accent_high + float(rng.uniform(-0.04, 0.08))) * ch
+        gap = (writer.accent_high + float(rng.uniform(-0.04, 0.05))) * ch
         cx = left + lw / 2 + writer.slant * lh + rng.normal(0, 0.12 * lw)
         bottom = top - gap - k * ah * 1.1
         marks.append(_draw_mark(ink, mark, (cx - aw / 2, bottom - ah, aw, ah), writer, pen, rng))
@@ -353,11 +353,11 @@ def _draw_mark(ink: np.ndarray, mark: str, box: tuple[float, float, float, float
                rng: np.random.Generator) -> dict:
     x, y, w, h = box
     strokes = _place(_mark_strokes(mark, rng), box, 0.0, writer.wobble * 0.5, rng)
-    angle = math.radians(writer.accent_tilt + rng.normal(0, 10))
+    angle = math.radians(writer.accent_tilt + rng.normal(0, 6))
     cx, cy = x + w / 2, y + h / 2
     rot = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
     strokes = [(s - (cx, cy)) @ rot.T + (cx, cy) for s in strokes]
-    thin = pen * float(rng.uniform(0.7, 1.1))
+    thin = max(1.5, pen * float(rng.uniform(0.8, 1.1)))  # thinner than a hair, no one would see it
     if mark in ("dot", "dot_below", "diaeresis"):
         thin = pen * float(rng.uniform(1.2, 1.8))
     _draw(ink, strokes, thin, writer.ink)
