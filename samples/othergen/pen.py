@@ -337,6 +337,8 @@ def write_char(ink: np.ndarray, char: str, cell: tuple[int, int, int, int], writ
     for k, mark in enumerate(above):
         size = writer.accent_size * ch * float(rng.uniform(0.75, 1.3))
         aw = size * (1.3 if mark in ("diaeresis", "tilde", "double_acute", "macron", "breve") else 0.9)
+        if mark in ("diaeresis", "double_acute"):  # two marks far enough apart to stay two at 150 dpi
+            aw = max(aw, 0.3 * ch)
         ah = size * (0.45 if mark in ("tilde", "macron", "breve") else 0.8)
         gap = (writer.accent_high + float(rng.uniform(-0.04, 0.05))) * ch
         cx = left + lw / 2 + writer.slant * lh + rng.normal(0, 0.12 * lw)
