@@ -193,3 +193,19 @@ def test_it_draws_nothing_with_our_generator_s_code(tmp_path):
                           cwd=Path(__file__).resolve().parents[1])
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_a_struck_letter_is_crossed_out_and_the_meant_one_written_above():
+    form = load_form()
+    page = form.pages[0]
+    rng = np.random.default_rng(4)
+    writer = dataclasses.replace(pen.sample_writer(rng), stray=0.0)
+    sheet = np.full((int(page.height_pt * 200 / 72), int(page.width_pt * 200 / 72)), 255, np.uint8)
+    log = corpus.Log()
+    drawn = corpus.fill_page(sheet, page, {"family_name": "DUBOIS"}, 200, writer, rng, habit="cross", log=log,
+                             struck_field="family_name")
+    (fix,) = log.corrections
+    k = fix["cell"]
+    assert drawn["family_name"]["text"] == "DUBOIS" and fix["above"] == "DUBOIS"[k] and fix["struck"] != fix["above"]
+    x0, y0, x1, y1 = drawn["family_name"]["cells"][k]
+    assert _ink_in(sheet, (x0, y0 - int(0.8 * (y1 - y0)), x1, y0)) > 0  # the meant letter, above the box

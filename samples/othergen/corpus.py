@@ -44,6 +44,7 @@ ODDS = {
     "passport_spelling": 0.5,  # names and city as in the passport when they were transliterated
     "latin_person": 0.3,  # a candidate from the names issue's list
     "correction": 0.3,  # one choice scribbled out and another ticked
+    "struck_letter": 0.2,  # a wrong letter crossed out in its box, the right one written above it
     "circle_all": 0.08,  # a person who circles every option
     "invalid": 0.12,
 }
@@ -170,7 +171,8 @@ def _lay(sheet: np.ndarray, ink: np.ndarray) -> None:
 
 
 def fill_page(sheet: np.ndarray, page, values: dict, dpi: int, writer: pen.Writer, rng: np.random.Generator, *,
-              habit: str, log: Log, correction_field: str | None = None, only: set[str] | None = None) -> dict:
+              habit: str, log: Log, correction_field: str | None = None, struck_field: str | None = None,
+              only: set[str] | None = None) -> dict:
     """Write `values` by hand on one printed page (in place). Returns, per comb field, what each
     cell got (the pen's record: letter box and accent boxes, pixels)."""
     ink = np.full(sheet.shape[:2], 255, np.uint8)
@@ -186,8 +188,11 @@ def fill_page(sheet: np.ndarray, page, values: dict, dpi: int, writer: pen.Write
             cells = [_px(c, dpi, page.height_pt) for c in f.cells]
             if f.type == "digits" and len(text) < len(cells) and rng.random() < 0.3:
                 cells = cells[len(cells) - len(text):]
-            drawn[f.name] = {"cells": cells[:len(text)], "text": text,
-                             "chars": pen.write_text(ink, text, cells, writer, rng)}
+            if f.name == struck_field:
+                drawn[f.name] = _write_struck(ink, f, text, cells, writer, rng, log)
+            else:
+                drawn[f.name] = {"cells": cells[:len(text)], "text": text,
+                                 "chars": pen.write_text(ink, text, cells, writer, rng)}
             if any(c["marks"] for c in drawn[f.name]["chars"]):
                 log.accents.append(f.name)
         elif f.type == "choice":
@@ -211,6 +216,26 @@ def fill_page(sheet: np.ndarray, page, values: dict, dpi: int, writer: pen.Write
     return drawn
 
 
+def _write_struck(ink: np.ndarray, f: FieldSpec, text: str, cells: list, writer: pen.Writer, rng: np.random.Generator,
+                  log: Log) -> dict:
+    """The value with one slip: a wrong letter in box k, crossed out, the right letter written
+    small just above the box. The truth is what the person meant."""
+    k = int(rng.integers(len(text)))
+    while text[k] == " ":
+        k = (k + 1) % len(text)
+    wrong = "EARNIOTSLU"[int(rng.integers(10))]
+    if wrong == text[k]:
+        wrong = "M" if text[k] != "M" else "N"
+    chars = pen.write_text(ink, text[:k] + wrong + text[k + 1:], cells, writer, rng)
+    how = marks.strike(ink, cells[k], rng, grey=writer.ink)
+    x0, y0, x1, y1 = cells[k]
+    h = y1 - y0
+    above = (x0, y0 - int(0.8 * h), x1, y0 - int(0.1 * h))
+    pen.write_char(ink, text[k], above, writer, rng)
+    log.corrections.append({"field": f.name, "how": f"struck_letter:{how}", "cell": k, "struck": wrong, "above": text[k]})
+    return {"cells": cells[:len(text)], "text": text, "chars": chars, "struck": k}
+
+
 # -------------------------------------------------------------------------------- plan
 
 
@@ -230,6 +255,7 @@ class Plan:
     passport_spelling: bool
     latin: tuple[str, str, str, str] | None
     correction: bool
+    struck_letter: bool
     postmark: date
     received: date
     toner: float = 1.0
@@ -252,6 +278,7 @@ def plan_envelope(rng: np.random.Generator, *, kind: str | None = None, fmt: str
         passport_spelling=rng.random() < ODDS["passport_spelling"],
         latin=LATIN_PEOPLE[int(rng.integers(len(LATIN_PEOPLE)))] if rng.random() < ODDS["latin_person"] else None,
         correction=rng.random() < ODDS["correction"],
+        struck_letter=rng.random() < ODDS["struck_letter"],
         postmark=postmark,
         received=postmark + timedelta(days=int(rng.integers(MAIL_DELAY_DAYS[0], MAIL_DELAY_DAYS[1] + 1))),
         toner=dmg.draw_toner(rng),
@@ -308,10 +335,12 @@ def envelope_sheets(plan: Plan, person: Applicant, rng: np.random.Generator) -> 
         values = handwritten_values(plan, person)
         choices = [f.name for f in form.fields if f.type == "choice" and values.get(f.name)]
         correction = choices[int(rng.integers(len(choices)))] if plan.correction and choices else None
+        texts = [f.name for f in form.fields if f.type == "text" and len(str(values.get(f.name) or "").strip()) >= 3]
+        struck = texts[int(rng.integers(len(texts)))] if plan.struck_letter and texts else None
         pages = [dmg.print_with_toner(p, plan.toner) for p in _blank_pages(plan.lang, plan.dpi)]
         for page in form.pages:
             drawn.update(fill_page(pages[page.index], page, values, plan.dpi, plan.writer, rng, habit=plan.habit, log=log,
-                                   correction_field=correction))
+                                   correction_field=correction, struck_field=struck))
     sheets = [Sheet(p, "form", i + 1) for i, p in enumerate(pages)]
     if plan.cover_letter:
         sheets.insert(0, Sheet(_cover_letter(values, plan.dpi, rng), "supporting", None, "letter"))

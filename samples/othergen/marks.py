@@ -80,6 +80,23 @@ def draw_tick(ink: np.ndarray, box: tuple[int, int, int, int], style: str, rng: 
         raise ValueError(f"unknown tick style {style!r}")
 
 
+def strike(ink: np.ndarray, cell: tuple[int, int, int, int], rng: np.random.Generator, *, grey: int = 20) -> str:
+    """A letter crossed out in its comb cell: one stroke across, two, or a scribble. Returns which."""
+    x0, y0, x1, y1 = cell
+    w, h = x1 - x0, y1 - y0
+    pen = max(1.0, h * float(rng.uniform(0.05, 0.1)))
+    how = str(rng.choice(["diagonal", "double", "scribble"]))
+    if how == "diagonal":
+        _poly(ink, [(x0 - 0.1 * w, y0 + 0.85 * h), (x1 + 0.1 * w, y0 + 0.15 * h)], grey, pen)
+    elif how == "double":
+        for yy in (0.42, 0.58):
+            _poly(ink, [(x0 - 0.05 * w, y0 + yy * h + rng.normal(0, 0.03 * h)), (x1 + 0.05 * w, y0 + yy * h)], grey, pen)
+    else:
+        pts = [(x0 + (0.1 if k % 2 == 0 else 0.9) * w + rng.normal(0, 0.05 * w), y0 + (0.15 + 0.1 * k) * h) for k in range(8)]
+        _poly(ink, pts, grey, pen)
+    return how
+
+
 def draw_signature(ink: np.ndarray, box: tuple[int, int, int, int], rng: np.random.Generator, *, grey: int = 20) -> None:
     """A scrawl across most of the signature box: loops on a rising line, a flourish under it."""
     x0, y0, x1, y1 = box
