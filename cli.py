@@ -655,18 +655,28 @@ def samples_generate(
     fonts: str = typer.Option("holdout", "--fonts", help="holdout (hands the recognizer never trained on) or train."),
     damage: str = typer.Option("mixed", "--damage", help="none, light or mixed (skew, rotation, blur, noise, shuffled pages...)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list of envelopes as one JSON document."),
+    generator: str = typer.Option("ours", "--generator", help="ours (samples.generate) or other (samples.othergen: other drawing code, its own damage; --stack, --fonts and --damage do not apply)."),
 ) -> None:
     """Seeded sample envelopes, handwritten (holdout hands) and prefilled, as a mailroom scans them."""
+    from bench.scan import GENERATORS
     from samples.generate import DAMAGE_LEVELS, FONT_SETS, generate_corpus
+    from samples.othergen import generate_corpus as generate_other
 
+    if generator not in GENERATORS:
+        raise BadArguments(f"--generator {generator!r}: use {' or '.join(GENERATORS)}")
+    if generator == "other" and stack:
+        raise BadArguments("--stack is for --generator ours; the other generator writes one folder per envelope")
     if fonts not in FONT_SETS:
         raise BadArguments(f"--fonts {fonts!r}: use {' or '.join(FONT_SETS)}")
     if damage not in DAMAGE_LEVELS:
         raise BadArguments(f"--damage {damage!r}: use {', '.join(DAMAGE_LEVELS)}")
     with _progress_bar("generating") as bar:
         task = bar.add_task("", total=count)
-        samples = generate_corpus(out, count=count, seed=seed, stack=stack, fonts=fonts, damage=damage,
-                                  progress=lambda done, total, what: bar.update(task, completed=done, description=what))
+        progress = lambda done, total, what: bar.update(task, completed=done, description=what)  # noqa: E731
+        if generator == "other":
+            samples = generate_other(out, count=count, seed=seed, progress=progress)
+        else:
+            samples = generate_corpus(out, count=count, seed=seed, stack=stack, fonts=fonts, damage=damage, progress=progress)
     listing = [{"envelope": s.truth["envelope"], "kind": s.truth["kind"], "format": s.truth["format"],
                 "files": [str(f) for f in s.files], "truth": str(s.truth_path), "pages": len(s.truth["pages"])} for s in samples]
     pages = sum(item["pages"] for item in listing)
@@ -680,17 +690,21 @@ def bench_scan(
     registry_url: Optional[str] = typer.Option(None, "--registry", help="Registry to write into; default a fresh SQLite file in the work folder (never the real registry)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the generated envelopes and the bench registry here; default a temporary folder, removed afterwards."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document (the tables go to stderr)."),
+    generator: str = typer.Option("ours", "--generator", help="ours (samples.generate) or other (samples.othergen: independent drawing and scanning code)."),
 ) -> None:
     """Accuracy, automation, undetected errors and speed on generated envelopes with known truth."""
     import tempfile
 
-    from bench.scan import run_scan_bench
+    from bench.scan import GENERATORS, run_scan_bench
+
+    if generator not in GENERATORS:
+        raise BadArguments(f"--generator {generator!r}: use {' or '.join(GENERATORS)}")
 
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp:
         folder = workdir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         url = registry_url or f"sqlite:///{(folder / 'bench-registry.db').resolve()}"
-        report = run_scan_bench(count=count, seed=seed, db_url=url, data_dir=folder / "data", workdir=folder)
+        report = run_scan_bench(count=count, seed=seed, db_url=url, data_dir=folder / "data", workdir=folder, generator=generator)
     _emit(report, as_json, f"{report['pages']} pages, {report['pages_per_minute']} pages/min, field accuracy "
           f"{report['field_accuracy']}, automation {report['automation_rate']}, undetected errors {report['undetected_error_rate']}")
 
