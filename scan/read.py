@@ -471,12 +471,14 @@ def _typed_glyph(char: str) -> np.ndarray | None:
     cut to its ink plus a margin; None if that font is not installed (the check is then skipped)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from forms.draw import TYPED_FONT_FILE, TYPED_FONT_SIZE
+    from forms.draw import TYPED_FONT_SIZE
+    from forms.fonts import typed_face
 
-    if not TYPED_FONT_FILE.exists():
+    _, font_file = typed_face(char)  # the face forms/ typed this letter with (Ễ is not in the monospaced one)
+    if font_file is None:
         return None
     size = TYPED_FONT_SIZE * t.WORKING_DPI / 72
-    font = ImageFont.truetype(str(TYPED_FONT_FILE), round(size))
+    font = ImageFont.truetype(str(font_file), round(size))
     canvas = Image.new("L", (round(size * 2), round(size * 2)), 255)
     ImageDraw.Draw(canvas).text((size / 2, size / 2), char, font=font, fill=0)
     glyph = np.asarray(canvas)
