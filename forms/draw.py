@@ -20,7 +20,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from errors import TemplateError
-from forms.fonts import TYPED_FONT_FILE, ink_top, typed_face, typed_font  # noqa: F401 - TYPED_FONT_FILE: scan/ reads it here
+from forms.fonts import TYPED_FONT_FILE, ink_top, text_font, typed_face, typed_font  # noqa: F401 - TYPED_FONT_FILE: scan/ reads it here
 from templates import geometry as g
 from templates.spec import Bilingual, Box, FieldSpec, FormSpec, PageSpec
 from templates.validation import is_empty
@@ -125,7 +125,9 @@ def tick(c: Canvas, box: Box) -> None:
 
 
 def text(c: Canvas, x: float, y: float, s: str, font: str, size: float, grey: float = TEXT_GREY, align: str = "left") -> float:
-    """Draws one line; returns its width."""
+    """Draws one line; returns its width. A line with a letter the built-in font lacks (Ł) is
+    set in its DejaVu stand-in (forms.fonts.text_font)."""
+    font = text_font(s, font)
     width = stringWidth(s, font, size)
     if align == "right":
         x -= width

@@ -143,3 +143,21 @@ def test_a_letter_the_monospaced_face_lacks_is_typed_whole_inside_its_box(tmp_pa
     ink = image[round(height - y1 * scale) + 3: round(height - y0 * scale) - 3, round(x0 * scale) + 3: round(x1 * scale) - 3] < 128
     rows = np.flatnonzero(ink.any(axis=1))
     assert rows.size and rows[0] * 1 / scale >= 2.5  # points of white between the top line and the marks
+
+
+def test_the_blank_form_asks_for_names_as_in_the_passport_accents_included(tmp_path):
+    from forms.render import blank_pdf
+
+    for lang in ("fr", "en"):
+        blank_pdf(tmp_path / f"{lang}.pdf", lang=lang)
+        with pdfplumber.open(tmp_path / f"{lang}.pdf") as pdf:
+            text = " ".join(pdf.pages[0].extract_text().split())
+        assert "Une lettre majuscule par case, accents compris" in text and "One capital letter per box, accents included" in text
+        assert "Comme au passeport, accents compris" in text and "As in the passport, accents included" in text
+
+
+def test_printed_text_a_built_in_font_cannot_say_gets_a_font_that_can():
+    from forms.fonts import text_font
+
+    assert text_font("MONTRÉAL") == "Helvetica" and text_font("ÅRHUS", "Helvetica-Bold") == "Helvetica-Bold"  # WinAnsi
+    assert text_font("ŁÓDŹ") != "Helvetica" and text_font("NGUYỄN", "Helvetica-Oblique") != "Helvetica-Oblique"
