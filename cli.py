@@ -818,9 +818,18 @@ def audit_verify(
 # ------------------------------------------------------------------------------- main
 
 
+def _speak_utf8() -> None:
+    """JSON, CSV and messages in UTF-8 whatever the console's locale: a name like ÇAĞLAYAN in an
+    export must not fail (or turn into another encoding) on a machine set to Latin-1."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            stream.reconfigure(encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every known error into one line and its exit code."""
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    _speak_utf8()
     try:
         code = app(args=argv, standalone_mode=False)
     except click.exceptions.Exit as exc:

@@ -161,3 +161,17 @@ def test_printed_text_a_built_in_font_cannot_say_gets_a_font_that_can():
 
     assert text_font("MONTRÉAL") == "Helvetica" and text_font("ÅRHUS", "Helvetica-Bold") == "Helvetica-Bold"  # WinAnsi
     assert text_font("ŁÓDŹ") != "Helvetica" and text_font("NGUYỄN", "Helvetica-Oblique") != "Helvetica-Oblique"
+
+
+def test_the_export_is_utf8_even_on_a_latin1_console(tmp_path):
+    """A clerk's terminal set to Latin-1 must not make `registry export` fail on ÇAĞLAYAN (nor
+    write French names in another encoding than the JSON's UTF-8)."""
+    (tmp_path / "data.json").write_text(json.dumps(document(3, *PEOPLE[3]), ensure_ascii=False), encoding="utf-8")
+    db = f"sqlite:///{tmp_path / 'registry.db'}"
+    latin1 = {"PYTHONIOENCODING": "latin-1"}
+    proc = csq("--db", db, "online", "submit", "data.json", "--submitted-at", "2026-02-20T10:00:00Z", cwd=tmp_path, env=latin1)
+    assert proc.returncode == 0, proc.stderr
+    for fmt in ("jsonl", "csv"):
+        proc = csq("--db", db, "registry", "export", "--format", fmt, cwd=tmp_path, env=latin1)
+        assert proc.returncode == 0, proc.stderr
+        assert "ÇAĞLAYAN" in proc.stdout and "İSTANBUL" in proc.stdout and "OUÉDRAOGO" in proc.stdout  # decoded as UTF-8
