@@ -175,3 +175,24 @@ def test_the_export_is_utf8_even_on_a_latin1_console(tmp_path):
         proc = csq("--db", db, "registry", "export", "--format", fmt, cwd=tmp_path, env=latin1)
         assert proc.returncode == 0, proc.stderr
         assert "ÇAĞLAYAN" in proc.stdout and "İSTANBUL" in proc.stdout and "OUÉDRAOGO" in proc.stdout  # decoded as UTF-8
+
+
+def test_the_data_codes_carry_the_names_exactly_and_a_page_full_of_vietnamese_still_fits():
+    """The data codes hold UTF-8 JSON (zlib, base45): a name comes back the same code points. Letters
+    of three UTF-8 bytes in every text box of a page still fit its data zone."""
+    import random
+
+    from forms import draw
+    from templates.codes import PageData, decode_page_data, encode_page_data
+    from templates.spec import load_form
+
+    values = {"family_name": "NGUYỄN", "given_names": "THỊ HẰNG", "city": "HÀ NỘI", "spouse_family_name": "ŁUKASIEWICZ"}
+    assert decode_page_data(encode_page_data(PageData("csq-rtq", "2026.1", 1, "ABCDEF12", values))).fields == values
+    rng = random.Random(14)
+    tones = "ẠẢẤẦẨẪẬẮẰẲẴẶẸẺẼẾỀỂỄỆỈỊỌỎỐỒỔỖỘỚỜỞỠỢỤỦỨỪỬỮỰỲỴỶỸ"
+    form = load_form()
+    for page in form.pages:
+        full = {f.name: "".join(rng.choice(tones) for _ in f.cells) for f in page.fields if f.type == "text"}
+        texts = encode_page_data(PageData(form.form_id, form.version, page.index + 1, "ABCDEF12", full))
+        assert decode_page_data(texts).fields == full
+        draw.layout_data_codes(page, texts)  # raises TemplateError if the symbols do not fit
