@@ -196,3 +196,29 @@ def test_the_data_codes_carry_the_names_exactly_and_a_page_full_of_vietnamese_st
         texts = encode_page_data(PageData(form.form_id, form.version, page.index + 1, "ABCDEF12", full))
         assert decode_page_data(texts).fields == full
         draw.layout_data_codes(page, texts)  # raises TemplateError if the symbols do not fit
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+def test_the_online_api_takes_the_names_as_written_and_refuses_another_script_in_both_languages(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from station import testing as T
+    from station.app import create_app
+
+    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    app = create_app(f"sqlite:///{tmp_path}/registry.db", tmp_path / "data")
+    try:
+        client = TestClient(app)
+        doc = T.sample_document()
+        doc["fields"].update(family_name="nguyễn", given_names=unicodedata.normalize("NFD", "THỊ HẰNG"), city="HÀ NỘI")
+        r = client.post("/api/applications", content=json.dumps(doc).encode(), headers={"Content-Type": "application/json"})
+        assert r.status_code == 201, r.text
+        row = next(x for x in app.state.station.registry.export_rows() if x["file_no"] == r.json()["file_no"])
+        assert [row["fields"][n]["value"] for n in NAME_FIELDS] == ["NGUYỄN", "THỊ HẰNG", "HÀ NỘI"]
+        doc["fields"]["family_name"] = "ИВАНОВ"
+        r = client.post("/api/applications", content=json.dumps(doc).encode(), headers={"Content-Type": "application/json"})
+        assert r.status_code == 422
+        (problem,) = [p for p in r.json()["problems"] if p["field"] == "family_name"]
+        assert "alphabet latin, accents compris" in problem["message_fr"] and "Latin alphabet, accents included" in problem["message_en"]
+    finally:
+        app.state.station.registry.close()
