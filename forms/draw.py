@@ -20,7 +20,7 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 
 from errors import TemplateError
-from forms.fonts import TYPED_FONT_FILE, ink_top, text_font, typed_face, typed_font  # noqa: F401 - TYPED_FONT_FILE: scan/ reads it here
+from forms.fonts import ink_top, text_font, typed_face, typed_font
 from templates import geometry as g
 from templates.spec import Bilingual, Box, FieldSpec, FormSpec, PageSpec
 from templates.validation import is_empty

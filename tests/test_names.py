@@ -200,9 +200,9 @@ def test_the_data_codes_carry_the_names_exactly_and_a_page_full_of_vietnamese_st
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 def test_the_online_api_takes_the_names_as_written_and_refuses_another_script_in_both_languages(tmp_path, monkeypatch):
+    import station_fixtures as T
     from fastapi.testclient import TestClient
 
-    from station import testing as T
     from station.app import create_app
 
     monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
