@@ -938,6 +938,14 @@ def audit_verify(
 # ------------------------------------------------------------------------------- main
 
 
+def _speak_utf8() -> None:
+    """JSON, CSV and messages in UTF-8 whatever the console's locale: a name like ÇAĞLAYAN in an
+    export must not fail (or turn into another encoding) on a machine set to Latin-1."""
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure") and (stream.encoding or "").lower().replace("-", "") != "utf8":
+            stream.reconfigure(encoding="utf-8")
+
+
 # typer >= 0.22 carries its own copy of click: its exceptions are not the installed click's. Both
 # are caught, so the guard below holds whichever typer pip chose.
 _EXIT = (typer.Exit, click.exceptions.Exit)
@@ -962,6 +970,7 @@ def usage_error_line(exc: Exception) -> str:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every known error into one line and its exit code."""
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
+    _speak_utf8()
     try:
         code = app(args=argv, prog_name="csq", standalone_mode=False)
     except _EXIT as exc:

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import segno
-from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from errors import TemplateError
+from forms.fonts import ink_top, text_font, typed_face, typed_font
 from templates import geometry as g
 from templates.spec import Bilingual, Box, FieldSpec, FormSpec, PageSpec
 from templates.validation import is_empty
@@ -42,13 +40,14 @@ HEADER_PAGE_FONT_SIZE = 9.0
 MIN_HEADER_FONT_SIZE = 5.5  # smallest instruction text before it wraps instead
 SIGNATURE_LINE_WIDTH_PT = 0.8
 
-# Typed values: a monospaced font, so that a whole field is one text run whose letters fall
-# one per cell (character spacing = cell pitch - advance) and extract as words.
-TYPED_FONT = "CsqTyped"
-TYPED_FONT_FILE = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
-TYPED_FALLBACK_FONT = "Courier"  # WinAnsi has every accented capital of the charset too
+# Typed values: a monospaced font (forms/fonts.py), so that a whole field is one text run whose
+# letters fall one per cell (character spacing = cell pitch - advance) and extract as words.
 TYPED_FONT_SIZE = 11.0
 TYPED_CAP_HEIGHT = 0.73  # of the font size, to centre capitals vertically in a cell
+# Air kept between a typed letter's marks and the top of its cell: an É's, the tallest French
+# letter. A taller one (Vietnamese Ễ, Ǜ: two marks) sits lower, or its marks would touch the
+# cell's line, where the scan's line removal and the typed-glyph check cannot see them whole.
+TYPED_TOP_AIR_PT = 3.75  # an É has 3.79: every letter of the reader's set keeps its place
 TICK_INSET_PT = 2.2
 TICK_WIDTH_PT = 1.3
 
@@ -59,15 +58,6 @@ DATA_CODE_ERROR = "m"
 
 
 # --------------------------------------------------------------------------- primitives
-
-
-@lru_cache(maxsize=None)
-def typed_font() -> str:
-    """The registered font for typed values (DejaVu Sans Mono if installed, else Courier)."""
-    if TYPED_FONT_FILE.exists():
-        pdfmetrics.registerFont(TTFont(TYPED_FONT, str(TYPED_FONT_FILE)))
-        return TYPED_FONT
-    return TYPED_FALLBACK_FONT
 
 
 @lru_cache(maxsize=None)
@@ -135,7 +125,9 @@ def tick(c: Canvas, box: Box) -> None:
 
 
 def text(c: Canvas, x: float, y: float, s: str, font: str, size: float, grey: float = TEXT_GREY, align: str = "left") -> float:
-    """Draws one line; returns its width."""
+    """Draws one line; returns its width. A line with a letter the built-in font lacks (Ł) is
+    set in its DejaVu stand-in (forms.fonts.text_font)."""
+    font = text_font(s, font)
     width = stringWidth(s, font, size)
     if align == "right":
         x -= width
@@ -303,7 +295,9 @@ def _runs(cells: tuple[Box, ...]) -> list[tuple[int, int]]:
 
 
 def type_in_cells(c: Canvas, cells: tuple[Box, ...], value: str) -> None:
-    """One character per cell, centred, each run of touching cells as one text run."""
+    """One character per cell, centred, each run of touching cells as one text run. A letter
+    the monospaced face lacks (NGUYỄN's Ễ) is set in its proportional sibling, centred in its
+    own cell (fonts.typed_face: scan/ compares the page with the same face)."""
     font = typed_font()
     advance = stringWidth("M", font, TYPED_FONT_SIZE)
     for start, end in _runs(cells):
@@ -312,11 +306,21 @@ def type_in_cells(c: Canvas, cells: tuple[Box, ...], value: str) -> None:
             continue
         x0, y0, x1, y1 = cells[start]
         pitch = x1 - x0
+        baseline = y0 + (y1 - y0 - TYPED_CAP_HEIGHT * TYPED_FONT_SIZE) / 2
         t = c.beginText()
-        t.setFont(font, TYPED_FONT_SIZE)
-        t.setCharSpace(pitch - advance)
-        t.setTextOrigin(x0 + (pitch - advance) / 2, y0 + (y1 - y0 - TYPED_CAP_HEIGHT * TYPED_FONT_SIZE) / 2)
-        t.textOut(chunk)
+        faces = [typed_face(ch)[0] for ch in chunk]
+        lines = [min(baseline, y1 - TYPED_TOP_AIR_PT - ink_top(ch) * TYPED_FONT_SIZE) for ch in chunk]
+        if all(face == font for face in faces) and all(b == baseline for b in lines):
+            t.setFont(font, TYPED_FONT_SIZE)
+            t.setCharSpace(pitch - advance)
+            t.setTextOrigin(x0 + (pitch - advance) / 2, baseline)
+            t.textOut(chunk)
+        else:
+            for k, (ch, face, line) in enumerate(zip(chunk, faces, lines)):
+                width = stringWidth(ch, face, TYPED_FONT_SIZE)
+                t.setFont(face, TYPED_FONT_SIZE)
+                t.setTextOrigin(cells[start + k][0] + (pitch - width) / 2, line)
+                t.textOut(ch)
         c.setFillGray(0)
         c.drawText(t)
 

@@ -4,7 +4,9 @@ A candidate without Internet learns by this letter that the application arrived,
 number, the date that decides its place and, when something is missing, exactly what to fix
 (the validator's own messages). The letter is drawn straight on a reportlab canvas with the
 built-in Helvetica (no font files to load): it is written inside every intake and must cost
-a few milliseconds. Nothing here touches the database: the service hands a `LetterContent`.
+a few milliseconds. A name or an address Helvetica cannot say (ŁUKASIEWICZ, NGUYỄN) is set in
+DejaVu Sans instead (forms.fonts.text_font), that line only. Nothing here touches the database:
+the service hands a `LetterContent`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from reportlab.lib.utils import simpleSplit
 from reportlab.pdfgen import canvas
 
 from errors import StorageError
+from forms.fonts import text_font
 from registry.store import write_atomically
 
 PAGE_WIDTH, PAGE_HEIGHT = LETTER  # North-American letter paper, folded in three
@@ -135,6 +138,7 @@ class _Writer:
             self.y = PAGE_HEIGHT - 0.9 * inch
 
     def paragraph(self, text: str, *, font: str = "Helvetica", size: float = 9.5, indent: float = 0.0, gap: float = 2.0) -> None:
+        font = text_font(text, font)  # a validator message may quote the letters of a name
         lines = simpleSplit(text, font, size, BODY_WIDTH - indent)
         leading = size * 1.25
         for line in lines:
@@ -163,11 +167,12 @@ def render_letter(c: LetterContent) -> bytes:
     pdf.drawRightString(PAGE_WIDTH - MARGIN, PAGE_HEIGHT - 0.6 * inch - 11, f"Dossier / File {c.file_no}")
 
     # Recipient, in the window of a #10 envelope (see ADDRESS_* above).
-    pdf.setFont("Helvetica", 10)
     y = ADDRESS_TOP
     for line in [r for r in c.recipient if r][:ADDRESS_LINES]:
         y -= ADDRESS_LEADING
-        pdf.drawString(ADDRESS_LEFT, y, simpleSplit(line, "Helvetica", 10, ADDRESS_WIDTH)[0])
+        font = text_font(line)
+        pdf.setFont(font, 10)
+        pdf.drawString(ADDRESS_LEFT, y, simpleSplit(line, font, 10, ADDRESS_WIDTH)[0])
 
     w = _Writer(pdf, c.file_no)
     w.y = PAGE_HEIGHT - 3.6 * inch

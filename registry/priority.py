@@ -18,6 +18,7 @@ from typing import Iterable, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from errors import InputFileError
+from templates.alphabet import fold
 
 DEFAULT_CONFIG = Path(__file__).resolve().with_name("priority.toml")
 CONFIG_ENV = "CSQ_PRIORITY_CONFIG"
@@ -200,10 +201,11 @@ def within_cap(rank: int, cap: int | None) -> bool:
 
 def person_key(passport_number: str | None, birth_date: str | None) -> str | None:
     """The same person across channels and envelopes: passport number in capitals without
-    spaces or dashes, and date of birth. None when either is missing."""
+    spaces or dashes, folded (templates.alphabet.fold: a reading or a keyboard that adds an
+    accent, 19ÁB12345, is the same number), and date of birth. None when either is missing."""
     if not passport_number or not birth_date:
         return None
-    passport = "".join(ch for ch in str(passport_number).upper() if ch.isalnum())
+    passport = "".join(ch for ch in fold(str(passport_number)) if ch.isalnum())
     if not passport:
         return None
     return f"{passport}|{birth_date}"

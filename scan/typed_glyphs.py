@@ -1,7 +1,8 @@
 """What a letter typed by forms/ looks like on the aligned page, to tell the letters the product
 printed from one a hand wrote over (the prefilled check in scan/read.py).
 
-forms/ types every value in one font at one size (forms.draw: TYPED_FONT_FILE, TYPED_FONT_SIZE).
+forms/ types every value at one size (forms.draw.TYPED_FONT_SIZE), each letter in the face
+forms.fonts.typed_face chooses for it (DejaVu Sans Mono, or DejaVu Sans for the few it lacks).
 A page comes back at 150 to 600 dpi, in grey or bilevel, and is aligned onto the 200 dpi raster:
 a letter's edges fall at any fraction of a pixel and, on a bilevel scan, are hard steps. A template
 drawn straight at 200 dpi misses on all three counts (FreeType's hinting bends a 31-pixel glyph,
@@ -25,11 +26,12 @@ from scan import thresholds as t
 
 
 def typed_font_file(char: str) -> Path | None:
-    """The font file forms/ typed `char` with, or None if it is not installed (forms/ then falls
-    back to a built-in PDF font, which we cannot draw: the check is skipped)."""
-    from forms.draw import TYPED_FONT_FILE
+    """The font file forms/ typed `char` with (forms.fonts.typed_face: DejaVu Sans Mono, or DejaVu
+    Sans for a letter the monospaced face lacks, NGUYỄN's Ễ, ẞ), or None if it is not installed
+    (forms/ then falls back to a built-in PDF font, which we cannot draw: the check is skipped)."""
+    from forms.fonts import typed_face
 
-    return TYPED_FONT_FILE if TYPED_FONT_FILE.exists() else None
+    return typed_face(char)[1]
 
 
 @lru_cache(maxsize=1024)

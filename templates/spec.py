@@ -18,6 +18,7 @@ import yaml
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
 from errors import TemplateError
+from templates import alphabet
 from templates import geometry as g
 
 TEMPLATE_DIR = Path(__file__).resolve().parent
@@ -41,22 +42,22 @@ def vocabulary(name: str) -> tuple[str, ...]:
 FIELD_TYPES = ("text", "digits", "date", "choice", "checkbox", "signature")
 COMB_TYPES = ("text", "digits", "date")
 
-# Characters a person may write in a comb cell, by field type (docs/interface.md).
+# The characters the READER can name in a comb cell (the ICR's classes, Tesseract's whitelist),
+# by field type: a finite set. What a field ACCEPTS is wider, a rule over Unicode properties
+# (templates/alphabet.py: any Latin capital, digits, space - ' . @ /): a letter the reader
+# cannot name (Ł, Ş, Ễ...) is valid, typed or sent online as written, and a person reads it by hand.
 ACCENTED_CAPITALS = "ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ"
 TEXT_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + ACCENTED_CAPITALS + "0123456789 -'.@/"
 DIGIT_CHARSET = "0123456789"
 # A text field of words only (names, places, occupations): no digit, '/' or '@'. The template
 # says so per field (`charset: letters`) and the reader asks the ICR to choose among these
 # only, so O/0, I/1, S/5, B/8, Z/2, G/6 cannot be confused. The validator still accepts the
-# type's whole set (docs/interface.md: a text field may hold digits, '/' and '@'): a document
+# type's whole rule (docs/interface.md: a text field may hold digits, '/' and '@'): a document
 # a program sends is never refused for a character the contract allows.
 LETTER_CHARSET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" + ACCENTED_CAPITALS + " -'."
 CHARSETS = {"text": TEXT_CHARSET, "letters": LETTER_CHARSET, "digits": DIGIT_CHARSET}
 # What the type's sets are called in a validation message (French, English).
-CHARSET_WORDS = {
-    "text": ("lettres majuscules, chiffres, espace, - ' . @ /", "capital letters, digits, space, - ' . @ /"),
-    "digits": ("chiffres 0 à 9", "digits 0 to 9"),
-}
+CHARSET_WORDS = {"text": alphabet.TEXT_WORDS, "digits": alphabet.DIGIT_WORDS}
 
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in PDF points, origin bottom-left
 
@@ -124,7 +125,8 @@ class FieldSpec:
 
     @property
     def type_charset(self) -> str:
-        """The characters the field's type allows: what validation accepts, and Tesseract's whitelist."""
+        """The characters of the field's type the reader knows: Tesseract's whitelist (what
+        validation accepts is templates.alphabet's rule, wider)."""
         return CHARSETS[self.type_charset_kind]
 
     @property

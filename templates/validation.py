@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from templates.alphabet import as_written, refused_characters
 from templates.spec import CHARSET_WORDS, Bilingual, FieldSpec, FormSpec, load_form
 
 
@@ -55,12 +56,12 @@ def _years_between(earlier: date, later: date) -> int:
 
 
 def normalize_value(f: FieldSpec, value):
-    """The canonical form of a value as a person or a program may give it: text upper case
-    and trimmed, a date given as YYYYMMDD turned into ISO. Anything else is left for
-    check_field to judge."""
+    """The canonical form of a value as a person or a program may give it: text upper case,
+    NFC (GARCÍA given with a combining accent is stored with the one letter Í) and trimmed, a
+    date given as YYYYMMDD turned into ISO. Anything else is left for check_field to judge."""
     if f.type in ("text", "digits") and isinstance(value, str):
         v = " ".join(value.split())
-        return v.upper() if f.type == "text" else v
+        return as_written(v) if f.type == "text" else v
     if f.type in ("text", "digits") and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     if f.type == "date" and isinstance(value, str):
@@ -108,7 +109,7 @@ def check_field(f: FieldSpec, value, *, today: date | None = None) -> list[Probl
             problems.append(_p(f, "range", f"âge invraisemblable (plus de {f.max_age} ans) : vérifiez l'année.", f"implausible age (over {f.max_age}): check the year."))
         return problems
     cells = len(f.cells)
-    bad = sorted({ch for ch in value if ch not in f.type_charset})
+    bad = refused_characters(value, f.type_charset_kind)
     if bad:
         allowed, allowed_en = CHARSET_WORDS[f.type_charset_kind]
         return [_p(f, "charset", f"caractères non permis {''.join(bad)!r} ; permis : {allowed}.", f"characters not allowed {''.join(bad)!r}; allowed: {allowed_en}.")]

@@ -69,6 +69,18 @@ def test_address_sits_in_the_envelope_window(registry):
         assert 2.05 * INCH <= w["top"] and w["bottom"] <= 3.15 * INCH
 
 
+def test_a_name_beyond_winansi_is_printed_in_a_font_that_has_its_letters(registry):
+    doc = person(family_name="NGUYỄN", given_names="THỊ HẰNG", address_line="12 ULICA ŁĄKOWA", city="ŁÓDŹ")
+    result = registry.submit_online(doc, submitted_at=datetime(2026, 2, 11, 15, tzinfo=timezone.utc))
+    with pdfplumber.open(registry.letter_path(result.file_no)) as pdf:
+        page = pdf.pages[0]
+        text = page.extract_text()
+        fonts = {ch["text"]: ch["fontname"] for ch in page.chars}
+    assert "THỊ HẰNG NGUYỄN" in text and "12 ULICA ŁĄKOWA" in text and "ŁÓDŹ" in text
+    assert all(fonts[ch].endswith("+DejaVuSans") for ch in "ỄỊẰŁĄŹ"), fonts  # embedded (subset): no missing glyphs
+    assert "Helvetica" in fonts["A"]  # ...while the letter's own text keeps the built-in font
+
+
 def test_many_problems_continue_on_a_second_page():
     content = letters.LetterContent(
         file_no="26M-000123-5", channel="mail", status="incomplete", issued_on=date(2026, 2, 9),

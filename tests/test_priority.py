@@ -129,6 +129,10 @@ def test_open_ended_window():
     (None, "1991-06-30", None),
     ("EH0000001", None, None),
     (" - ", "1991-06-30", None),
+    ("EH000000É", "1991-06-30", "EH000000E|1991-06-30"),  # a passport number is compared folded
+    ("eh 000-000é", "1991-06-30", "EH000000E|1991-06-30"),
+    ("ØŁ1234567", "1991-06-30", "OL1234567|1991-06-30"),
+    ("ЕН0000001", "1991-06-30", "ЕН0000001|1991-06-30"),  # Cyrillic look-alikes stay apart from EH0000001
 ])
 def test_person_key(passport, birth, key):
     assert person_key(passport, birth) == key
