@@ -547,12 +547,15 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    insecure_api: bool = typer.Option(False, "--insecure-api", help="Development only: the online API without a token (CSQ_API_INSECURE_DEV=1)."),
 ) -> None:
-    """The web review station (and the online API)."""
+    """The web review station (and the online API: it needs CSQ_API_TOKEN)."""
     import uvicorn
 
     from station.app import create_app
 
+    if insecure_api:
+        os.environ["CSQ_API_INSECURE_DEV"] = "1"
     s = _settings(ctx)
     uvicorn.run(create_app(s.db_url, s.data_dir), host=host, port=port, log_level="info")
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from errors import CsqError
 from registry import review_claims
 from station import api, auth, http_errors, limits, pages
+from station.api_access import INSECURE_HEADER, ApiAccess
 from station.images import PageImages
 from station.online_intake import SubmissionBatcher
 from templates.spec import load_form
@@ -51,13 +53,15 @@ class Station:
     desk: ReviewDesk
     intake: SubmissionBatcher
     logins: auth.LoginThrottle
+    api_access: ApiAccess
 
 
 class SecurityHeaders:
     """A plain ASGI middleware (cheaper per request than BaseHTTPMiddleware: the API is hot)."""
 
-    def __init__(self, app):
+    def __init__(self, app, extra: tuple = ()):
         self.app = app
+        self.headers = SECURITY_HEADERS + list(extra)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -66,7 +70,7 @@ class SecurityHeaders:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in SECURITY_HEADERS if h[0] not in present]
+                message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in present]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -80,8 +84,10 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     registry = Registry.open(db_url, data_dir)
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
+    api_access = ApiAccess.from_env()
+    sys.stderr.write(api_access.startup_line() + "\n")
     station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images),
-                      intake=SubmissionBatcher(registry), logins=auth.LoginThrottle())
+                      intake=SubmissionBatcher(registry), logins=auth.LoginThrottle(), api_access=api_access)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -111,7 +117,7 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
         # Behind TLS (production), set CSQ_SECURE_COOKIES=1: the cookie never travels in clear.
         https_only=os.environ.get("CSQ_SECURE_COOKIES") == "1",
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(SecurityHeaders, extra=(INSECURE_HEADER,) if api_access.insecure else ())
     return app
 
 

@@ -136,16 +136,6 @@ def requires(role: str):
     return dependency
 
 
-def api_token_ok(request: Request) -> bool:
-    """The online API's hook: when env CSQ_API_TOKEN is set, a matching Bearer is required."""
-    expected = os.environ.get("CSQ_API_TOKEN")
-    if not expected:
-        return True
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
-
-
 class LoginThrottle:
     """Failed logins counted per name and per client address: after
     LOGIN_MAX_FAILURES_PER_NAME (or _PER_ADDRESS) failures within LOGIN_WINDOW_S, that name

@@ -5,11 +5,21 @@ Change them here, never inline: the tests and station/bench.py read the same nam
 
 from __future__ import annotations
 
+from datetime import date
+
 # --- the online API -------------------------------------------------------------------
 # A complete data document of the CSQ form is about 3 KiB; 64 KiB leaves room for long
 # names and future fields while refusing anything that is clearly not an application.
 API_MAX_BODY_BYTES = 64 * 1024
 API_CONTENT_TYPES = ("application/json",)
+# A portal's submitted_at later than the server's clock plus this much is refused (422): a
+# few minutes of clock drift between two machines are normal, a submission from the future
+# is not. Earlier than API_EARLIEST_SUBMISSION, or API_BEFORE_OPENING_DAYS before the
+# policy's opening date, it is refused too: no portal was open then (a little before the
+# opening is still accepted, and the file is "premature" as mail postmarked early is).
+API_CLOCK_SKEW_S = 5 * 60
+API_EARLIEST_SUBMISSION = date(2016, 1, 1)
+API_BEFORE_OPENING_DAYS = 30
 # Group commit (station/online_intake.py): at most this many submissions per transaction.
 # Larger batches commit less often but make the first in line wait longer.
 API_BATCH_MAX = 200
