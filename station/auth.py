@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import tempfile
 import threading
 import time
 from collections import deque
@@ -46,29 +47,77 @@ class Staff:
 
 
 def load_secret_key(data_dir: Path) -> str:
-    """The session signing key: env CSQ_SECRET_KEY, else data_dir/secret_key (made 0600)."""
+    """The session signing key: env CSQ_SECRET_KEY, else data_dir/secret_key (made 0600).
+
+    The file is written whole to a temporary name, flushed to disk, then hard-linked to its
+    name: a link never replaces an existing file, so two workers starting at once agree on
+    one key, and no reader ever sees it half-written. An empty or short key (a file left by
+    an older version's failed write, a CSQ_SECRET_KEY typed too short) is refused: a cookie
+    signed with an empty key would pass for anyone's."""
     from_env = os.environ.get("CSQ_SECRET_KEY")
-    if from_env:
-        return from_env
+    if from_env is not None:
+        return _long_enough(from_env.strip(), "CSQ_SECRET_KEY", "set it to at least "
+                            f"{limits.SECRET_KEY_MIN_CHARS} random characters, e.g. `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`")
     path = Path(data_dir) / limits.SECRET_KEY_FILE
+    key = _read_key(path)
+    if key is None:
+        key = _create_key(path)
+    return _long_enough(key, str(path), "delete the file (a new key is made at the next start; everyone logs in again) "
+                        "or set CSQ_SECRET_KEY")
+
+
+def _long_enough(key: str, where: str, what_to_do: str) -> str:
+    if len(key) < limits.SECRET_KEY_MIN_CHARS:
+        raise StorageError(f"the session key in {where} is {'empty' if not key else 'too short'} "
+                           f"({len(key)} characters, at least {limits.SECRET_KEY_MIN_CHARS} needed): {what_to_do}")
+    return key
+
+
+def _read_key(path: Path) -> str | None:
     try:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise StorageError(f"cannot read the session key ({exc.strerror}); check its permissions", path=str(path)) from exc
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StorageError(f"cannot read the session key ({getattr(exc, 'strerror', None) or exc}); check its permissions",
+                           path=str(path)) from exc
+
+
+def _create_key(path: Path) -> str:
     key = secrets.token_urlsafe(limits.SECRET_KEY_BYTES)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two workers starting at once must not write two different keys.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never over a key another process put there first
+        except FileExistsError:
+            return _read_key(path) or ""
+        _fsync_dir(path.parent)
+        return key
     except OSError as exc:
         raise StorageError(f"cannot create the session key ({exc.strerror}); make the data folder writable", path=str(path)) from exc
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key + "\n")
-    return key
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """The new name itself reaches the disk (a crash then cannot leave the key behind)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def csrf_token(request: Request) -> str:

@@ -42,6 +42,7 @@ CSRF_FIELD = "csrf_token"  # hidden field of every POST form
 CSRF_HEADER = "x-csrf-token"  # the same token, for fetch() posts
 SECRET_KEY_FILE = "secret_key"  # under data_dir, mode 0600, when CSQ_SECRET_KEY is not set
 SECRET_KEY_BYTES = 32
+SECRET_KEY_MIN_CHARS = 32  # a shorter key (file or CSQ_SECRET_KEY) is refused at start
 
 # Failed logins (station/auth.py LoginThrottle): this many within the window and that name
 # (or client address, for many names tried from one place) waits for the window to pass.

@@ -1,0 +1,96 @@
+"""What a black-box probe of the station found (issue 13), each attack replayed: the session
+key, logout, body sizes, 500s, login throttling, forwarded headers, who looked."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+
+import pytest
+
+from errors import StorageError
+from station import auth, limits
+from station import testing as T
+from test_station import app, client_for, csrf_of, logged_in, mail_file, registry, staff_db  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+
+
+# ------------------------------------------------------------------------ session key
+
+
+def _load_key_at(folder: str, barrier, out) -> None:
+    barrier.wait()
+    try:
+        out.put(auth.load_secret_key(folder))
+    except Exception as exc:  # noqa: BLE001 - reported to the parent as a failure
+        out.put(f"ERROR {exc}")
+
+
+def test_two_processes_starting_at_once_get_one_full_key(tmp_path, monkeypatch):
+    """The attack: the key file was created empty, then written; a second process starting at
+    that moment read it empty (62 of 200 tries) and signed cookies with an empty key."""
+    monkeypatch.delenv("CSQ_SECRET_KEY", raising=False)
+    ctx = multiprocessing.get_context("fork")
+    for attempt in range(40):
+        folder = tmp_path / f"d{attempt}"
+        barrier, out = ctx.Barrier(2), ctx.Queue()
+        workers = [ctx.Process(target=_load_key_at, args=(str(folder), barrier, out)) for _ in range(2)]
+        for w in workers:
+            w.start()
+        keys = [out.get(timeout=30) for _ in workers]
+        for w in workers:
+            w.join(timeout=30)
+        assert keys[0] == keys[1], keys
+        assert len(keys[0]) >= limits.SECRET_KEY_MIN_CHARS and not keys[0].startswith("ERROR")
+        assert (folder / limits.SECRET_KEY_FILE).read_text().strip() == keys[0]
+        assert [p.name for p in folder.iterdir()] == [limits.SECRET_KEY_FILE]  # no temporary file left
+
+
+def test_an_empty_or_short_key_is_refused_with_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv("CSQ_SECRET_KEY", raising=False)
+    (tmp_path / limits.SECRET_KEY_FILE).write_text("")
+    with pytest.raises(StorageError, match="empty.*delete the file"):
+        auth.load_secret_key(tmp_path)
+    (tmp_path / limits.SECRET_KEY_FILE).write_text("short\n")
+    with pytest.raises(StorageError, match="too short"):
+        auth.load_secret_key(tmp_path)
+    for short in ("", "  ", "x" * (limits.SECRET_KEY_MIN_CHARS - 1)):
+        monkeypatch.setenv("CSQ_SECRET_KEY", short)
+        with pytest.raises(StorageError, match="CSQ_SECRET_KEY"):
+            auth.load_secret_key(tmp_path / "other")
+    monkeypatch.setenv("CSQ_SECRET_KEY", "k" * limits.SECRET_KEY_MIN_CHARS)
+    assert auth.load_secret_key(tmp_path / "other") == "k" * limits.SECRET_KEY_MIN_CHARS
+
+
+def test_a_failed_write_leaves_no_key_file_behind(tmp_path, monkeypatch):
+    """Before, a write that failed (disk full) left the key file empty for good."""
+    monkeypatch.delenv("CSQ_SECRET_KEY", raising=False)
+
+    def disk_full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(StorageError, match="No space left"):
+        auth.load_secret_key(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+    monkeypatch.undo()
+    monkeypatch.delenv("CSQ_SECRET_KEY", raising=False)
+    assert len(auth.load_secret_key(tmp_path)) >= limits.SECRET_KEY_MIN_CHARS
+
+
+def test_csq_serve_refuses_to_start_on_an_empty_key_in_one_line(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / limits.SECRET_KEY_FILE).write_text("")
+    env = {**os.environ, "CSQ_DATA_DIR": str(data), "CSQ_DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}
+    env.pop("CSQ_SECRET_KEY", None)
+    done = subprocess.run([sys.executable, "-m", "cli", "serve", "--port", str(T.free_port())], env=env,
+                          cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("csq: error:") and "session key" in last and "Traceback" not in done.stderr
