@@ -1,7 +1,9 @@
 """Staff sessions, CSRF tokens and role checks of the review station.
 
 The session is a signed cookie (Starlette's SessionMiddleware, itsdangerous underneath)
-holding the login name, the role and the CSRF token; nothing secret is in it. The signing
+holding the login name, a random session id the registry knows (registry/staff_sessions.py:
+logout ends it there, and it expires 10 hours after login however much it is used) and the
+CSRF token. The signing
 key comes from env CSQ_SECRET_KEY, else from data_dir/secret_key, created on first use
 with mode 0600 so that restarts keep everyone logged in and the key never enters the repo.
 
@@ -19,11 +21,13 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Request
 
 from errors import PermissionDenied, StorageError
+from registry import staff_sessions
 from registry.service import StaffLogin
 from station import limits
 
@@ -143,17 +147,19 @@ async def check_csrf(request: Request) -> None:
 
 
 def current_staff(request: Request) -> Staff:
-    """The staff member of this session, as the registry has them NOW: a session of a disabled
-    account, or one opened before the account's password was set again, is over; a role
+    """The staff member of this session, as the registry has them NOW: a session ended by
+    logout or older than SESSION_MAX_AGE_S since login (registry/staff_sessions.py), of a
+    disabled account, or opened before the account's password was set again, is over; a role
     changed since login applies at once. Checked once per request."""
     known = getattr(request.state, "staff", None)
     if known is not None:
         return known
-    name, generation = request.session.get("user"), request.session.get("generation")
-    if not name:
+    name, generation, session_id = (request.session.get(k) for k in ("user", "generation", "sid"))
+    if not name or not isinstance(session_id, str):
         raise LoginRequired()
-    account = request.app.state.station.registry.staff_session(name)
-    if account is None or account.session_generation != generation or account.role not in limits.ROLES:
+    account = staff_sessions.account(request.app.state.station.registry.db, session_id)
+    if (account is None or account.name != name or account.session_generation != generation
+            or account.role not in limits.ROLES):
         request.session.clear()
         raise LoginRequired()
     request.state.staff = Staff(account.name, account.role)
@@ -163,12 +169,18 @@ def current_staff(request: Request) -> Staff:
 def log_in(request: Request, account: StaffLogin) -> None:
     """Open a session for `account` (registry.service.StaffLogin, from verify_user)."""
     # A fresh CSRF token at login: a token planted before login is worth nothing after it.
+    session_id = staff_sessions.start(request.app.state.station.registry.db, account.name,
+                                      timedelta(seconds=limits.SESSION_MAX_AGE_S))
     request.session.clear()
-    request.session.update({"user": account.name, "generation": account.session_generation,
+    request.session.update({"user": account.name, "generation": account.session_generation, "sid": session_id,
                             "csrf": secrets.token_urlsafe(24)})
 
 
 def log_out(request: Request) -> None:
+    """The session ends on the server too: a copy of the cookie opens nothing afterwards."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        staff_sessions.end(request.app.state.station.registry.db, session_id)
     request.session.clear()
 
 

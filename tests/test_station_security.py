@@ -94,3 +94,35 @@ def test_csq_serve_refuses_to_start_on_an_empty_key_in_one_line(tmp_path):
     assert done.returncode != 0
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("csq: error:") and "session key" in last and "Traceback" not in done.stderr
+
+
+# ----------------------------------------------------------------------------- logout
+
+
+def test_a_cookie_saved_before_logout_opens_nothing_after_it(app):
+    client = logged_in(app, "remi")
+    saved = dict(client.cookies)
+    assert client.get("/queue", follow_redirects=False).status_code == 200
+    assert client.post("/logout", data={"csrf_token": client.csrf}, follow_redirects=False).status_code == 303
+    replay = client_for(app)
+    replay.cookies.update(saved)
+    r = replay.get("/queue", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+
+
+def test_logout_on_one_station_leaves_the_other_open(app):
+    desk, laptop = logged_in(app, "remi"), logged_in(app, "remi")
+    laptop.post("/logout", data={"csrf_token": laptop.csrf})
+    assert desk.get("/queue", follow_redirects=False).status_code == 200
+    assert laptop.get("/queue", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_its_lifetime_after_login_however_much_it_is_used(app, monkeypatch):
+    import time
+
+    monkeypatch.setattr(limits, "SESSION_MAX_AGE_S", 2)
+    client = logged_in(app, "remi")
+    time.sleep(1.0)
+    assert client.get("/queue", follow_redirects=False).status_code == 200  # used: the cookie is re-issued
+    time.sleep(1.3)
+    assert client.get("/queue", follow_redirects=False).status_code == 303  # but the limit did not slide
