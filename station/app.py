@@ -23,6 +23,7 @@ from errors import CsqError
 from registry import review_claims
 from station import api, auth, http_errors, limits, pages
 from station.api_access import INSECURE_HEADER, ApiAccess
+from station.body_limit import FormBodyLimit
 from station.images import PageImages
 from station.online_intake import SubmissionBatcher
 from templates.spec import load_form
@@ -117,6 +118,7 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
         # Behind TLS (production), set CSQ_SECURE_COOKIES=1: the cookie never travels in clear.
         https_only=os.environ.get("CSQ_SECURE_COOKIES") == "1",
     )
+    app.add_middleware(FormBodyLimit)  # outside the sessions: nothing is read or decoded before it
     app.add_middleware(SecurityHeaders, extra=(INSECURE_HEADER,) if api_access.insecure else ())
     return app
 

@@ -137,9 +137,7 @@ async def check_csrf(request: Request) -> None:
     """Refuse a POST whose token (form field or header) does not match the session's."""
     expected = request.session.get("csrf")
     given = request.headers.get(limits.CSRF_HEADER)
-    if given is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if given is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = await request.form()  # Starlette caches it: the endpoint's Form() reads the same
         given = form.get(limits.CSRF_FIELD)
     if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):

@@ -35,6 +35,10 @@ LETTER_WRITER_LINGER_S = 5.0
 # answered but stopped before writing (csq letters print writes any older ones).
 LETTER_CATCH_UP_DAYS = 7
 
+# Every other request (staff pages, candidates' pages) may carry at most this much body
+# (station/body_limit.py): a staff form is a few hundred bytes, a group of ticks a few KiB.
+FORM_MAX_BODY_BYTES = 64 * 1024
+
 # --- staff sessions -------------------------------------------------------------------
 SESSION_COOKIE = "csq_session"
 SESSION_MAX_AGE_S = 10 * 3600  # one working day: a forgotten login does not last the night

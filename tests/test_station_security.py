@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 
 import pytest
 
@@ -126,3 +127,61 @@ def test_a_session_ends_its_lifetime_after_login_however_much_it_is_used(app, mo
     assert client.get("/queue", follow_redirects=False).status_code == 200  # used: the cookie is re-issued
     time.sleep(1.3)
     assert client.get("/queue", follow_redirects=False).status_code == 303  # but the limit did not slide
+
+
+# ------------------------------------------------------------------------- body sizes
+
+
+def _asgi_post(app, path: str, chunks, headers: list[tuple[bytes, bytes]]) -> tuple[int, int]:
+    """POST `chunks` straight into the ASGI app; (status, how many chunks it pulled)."""
+    import asyncio
+
+    pulled, status = [0], []
+    source = iter(chunks)
+
+    async def receive():
+        chunk = next(source, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        pulled[0] += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    asyncio.run(app(scope, receive, send))
+    return status[0], pulled[0]
+
+
+MEGABYTE = b"x" * (1 << 20)
+
+
+def test_a_huge_login_form_is_refused_before_a_byte_is_read(app):
+    """The attack: a 200 MB form to /login without a cookie was read whole before the 403."""
+    form = [(b"content-type", b"application/x-www-form-urlencoded")]
+    status, pulled = _asgi_post(app, "/login", (MEGABYTE for _ in range(200)), form + [(b"content-length", b"209715200")])
+    assert (status, pulled) == (413, 0)
+
+
+def test_a_huge_chunked_form_is_cut_off_at_the_limit(app):
+    form = [(b"content-type", b"application/x-www-form-urlencoded")]
+    chunks = (b"a" * 1024 for _ in range(200 * 1024))  # 200 MB, no Content-Length
+    status, pulled = _asgi_post(app, "/login", chunks, form)
+    assert status == 413 and pulled <= limits.FORM_MAX_BODY_BYTES // 1024 + 1
+
+
+def test_multipart_is_refused_everywhere_but_a_small_form_still_works(app):
+    status, pulled = _asgi_post(app, "/review/save", (MEGABYTE for _ in range(300)),
+                                [(b"content-type", b"multipart/form-data; boundary=x")])
+    assert (status, pulled) == (415, 0)
+    client = client_for(app)
+    r = client.post("/login", data={"username": "remi", "password": T.PASSWORD, "csrf_token": csrf_of(client)},
+                    follow_redirects=False)
+    assert r.status_code == 303  # the body under the limit reaches the login as it came
+    r = client.post("/login", files={"f": ("a.txt", b"hello")})
+    assert r.status_code == 415
+
