@@ -441,7 +441,55 @@ def review_set(
 ) -> None:
     """A manual correction of one field (audited; the machine's reading is kept)."""
     result = _open_registry(ctx).review_set(file_no, field, value, by=by)
+    if result.get("held"):
+        _emit(result, as_json, f"{file_no} {field}: {result['message']}; a supervisor runs `csq review confirm "
+                               f"{result['identity_change']} --by NAME` (or reject)")
+        return
     _emit(result, as_json, f"{file_no} {field} = {result.get('value')!r} (status {result.get('status')})")
+
+
+@review_app.command("pending")
+def review_pending(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the list as one JSON document."),
+) -> None:
+    """Identity changes waiting for a supervisor (each would also change another candidate's file)."""
+    from registry import identity_changes
+
+    rows = identity_changes.pending(_open_registry(ctx).db)
+    lines = [f"#{c['id']:<5} {c['file_no']} {c['field']} = {c['value']!r} by {c['requested_by']}; would change "
+             f"{', '.join(sorted({a['file_no'] for a in c['affects']}))}" for c in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else "no identity change waiting")
+
+
+@review_app.command("confirm")
+def review_confirm(
+    ctx: typer.Context,
+    change_id: int = typer.Argument(..., help="The request's number (csq review pending)."),
+    by: str = typer.Option(..., "--by", help="The supervisor who confirms it (not the one who asked)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Apply a held identity change: a second person, a supervisor, agrees (four eyes)."""
+    from registry import identity_changes
+
+    result = identity_changes.confirm(_open_registry(ctx), change_id, by=by)
+    _emit(result, as_json, f"#{change_id} confirmed: {result['file_no']} {result['field']} = {result.get('value')!r} "
+                           f"(status {result.get('status')})")
+
+
+@review_app.command("reject")
+def review_reject(
+    ctx: typer.Context,
+    change_id: int = typer.Argument(..., help="The request's number (csq review pending)."),
+    by: str = typer.Option(..., "--by", help="The supervisor who rejects it (not the one who asked)."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the history of every file it concerned)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Refuse a held identity change: nothing of it is applied."""
+    from registry import identity_changes
+
+    result = identity_changes.reject(_open_registry(ctx).db, change_id, by=by, reason=reason)
+    _emit(result, as_json, f"#{change_id} rejected: {result['file_no']} {result['field']} stays as it was")
 
 
 # ---------------------------------------------------------------------------- letters

@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from errors import BadArguments, ConflictError, DatabaseError, InvalidData, NotFound
-from registry import letters
+from registry import identity_changes, letters
 from registry.db import Database
 from registry.filenumber import normalize_file_no, format_file_no
 from registry.models import (
@@ -842,11 +842,21 @@ class Registry:
         entries.sort(key=lambda e: e[0])
         return [e for _, e in entries]
 
-    def review_set(self, file_no: str, field: str, value, *, by: str, expected_version: int | None = None) -> dict:
+    def review_set(self, file_no: str, field: str, value, *, by: str, expected_version: int | None = None,
+                   confirmation: "identity_changes.Confirmation | None" = None) -> dict:
         """A person's value for one field: checked alone (check_field), stored as source
         "manual" and final, the machine's reading kept, audited; then the application's
         status follows. `expected_version` (the field's `version` the person saw) makes a
-        concurrent change a ConflictError instead of a silent overwrite."""
+        concurrent change a ConflictError instead of a silent overwrite. A change of identity
+        that would move another file is held for a supervisor instead (registry/identity_changes.py:
+        the answer then has "held": true); `confirmation` is that supervisor's yes."""
+        try:
+            return self._review_set(file_no, field, value, by=by, expected_version=expected_version, confirmation=confirmation)
+        except identity_changes.HeldForSupervisor as held:
+            return identity_changes.hold(self.db, held)
+
+    def _review_set(self, file_no: str, field: str, value, *, by: str, expected_version: int | None,
+                    confirmation) -> dict:
         file_no = normalize_file_no(file_no)
         by = _actor(by)
         if field == POSTMARK_FIELD:
@@ -890,7 +900,10 @@ class Registry:
                         detail=json.dumps({"machine_value": row.value if row is not None and row.source != "manual" else None,
                                            "version": version}))
             conn.execute(update(applications).where(applications.c.id == app.id).values(updated_at=now))
+            since = identity_changes.mark(conn, field)
             self._settle(conn, app.id, by)
+            identity_changes.check(conn, since, file_no=file_no, field=field, value=stored, by=by, version_seen=seen,
+                                   confirmation=confirmation)
             settled = self._app_row(conn, file_no)
             status, review_state = settled.status, settled.review_state
             waiting = conn.execute(

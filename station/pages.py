@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -144,6 +144,11 @@ def review_save(request: Request, file_no: str = Form(...), field: str = Form(..
             return JSONResponse({"error": kind, "status": outcome.status, "html": html}, status_code=outcome.status)
         return render(station.templates, request, "review.html", status_code=outcome.status, card=outcome.card, nav="review")
     saved = outcome.saved
+    if saved.get("held"):  # four eyes: it would move another file (registry/identity_changes.py)
+        _remember_pairs(request, "postponed", [[saved["file_no"], saved["field"]]], limits.POSTPONED_MAX)
+        return _answer_with_next(request, staff, saved=saved, return_to="", message=(
+            f"En attente d'un superviseur · Held for a supervisor: {saved['file_no']} {saved['field']} "
+            f"changerait aussi · would also change {', '.join(saved['affects'])} (#{saved['identity_change']})"))
     return _answer_with_next(request, staff, saved=saved, return_to=return_to,
                              message=f"Enregistré · Saved: {saved['file_no']} {saved['field']}")
 
@@ -257,6 +262,37 @@ def review_stats(request: Request, days: int = 7, staff: Staff = Depends(auth.re
     since = station.registry.policy.today() - timedelta(days=days)
     return render(station.templates, request, "stats.html", nav="stats", stats=station.registry.review_stats(since),
                   days=days, since=since)
+
+
+# ------------------------------------------------------------------ identity changes
+
+
+@router.get("/identity-changes")
+def identity_changes_page(request: Request, staff: Staff = Depends(auth.requires("supervisor"))):
+    from registry import identity_changes
+
+    return render(_station(request).templates, request, "identity_changes.html", nav="identity",
+                  changes=identity_changes.pending(_station(request).registry.db))
+
+
+@router.post("/identity-changes/{change_id}/confirm", dependencies=csrf)
+def identity_change_confirm(request: Request, change_id: int = Path(..., ge=1, le=2**31 - 1),
+                            staff: Staff = Depends(auth.requires("supervisor"))):
+    from registry import identity_changes
+
+    result = identity_changes.confirm(_station(request).registry, change_id, by=staff.name)
+    flash(request, "ok", f"Confirmé · Confirmed: {result['file_no']} {result['field']} (#{change_id})")
+    return RedirectResponse("/identity-changes", status_code=303)
+
+
+@router.post("/identity-changes/{change_id}/reject", dependencies=csrf)
+def identity_change_reject(request: Request, change_id: int = Path(..., ge=1, le=2**31 - 1), reason: str = Form(""),
+                           staff: Staff = Depends(auth.requires("supervisor"))):
+    from registry import identity_changes
+
+    identity_changes.reject(_station(request).registry.db, change_id, by=staff.name, reason=reason)
+    flash(request, "ok", f"Refusé · Rejected: #{change_id}")
+    return RedirectResponse("/identity-changes", status_code=303)
 
 
 # ------------------------------------------------------------------------------ images

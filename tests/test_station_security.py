@@ -185,3 +185,109 @@ def test_multipart_is_refused_everywhere_but_a_small_form_still_works(app):
     r = client.post("/login", files={"f": ("a.txt", b"hello")})
     assert r.status_code == 415
 
+
+# ------------------------------------------------------------------ identity: four eyes
+
+
+def _victim_and_mail(registry):
+    """A ranked online file of one candidate, and a mail file of another registered before it."""
+    from datetime import datetime, timezone
+
+    mail = T.register_mail_envelope(registry, 1, doubtful={})
+    doc = T.sample_document()
+    doc["fields"].update(passport_number="ZZ7654321", birth_date="1985-03-03", family_name="VICTIME")
+    online = registry.submit_online(doc, submitted_at=datetime(2026, 10, 20, 15, tzinfo=timezone.utc)).file_no
+    registry.rank()
+    return mail, online
+
+
+def _save(client, registry, file_no, field, value):
+    version = registry.application(file_no)["fields"][field]["version"]
+    return client.post("/review/save", data={"csrf_token": client.csrf, "file_no": file_no, "field": field,
+                                             "value": value, "version": str(version)}, follow_redirects=False)
+
+
+def test_a_reviewer_cannot_push_another_candidate_out_alone(app, registry):
+    """The attack: passport_number and birth_date set on a mail file turned another
+    candidate's ranked online file into a duplicate (rank gone)."""
+    mail, online = _victim_and_mail(registry)
+    assert registry.application(online)["status"] == "ranked"
+    remi = logged_in(app, "remi")
+    assert _save(remi, registry, mail, "passport_number", "ZZ7654321").status_code == 303  # alone: links nobody
+    assert registry.application(mail)["fields"]["passport_number"]["value"] == "ZZ7654321"
+    r = _save(remi, registry, mail, "birth_date", "1985-03-03")
+    assert r.status_code == 303
+    assert "Held for a supervisor" in remi.get("/queue").text
+    victim = registry.application(online)
+    assert victim["status"] == "ranked" and victim["duplicate_of"] is None  # nothing moved
+    assert registry.application(mail)["fields"]["birth_date"]["value"] != "1985-03-03"
+    held = [e for e in registry.audit_trail(online) if e["action"] == "identity_change_held"]
+    assert len(held) == 1 and mail in held[0]["detail"] and "remi" in held[0]["detail"]
+
+    # The reviewer may not decide it, nor may a supervisor decide their own request.
+    page = remi.get("/identity-changes", follow_redirects=False)
+    assert page.status_code == 403
+    sophie = logged_in(app, "sophie")
+    page = sophie.get("/identity-changes").text
+    assert mail in page and online in page
+    change_id = int(re.search(r"/identity-changes/(\d+)/confirm", page).group(1))
+    r = sophie.post(f"/identity-changes/{change_id}/confirm", data={"csrf_token": sophie.csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    assert registry.application(mail)["fields"]["birth_date"]["value"] == "1985-03-03"
+    linked = {registry.application(online)["duplicate_of"], registry.application(mail)["duplicate_of"]}
+    assert linked - {None}  # now one is the other's duplicate: the same person, two supervisors agreed
+    why = [e for e in registry.audit_trail(online) if e["action"] == "identity_change_confirmed"]
+    assert len(why) == 1 and "confirmed by sophie" in why[0]["detail"] and mail in why[0]["detail"]
+
+
+def test_a_rejected_identity_change_is_never_applied_and_the_requester_cannot_decide(app, registry):
+    from errors import PermissionDenied
+    from registry import identity_changes
+
+    mail, online = _victim_and_mail(registry)
+    registry.review_set(mail, "passport_number", "ZZ7654321", by="sophie")
+    held = registry.review_set(mail, "birth_date", "1985-03-03", by="sophie")
+    assert held["held"] is True and held["affects"] == [online]
+    again = registry.review_set(mail, "birth_date", "1985-03-03", by="sophie")
+    assert again["identity_change"] == held["identity_change"]  # asked twice: one request
+    with pytest.raises(PermissionDenied, match="four eyes"):
+        identity_changes.confirm(registry, held["identity_change"], by="sophie")
+    with pytest.raises(PermissionDenied, match="not an active supervisor"):
+        identity_changes.confirm(registry, held["identity_change"], by="remi")
+    registry.add_user("sam", "supervisor", T.PASSWORD)
+    identity_changes.reject(registry.db, held["identity_change"], by="sam", reason="not the same person")
+    assert identity_changes.pending(registry.db) == []
+    assert registry.application(online)["status"] == "ranked"
+    assert [e["action"] for e in registry.audit_trail(online)][-1] == "identity_change_rejected"
+
+
+def test_an_identity_change_that_moves_no_other_file_is_applied_at_once(app, registry):
+    mail = T.register_mail_envelope(registry, 1, doubtful={})
+    result = registry.review_set(mail, "passport_number", "QQ1111111", by="remi")
+    assert "held" not in result and registry.application(mail)["fields"]["passport_number"]["value"] == "QQ1111111"
+
+
+def test_the_cli_lists_and_confirms_a_held_identity_change(tmp_path, app, registry):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    mail, online = _victim_and_mail(registry)
+    registry.review_set(mail, "passport_number", "ZZ7654321", by="remi")
+    held = registry.review_set(mail, "birth_date", "1985-03-03", by="remi")
+    url = str(registry.db.engine.url)
+    root = Path(__file__).resolve().parent.parent
+
+    def csq(*args):
+        return subprocess.run([sys.executable, "-m", "cli", "--db", url, *args], cwd=root, capture_output=True, text=True,
+                              timeout=120, env={**os.environ, "CSQ_DATA_DIR": str(tmp_path / "data")})
+
+    listed = csq("review", "pending", "--json")
+    assert listed.returncode == 0 and [c["id"] for c in json.loads(listed.stdout)] == [held["identity_change"]]
+    refused = csq("review", "confirm", str(held["identity_change"]), "--by", "rachel")
+    assert refused.returncode == 9 and "not an active supervisor" in refused.stderr
+    done = csq("review", "confirm", str(held["identity_change"]), "--by", "sophie", "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["confirmed_by"] == "sophie"
+    assert registry.application(mail)["fields"]["birth_date"]["value"] == "1985-03-03"
