@@ -99,6 +99,11 @@ IMAGE_CACHE_DIR = "cache/station"  # under data_dir: crops and thumbnails, safe 
 QUEUE_PAGE_SIZE = 50
 STATS_MAX_DAYS = 366  # the review statistics page looks back at most this far
 HISTORY_PAGE_SIZE = 200
+# Bounds of numbers in URLs: beyond them a request is answered 422, never handed to the
+# database (whose integers stop at 2**63 - 1: a bigger one was a 500).
+MAX_PAGE_NUMBER = 1_000_000
+MAX_ROW_ID = 2**62
+MAX_PAGE_SEQUENCE = 10_000
 
 # --- benchmark targets (station/bench.py) ----------------------------------------------
 BENCH_REVIEW_PENDING_FIELDS = 10_000

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -206,7 +206,7 @@ async def review_group_confirm(request: Request, staff: Staff = Depends(auth.req
 
 
 @router.get("/queue")
-def queue(request: Request, page: int = 1, staff: Staff = Depends(auth.requires("clerk"))):
+def queue(request: Request, page: int = Query(1, le=limits.MAX_PAGE_NUMBER), staff: Staff = Depends(auth.requires("clerk"))):
     from registry import review_claims
 
     page = max(1, page)
@@ -249,7 +249,8 @@ def field_history(request: Request, file_no: str, field: str, staff: Staff = Dep
 
 
 @router.get("/history")
-def history(request: Request, before: int | None = None, staff: Staff = Depends(auth.requires("clerk"))):
+def history(request: Request, before: int | None = Query(None, ge=1, le=limits.MAX_ROW_ID),
+            staff: Staff = Depends(auth.requires("clerk"))):
     station = _station(request)
     return render(station.templates, request, "history.html", nav="history", file_no=None, field=None,
                   events=station.desk.history(before_id=before), page_size=limits.HISTORY_PAGE_SIZE)
@@ -310,7 +311,7 @@ def field_page(request: Request, file_no: str, field: str, staff: Staff = Depend
 
 
 @router.get("/images/{file_no}/pages/{sequence}.png")
-async def page_image(request: Request, file_no: str, sequence: int, thumb: bool = False,
+async def page_image(request: Request, file_no: str, sequence: int = Path(..., ge=0, le=limits.MAX_PAGE_SEQUENCE), thumb: bool = False,
                      staff: Staff = Depends(auth.requires("clerk"))):
     desk = _station(request).desk
     stored = desk.page_image(file_no, sequence)

@@ -291,3 +291,32 @@ def test_the_cli_lists_and_confirms_a_held_identity_change(tmp_path, app, regist
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["confirmed_by"] == "sophie"
     assert registry.application(mail)["fields"]["birth_date"]["value"] == "1985-03-03"
+
+
+# ------------------------------------------------------------------ 500s become 4xx
+
+
+@pytest.mark.parametrize("path", ["/queue?page=99999999999999999999",
+                                  "/history?before=99999999999999999999", "/history?before=-1",
+                                  "/images/{mail}/pages/99999999999999999999.png", "/images/{mail}/pages/-1.png"])
+def test_huge_numbers_in_urls_are_a_4xx_not_a_500(app, mail_file, path):
+    r = logged_in(app, "sophie").get(path.format(mail=mail_file), follow_redirects=False)
+    assert 400 <= r.status_code < 500, (path, r.status_code)
+
+
+def test_the_api_answers_absurd_json_with_a_400(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from station.app import create_app
+
+    monkeypatch.setenv("CSQ_API_TOKEN", "t" * 40)
+    api = create_app(f"sqlite:///{tmp_path}/r.db", tmp_path / "data")
+    try:
+        client = TestClient(api, headers={"Authorization": "Bearer " + "t" * 40, "Content-Type": "application/json"})
+        deep = b"[" * 20_000 + b"]" * 20_000
+        assert client.post("/api/applications", content=deep).status_code == 400
+        huge = b'{"fields": {"dependants": ' + b"9" * 5_000 + b"}}"
+        r = client.post("/api/applications", content=huge)
+        assert r.status_code == 400 and "error" in r.json()
+    finally:
+        api.state.station.registry.close()
