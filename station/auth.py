@@ -195,25 +195,39 @@ def requires(role: str):
     return dependency
 
 
-class LoginThrottle:
-    """Failed logins counted per name and per client address: after
-    LOGIN_MAX_FAILURES_PER_NAME (or _PER_ADDRESS) failures within LOGIN_WINDOW_S, that name
-    (or address) waits until its oldest failure leaves the window, and its password is not
-    even checked meanwhile. Guessing a reviewer's password online takes years, not a night.
+def login_name_key(name: str) -> str:
+    """A login name as the throttle counts it: `REV2`, `" rev2 "` and `rev2` are one name."""
+    return " ".join((name or "").split()).casefold()
 
-    Kept in memory, per process (with several workers, each counts its own: the limit is
-    that many times higher); a restart forgets it. A success clears the name's failures."""
+
+class LoginThrottle:
+    """Failed logins, counted so that guessing is slow but a stranger cannot lock a person out.
+
+    - Per (name, client address): after LOGIN_MAX_FAILURES_PER_NAME failures within
+      LOGIN_WINDOW_S, that name waits FROM THAT ADDRESS, longer after each further failure
+      (LOGIN_DELAY_BASE_S, doubled each time, at most the window). The owner at their usual
+      station is not touched by a stranger's failures elsewhere.
+    - Per address: LOGIN_MAX_FAILURES_PER_ADDRESS failures (any names) and the address waits
+      for the window to pass: many names tried from one place.
+    - Per name from anywhere: LOGIN_MAX_FAILURES_PER_NAME_ANYWHERE failures (guessing from many
+      addresses) and the name waits, except from the addresses it logged in from before.
+
+    Kept in memory, per process (with several workers, each counts its own); a restart
+    forgets it. While a wait lasts the password is not even checked."""
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
+        self._known: dict[str, set[str]] = {}  # name -> addresses it logged in from
         self._lock = threading.Lock()
 
     @staticmethod
     def _keys(name: str, address: str | None) -> list[tuple[str, int]]:
-        keys = [("name:" + name.strip().lower(), limits.LOGIN_MAX_FAILURES_PER_NAME)]
+        who = login_name_key(name)
+        keys = [("pair:" + who + "|" + (address or "?"), limits.LOGIN_MAX_FAILURES_PER_NAME)]
         if address:
             keys.append(("addr:" + address, limits.LOGIN_MAX_FAILURES_PER_ADDRESS))
+        keys.append(("name:" + who, limits.LOGIN_MAX_FAILURES_PER_NAME_ANYWHERE))
         return keys
 
     def wait_s(self, name: str, address: str | None) -> float:
@@ -222,8 +236,15 @@ class LoginThrottle:
         with self._lock:
             waits = [0.0]
             for key, most in self._keys(name, address):
+                if key.startswith("name:") and address in self._known.get(login_name_key(name), ()):
+                    continue
                 failures = self._recent(key, now)
-                if len(failures) >= most:
+                if len(failures) < most:
+                    continue
+                if key.startswith("pair:"):  # growing: each failure past the limit doubles the wait
+                    delay = min(limits.LOGIN_WINDOW_S, limits.LOGIN_DELAY_BASE_S * 2 ** (len(failures) - most))
+                    waits.append(failures[-1] + delay - now)
+                else:
                     waits.append(failures[-most] + limits.LOGIN_WINDOW_S - now)
             return max(waits)
 
@@ -234,11 +255,18 @@ class LoginThrottle:
                 for key in [k for k in self._failures if not self._recent(k, now)]:
                     del self._failures[key]
             for key, most in self._keys(name, address):
-                self._failures.setdefault(key, deque(maxlen=most)).append(now)
+                # The pair keeps more than its limit: its wait grows with each failure past it.
+                cap = most + limits.LOGIN_DELAY_DOUBLINGS if key.startswith("pair:") else most
+                self._failures.setdefault(key, deque(maxlen=cap)).append(now)
 
-    def succeeded(self, name: str) -> None:
+    def succeeded(self, name: str, address: str | None = None) -> None:
+        who = login_name_key(name)
         with self._lock:
-            self._failures.pop("name:" + name.strip().lower(), None)
+            self._failures.pop("pair:" + who + "|" + (address or "?"), None)
+            if address:
+                known = self._known.setdefault(who, set())
+                if len(known) < limits.LOGIN_KNOWN_ADDRESSES_MAX:
+                    known.add(address)
 
     def _recent(self, key: str, now: float) -> deque:
         failures = self._failures.get(key, deque())

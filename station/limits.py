@@ -48,10 +48,17 @@ SECRET_KEY_FILE = "secret_key"  # under data_dir, mode 0600, when CSQ_SECRET_KEY
 SECRET_KEY_BYTES = 32
 SECRET_KEY_MIN_CHARS = 32  # a shorter key (file or CSQ_SECRET_KEY) is refused at start
 
-# Failed logins (station/auth.py LoginThrottle): this many within the window and that name
-# (or client address, for many names tried from one place) waits for the window to pass.
+# Failed logins (station/auth.py LoginThrottle): this many within the window for one name
+# from one client address and that name waits there, LOGIN_DELAY_BASE_S doubled with each
+# further failure (at most the window); this many from one address (any names), or for one
+# name from anywhere (except the addresses it logged in from before), and it waits for the
+# window to pass.
 LOGIN_MAX_FAILURES_PER_NAME = 5
+LOGIN_DELAY_BASE_S = 30
+LOGIN_DELAY_DOUBLINGS = 10  # 30 s * 2**5 is already past the window
 LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_MAX_FAILURES_PER_NAME_ANYWHERE = 100
+LOGIN_KNOWN_ADDRESSES_MAX = 20
 LOGIN_WINDOW_S = 15 * 60
 LOGIN_THROTTLE_MAX_KEYS = 10_000
 

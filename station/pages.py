@@ -85,7 +85,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
         station.logins.failed(username, address)
         return render(station.templates, request, "login.html", status_code=401, next_url=_safe_next(next),
                       username=username, error="Nom ou mot de passe incorrect. · Wrong name or password.")
-    station.logins.succeeded(username)
+    station.logins.succeeded(username, address)
     auth.log_in(request, account)
     return RedirectResponse(_safe_next(next), status_code=303)
 

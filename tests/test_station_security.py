@@ -320,3 +320,57 @@ def test_the_api_answers_absurd_json_with_a_400(tmp_path, monkeypatch):
         assert r.status_code == 400 and "error" in r.json()
     finally:
         api.state.station.registry.close()
+
+
+# -------------------------------------------------------------------- login throttling
+
+
+def _client_at(app, address: str):
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, base_url="http://testserver", client=(address, 40000))
+
+
+def _attempt(client, name: str, password: str):
+    return client.post("/login", data={"username": name, "password": password, "csrf_token": csrf_of(client)},
+                       follow_redirects=False)
+
+
+def test_a_stranger_cannot_lock_the_owner_out_of_their_usual_station(app):
+    """The attack: five wrong passwords (also as `REMI`, `" remi "`) locked the account for 15 minutes."""
+    now = [1000.0]
+    app.state.station.logins = auth.LoginThrottle(clock=lambda: now[0])
+    stranger, owner = _client_at(app, "203.0.113.66"), _client_at(app, "10.0.0.5")
+    spellings = ["remi", "REMI", " remi ", "Remi"]
+    for i in range(12):
+        r = _attempt(stranger, spellings[i % 4], "wrong-password-x")
+        assert r.status_code in (401, 429)
+    assert _attempt(stranger, "remi", T.PASSWORD).status_code == 429  # the stranger waits, however it is spelt
+    assert _attempt(owner, "remi", T.PASSWORD).status_code == 303  # the owner, at their station, does not
+
+
+def test_the_wait_grows_with_each_failure_past_the_limit():
+    now = [0.0]
+    throttle = auth.LoginThrottle(clock=lambda: now[0])
+    for _ in range(limits.LOGIN_MAX_FAILURES_PER_NAME):
+        assert throttle.wait_s("rev2", "10.1.1.1") == 0
+        throttle.failed(" REV2 ", "10.1.1.1")
+    waits = []
+    for _ in range(4):
+        wait = throttle.wait_s("rev2", "10.1.1.1")
+        waits.append(wait)
+        now[0] += wait + 0.5
+        assert throttle.wait_s("rev2", "10.1.1.1") == 0
+        throttle.failed("Rev2", "10.1.1.1")
+    assert waits == [limits.LOGIN_DELAY_BASE_S * 2 ** k for k in range(4)]
+    assert throttle.wait_s("rev2", "10.9.9.9") == 0  # elsewhere: untouched
+
+
+def test_guessing_one_name_from_many_addresses_waits_except_where_it_logged_in_before():
+    now = [0.0]
+    throttle = auth.LoginThrottle(clock=lambda: now[0])
+    throttle.succeeded("remi", "10.0.0.5")  # the owner's usual station
+    for i in range(limits.LOGIN_MAX_FAILURES_PER_NAME_ANYWHERE):
+        throttle.failed("remi", f"198.51.100.{i % 250}")
+    assert throttle.wait_s("remi", "192.0.2.1") > 0
+    assert throttle.wait_s("remi", "10.0.0.5") == 0
