@@ -605,7 +605,9 @@ def serve(
     if insecure_api:
         os.environ["CSQ_API_INSECURE_DEV"] = "1"
     s = _settings(ctx)
-    uvicorn.run(create_app(s.db_url, s.data_dir), host=host, port=port, log_level="info")
+    from station.app import server_options
+
+    uvicorn.run(create_app(s.db_url, s.data_dir), host=host, port=port, log_level="info", **server_options())
 
 
 # ---- samples, demo, bench (samples/)

@@ -123,8 +123,24 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     return app
 
 
+TRUSTED_PROXIES_ENV = "CSQ_TRUSTED_PROXIES"
+
+
+def server_options(environ=None) -> dict:
+    """uvicorn's settings about forwarded headers: X-Forwarded-For and -Proto are believed only
+    from the proxies named in env CSQ_TRUSTED_PROXIES (addresses or networks, comma-separated),
+    and from none by default. uvicorn alone trusts them from localhost, so a client on the
+    station's own machine could pass for any address (and dodge the per-address login limit)."""
+    environ = os.environ if environ is None else environ
+    trusted = [p.strip() for p in environ.get(TRUSTED_PROXIES_ENV, "").split(",") if p.strip()]
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory station.app:app_from_env [--workers N]`: the registry and data
-    folder from CSQ_DATABASE_URL and CSQ_DATA_DIR, as `csq` reads them."""
+    folder from CSQ_DATABASE_URL and CSQ_DATA_DIR, as `csq` reads them. Give uvicorn
+    `--no-proxy-headers` (or `--forwarded-allow-ips` with your proxies): see server_options."""
     return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
                       Path(os.environ.get("CSQ_DATA_DIR", "csq-data")))

@@ -207,7 +207,7 @@ def start_server(db_url: str, data_dir: Path, port: int, workers: int) -> subpro
     env = {**os.environ, "CSQ_DATABASE_URL": db_url, "CSQ_DATA_DIR": str(data_dir), "CSQ_API_TOKEN": API_TOKEN}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "station.app:app_from_env", "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--backlog", "4096",
-           "--no-access-log"]
+           "--no-access-log", "--no-proxy-headers"]
     server = subprocess.Popen(cmd, env=env, cwd=str(Path(__file__).resolve().parent.parent))
     deadline = time.monotonic() + 60
     import urllib.request

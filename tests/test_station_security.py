@@ -374,3 +374,52 @@ def test_guessing_one_name_from_many_addresses_waits_except_where_it_logged_in_b
         throttle.failed("remi", f"198.51.100.{i % 250}")
     assert throttle.wait_s("remi", "192.0.2.1") > 0
     assert throttle.wait_s("remi", "10.0.0.5") == 0
+
+
+# ------------------------------------------------------------------ forwarded headers
+
+
+def _client_seen(options: dict, peer: str, forwarded: str) -> str:
+    """The client address an app behind uvicorn, configured with `options`, sees."""
+    import asyncio
+
+    import uvicorn
+
+    seen = []
+
+    async def inner(scope, receive, send):
+        seen.append(scope["client"][0])
+
+    config = uvicorn.Config(inner, lifespan="off", **options)
+    config.load()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/", "raw_path": b"/", "query_string": b"", "root_path": "", "server": ("127.0.0.1", 8000),
+             "client": (peer, 5555), "headers": [(b"x-forwarded-for", forwarded.encode())]}
+    asyncio.run(config.loaded_app(scope, None, None))
+    return seen[0]
+
+
+def test_forwarded_headers_are_ignored_unless_the_proxy_is_configured():
+    """The attack: uvicorn's default trusts X-Forwarded-For from localhost, so a client on the
+    station's machine could pass for any address and dodge the per-address login limit."""
+    from station.app import server_options
+
+    assert _client_seen(server_options({}), "127.0.0.1", "203.0.113.9") == "127.0.0.1"
+    proxied = server_options({"CSQ_TRUSTED_PROXIES": "10.0.0.2, 10.0.1.0/24"})
+    assert _client_seen(proxied, "10.0.0.2", "203.0.113.9") == "203.0.113.9"
+    assert _client_seen(proxied, "10.0.1.7", "203.0.113.9") == "203.0.113.9"
+    assert _client_seen(proxied, "127.0.0.1", "203.0.113.9") == "127.0.0.1"  # not a configured proxy
+
+
+def test_csq_serve_runs_uvicorn_with_those_options(monkeypatch, tmp_path):
+    import uvicorn
+
+    import cli
+
+    called = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: called.update(kw))
+    monkeypatch.setenv("CSQ_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("CSQ_TRUSTED_PROXIES", raising=False)
+    with pytest.raises(SystemExit) as done:
+        cli.main(["--db", f"sqlite:///{tmp_path}/r.db", "serve"])
+    assert done.value.code == 0 and called["proxy_headers"] is False
