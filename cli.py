@@ -868,6 +868,20 @@ def audit_verify(
                             f"the {report.events} event(s) before it hold; keep the database as it is and report it")
 
 
+@audit_app.command("views")
+def audit_views(
+    ctx: typer.Context,
+    user: str = typer.Option(..., "--user", help="The staff account whose views to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as one JSON document."),
+) -> None:
+    """What a given person looked at in the station (who, when, which file, what), newest first."""
+    from registry import record_views
+
+    rows = record_views.viewed_by(_open_registry(ctx).db, user.strip())
+    lines = [f"{r['at'][:19].replace('T', ' ')}  {r['file_no']}  {r['what']}" for r in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else f"{user} has looked at no file")
+
+
 # ------------------------------------------------------------------------------- main
 
 

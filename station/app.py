@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from errors import CsqError
 from registry import review_claims
+from registry.record_views import ViewLog
 from station import api, auth, http_errors, limits, pages
 from station.api_access import INSECURE_HEADER, ApiAccess
 from station.body_limit import FormBodyLimit
@@ -55,6 +56,7 @@ class Station:
     intake: SubmissionBatcher
     logins: auth.LoginThrottle
     api_access: ApiAccess
+    views: ViewLog
 
 
 class SecurityHeaders:
@@ -88,7 +90,8 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     api_access = ApiAccess.from_env()
     sys.stderr.write(api_access.startup_line() + "\n")
     station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images),
-                      intake=SubmissionBatcher(registry), logins=auth.LoginThrottle(), api_access=api_access)
+                      intake=SubmissionBatcher(registry), logins=auth.LoginThrottle(), api_access=api_access,
+                      views=ViewLog(registry.db))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -99,6 +102,10 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
         except CsqError as exc:  # the station still serves; `csq letters print` writes them too
             log.warning("letters left by an earlier run not queued: %s", exc)
         yield
+        try:
+            station.views.flush()  # who looked in the last second
+        except CsqError as exc:
+            log.warning("the last views were not recorded: %s", exc)
         registry.close()
 
     app = FastAPI(title="csq-intake station", lifespan=lifespan, docs_url=None, redoc_url=None,

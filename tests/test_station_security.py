@@ -423,3 +423,37 @@ def test_csq_serve_runs_uvicorn_with_those_options(monkeypatch, tmp_path):
     with pytest.raises(SystemExit) as done:
         cli.main(["--db", f"sqlite:///{tmp_path}/r.db", "serve"])
     assert done.value.code == 0 and called["proxy_headers"] is False
+
+
+# ---------------------------------------------------------------------------- who looked
+
+
+def test_every_view_of_a_file_is_recorded_shown_in_its_history_and_listed_per_person(app, registry, mail_file, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    clara = logged_in(app, "clara")
+    assert clara.get(f"/applications/{mail_file}").status_code == 200
+    assert clara.get(f"/images/{mail_file}/pages/0.png?thumb=1").status_code == 200
+    assert clara.get(f"/images/{mail_file}/envelope.png").status_code == 200
+    assert clara.get(f"/images/{mail_file}/fields/family_name.png").status_code == 200
+    remi = logged_in(app, "remi")
+    assert mail_file in remi.get("/review").text  # a field card of the file
+
+    history = logged_in(app, "sophie").get(f"/applications/{mail_file}/history").text
+    assert history.count(">viewed<") >= 5 and "clara" in history and "remi" in history
+
+    page = logged_in(app, "sophie").get("/audit/views?user=clara").text
+    assert page.count(mail_file) >= 4 and "envelope" in page and "thumbnail:0" in page
+    assert logged_in(app, "remi").get("/audit/views?user=clara", follow_redirects=False).status_code == 403
+
+    app.state.station.views.flush()
+    done = subprocess.run([sys.executable, "-m", "cli", "--db", str(registry.db.engine.url), "audit", "views", "--user", "clara",
+                           "--json"], cwd=Path(__file__).resolve().parent.parent, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CSQ_DATA_DIR": str(tmp_path / "data")})
+    assert done.returncode == 0, done.stderr
+    rows = json.loads(done.stdout)
+    assert {r["what"] for r in rows} == {"application", "thumbnail:0", "envelope", "crop:family_name"}
+    assert {r["file_no"] for r in rows} == {mail_file} and all(r["actor"] == "clara" for r in rows)
