@@ -124,6 +124,24 @@ def _problems_text(problems, shown: int = 5, width: int = 300) -> str:
     return "; ".join(parts)
 
 
+def _actor(registry, by: str | None) -> str:
+    """Who the audit trail names for this command: --by must be an active staff account
+    (`csq users list`); without --by, the system user who ran it (`system:<user>`)."""
+    if by is None:
+        import getpass
+
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a container)
+            who = f"uid{os.getuid()}"
+        return f"system:{who}"
+    name = by.strip()
+    if not any(u["name"] == name and u["active"] for u in registry.list_users()):
+        raise BadArguments(f"--by {by!r} is not an active staff account: give one (`csq users list`), "
+                           "or leave --by out to record the system user who runs the command")
+    return name
+
+
 def _open_registry(ctx: typer.Context):
     from registry.service import Registry
 
@@ -436,11 +454,12 @@ def review_set(
     file_no: str = typer.Argument(..., help="The application's file number."),
     field: str = typer.Argument(..., help="The field name (see `csq forms layout`)."),
     value: str = typer.Argument(..., help="The corrected value (dates YYYY-MM-DD; checkboxes true/false)."),
-    by: str = typer.Option(..., "--by", help="Who makes the correction (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who makes the correction (an active staff account; default: the system user, audited as system:NAME)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
 ) -> None:
     """A manual correction of one field (audited; the machine's reading is kept)."""
-    result = _open_registry(ctx).review_set(file_no, field, value, by=by)
+    registry = _open_registry(ctx)
+    result = registry.review_set(file_no, field, value, by=_actor(registry, by))
     if result.get("held"):
         _emit(result, as_json, f"{file_no} {field}: {result['message']}; a supervisor runs `csq review confirm "
                                f"{result['identity_change']} --by NAME` (or reject)")
@@ -544,10 +563,11 @@ def users_list(
 def users_disable(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
-    by: str = typer.Option(..., "--by", help="Who disables it (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who disables it (an active staff account; default: the system user, audited as system:NAME)."),
 ) -> None:
     """Disable an account: it cannot log in, and its open sessions end at their next click."""
-    _open_registry(ctx).set_user_active(name, False, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_active(name, False, by=_actor(registry, by))
     _emit(None, False, f"user {name} disabled; its sessions are over")
 
 
@@ -555,10 +575,11 @@ def users_disable(
 def users_enable(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
-    by: str = typer.Option(..., "--by", help="Who enables it (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who enables it (an active staff account; default: the system user, audited as system:NAME)."),
 ) -> None:
     """Enable an account again (it logs in anew: sessions from before stay over)."""
-    _open_registry(ctx).set_user_active(name, True, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_active(name, True, by=_actor(registry, by))
     _emit(None, False, f"user {name} enabled")
 
 
@@ -566,12 +587,13 @@ def users_enable(
 def users_password(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
-    by: str = typer.Option(..., "--by", help="Who sets it (audited; the password itself never is)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who sets it (an active staff account; default: the system user, audited as system:NAME; the password itself never is)."),
     password: Optional[str] = typer.Option(None, "--password", help="Default: asked at the prompt, or env CSQ_NEW_PASSWORD."),
 ) -> None:
     """Set a new password (forgotten or leaked): the account's open sessions end."""
     secret = _new_password(password)
-    _open_registry(ctx).set_user_password(name, secret, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_password(name, secret, by=_actor(registry, by))
     _emit(None, False, f"password of {name} set; its sessions are over")
 
 
@@ -580,10 +602,11 @@ def users_role(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
     role: str = typer.Option(..., "--role", help="clerk, reviewer or supervisor."),
-    by: str = typer.Option(..., "--by", help="Who changes it (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who changes it (an active staff account; default: the system user, audited as system:NAME)."),
 ) -> None:
     """Give an account another role; it applies from its next click."""
-    _open_registry(ctx).set_user_role(name, role, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_role(name, role, by=_actor(registry, by))
     _emit(None, False, f"user {name} is now a {role}")
 
 
