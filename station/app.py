@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from errors import CsqError
 from registry import review_claims
 from registry.record_views import ViewLog
-from station import api, auth, http_errors, limits, pages
+from station import api, api_schema, auth, http_errors, limits, pages
 from station.api_access import INSECURE_HEADER, ApiAccess
 from station.body_limit import FormBodyLimit
 from station.images import PageImages
@@ -114,7 +114,8 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     http_errors.install(app)
     app.add_route("/api/applications", api.submit_application, methods=["POST"])
     app.include_router(api.router)
-    app.include_router(pages.router)
+    app.include_router(pages.router, include_in_schema=False)  # staff pages: not the portal's API
+    app.openapi = lambda: api_schema.openapi(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(
         SessionMiddleware,
