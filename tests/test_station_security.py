@@ -457,3 +457,36 @@ def test_every_view_of_a_file_is_recorded_shown_in_its_history_and_listed_per_pe
     rows = json.loads(done.stdout)
     assert {r["what"] for r in rows} == {"application", "thumbnail:0", "envelope", "crop:family_name"}
     assert {r["file_no"] for r in rows} == {mail_file} and all(r["actor"] == "clara" for r in rows)
+
+
+# ------------------------------------------------------------------------- PostgreSQL
+
+
+@pytest.mark.postgres
+def test_sessions_four_eyes_and_views_on_postgresql(pg_url, tmp_path, monkeypatch):
+    from registry import identity_changes
+    from station.app import create_app
+
+    monkeypatch.delenv("CSQ_SECRET_KEY", raising=False)
+    application = create_app(pg_url, tmp_path / "data")
+    registry = application.state.station.registry
+    try:
+        T.add_staff(registry)
+        mail, online = _victim_and_mail(registry)
+        remi = logged_in(application, "remi")
+        _save(remi, registry, mail, "passport_number", "ZZ7654321")
+        _save(remi, registry, mail, "birth_date", "1985-03-03")
+        assert registry.application(online)["status"] == "ranked"
+        [change] = identity_changes.pending(registry.db)
+        identity_changes.confirm(registry, change["id"], by="sophie")
+        assert {registry.application(online)["duplicate_of"], registry.application(mail)["duplicate_of"]} - {None}
+        assert remi.get(f"/applications/{online}").status_code == 200
+        assert [v["what"] for v in application.state.station.views.by("remi")][0] == "application"
+        remi.post("/logout", data={"csrf_token": remi.csrf})
+        assert remi.get("/queue", follow_redirects=False).status_code == 303
+        from registry import audit_chain
+
+        with registry.db.read() as conn:
+            assert audit_chain.verify(conn).ok
+    finally:
+        registry.close()
