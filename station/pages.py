@@ -161,9 +161,9 @@ def review_save(request: Request, file_no: str = Form(...), field: str = Form(..
     saved = outcome.saved
     if saved.get("held"):  # four eyes: it would move another file (registry/identity_changes.py)
         _remember_pairs(request, "postponed", [[saved["file_no"], saved["field"]]], limits.POSTPONED_MAX)
-        return _answer_with_next(request, staff, saved=saved, return_to="", message=(
-            f"En attente d'un superviseur · Held for a supervisor: {saved['file_no']} {saved['field']} "
-            f"changerait aussi · would also change {', '.join(saved['affects'])} (#{saved['identity_change']})"))
+        message = (f"En attente d'un superviseur · Held for a supervisor: {saved['file_no']} {saved['field']} "
+                   f"changerait aussi · would also change {', '.join(saved['affects'])} (#{saved['identity_change']})")
+        return _answer_with_next(request, staff, saved={**saved, "message": message}, return_to="", message=message)
     return _answer_with_next(request, staff, saved=saved, return_to=return_to,
                              message=f"Enregistré · Saved: {saved['file_no']} {saved['field']}")
 

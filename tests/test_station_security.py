@@ -215,9 +215,11 @@ def test_a_reviewer_cannot_push_another_candidate_out_alone(app, registry):
     remi = logged_in(app, "remi")
     assert _save(remi, registry, mail, "passport_number", "ZZ7654321").status_code == 303  # alone: links nobody
     assert registry.application(mail)["fields"]["passport_number"]["value"] == "ZZ7654321"
-    r = _save(remi, registry, mail, "birth_date", "1985-03-03")
-    assert r.status_code == 303
-    assert "Held for a supervisor" in remi.get("/queue").text
+    version = registry.application(mail)["fields"]["birth_date"]["version"]
+    r = remi.post("/review/save", headers={"Accept": "application/json", "X-CSRF-Token": remi.csrf},
+                  data={"file_no": mail, "field": "birth_date", "value": "1985-03-03", "version": str(version)})
+    assert r.status_code == 200 and r.json()["saved"]["held"] is True  # the page says so (review.js)
+    assert "Held for a supervisor" in r.json()["saved"]["message"] and online in r.json()["saved"]["message"]
     victim = registry.application(online)
     assert victim["status"] == "ranked" and victim["duplicate_of"] is None  # nothing moved
     assert registry.application(mail)["fields"]["birth_date"]["value"] != "1985-03-03"
