@@ -49,7 +49,8 @@ class OnlineSubmission:
     priority: PriorityDate
     digest: str  # sha256 of the normalized document: the same key must bring the same document
     idempotency_key: str | None
-    portal: str | None = None  # the API token's id (station/api_access.py) whose caller claimed submitted_at
+    portal: str | None = None  # the id of the API token that sent it (station/api_access.py)
+    claimed: bool = False  # submitted_at came from the caller (else: the server's clock at arrival)
 
     @property
     def person(self) -> str | None:
@@ -71,7 +72,8 @@ def prepare(registry: Registry, doc: dict, *, submitted_at: datetime | None = No
     moment = as_utc(submitted_at or _now(), registry.policy)
     digest = hashlib.sha256(json.dumps(normalized, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
     return OnlineSubmission(values=normalized["fields"], submitted_at=moment, priority=online_priority(moment, registry.policy),
-                            digest=digest, idempotency_key=idempotency_key, portal=portal)
+                            digest=digest, idempotency_key=idempotency_key, portal=portal,
+                            claimed=submitted_at is not None)
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,9 @@ def _register(registry: Registry, batch: list[OnlineSubmission], by: str) -> lis
 
 def _claim(s: OnlineSubmission) -> dict:
     """Who vouches for submitted_at: a portal's claim, sent with which API token."""
-    return {"submitted_at_from": "portal claim", "api_token": s.portal} if s.portal is not None else {}
+    if s.portal is None:
+        return {}
+    return {"submitted_at_from": "portal claim" if s.claimed else "server clock", "api_token": s.portal}
 
 
 def _runs_of_distinct_people(indexes: list[int], people: list[str | None]) -> list[list[int]]:

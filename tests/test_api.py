@@ -194,6 +194,7 @@ def test_two_tokens_for_rotation_and_the_audit_names_which_one(client, app):
     registered = {e["file_no"]: json.loads(e["detail"]) for e in trail if e["action"] == "registered"}
     assert registered[first]["api_token"] == token_id(TOKEN) and registered[first]["submitted_at_from"] == "portal claim"
     assert registered[second.json()["file_no"]]["api_token"] == token_id(NEXT_TOKEN)
+    assert registered[second.json()["file_no"]]["submitted_at_from"] == "server clock"  # it sent none
     assert all(TOKEN not in json.dumps(e) and NEXT_TOKEN not in json.dumps(e) for e in trail)
 
 
