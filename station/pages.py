@@ -206,11 +206,14 @@ async def review_group_confirm(request: Request, staff: Staff = Depends(auth.req
     confirmed = {str(file_no) for file_no in form.getlist("confirm")}
     desk = _station(request).desk
     outcome = await run_in_threadpool(desk.confirm_group, staff, field, value, shown, confirmed)
-    _remember_pairs(request, "set_aside", [[file_no, field] for file_no in outcome["set_aside"] + outcome["refused"]],
+    _remember_pairs(request, "set_aside", [[file_no, field] for file_no in outcome["set_aside"] + outcome["refused"] + outcome["held"]],
                     limits.SET_ASIDE_MAX)
     parts = [f"{len(outcome['saved'])} confirmé(s) · confirmed"]
     if outcome["changed"]:
         parts.append(f"{len(outcome['changed'])} modifié(s) entre-temps, rien écrasé · changed meanwhile, nothing overwritten")
+    if outcome["held"]:
+        parts.append(f"{len(outcome['held'])} en attente d'un superviseur (changeraient un autre dossier) · held for a "
+                     f"supervisor (would change another file): {', '.join(outcome['held'])}")
     if outcome["set_aside"] or outcome["refused"]:
         parts.append(f"{len(outcome['set_aside']) + len(outcome['refused'])} à corriger un par un, maintenant · to correct one by one, now")
     flash(request, "ok", " ; ".join(parts))

@@ -289,7 +289,7 @@ class ReviewDesk:
         save, never over a newer change); the files shown but unticked are left to the
         one-by-one loop, still claimed by this person so that they come next.
         `shown`: (file_no, version) of every field the page showed."""
-        saved, changed, refused, set_aside = [], [], [], []
+        saved, changed, refused, set_aside, held = [], [], [], [], []
         typed = input_text(value, self._label(field)[1])
         for file_no, version in shown:
             if file_no not in confirmed:
@@ -297,8 +297,11 @@ class ReviewDesk:
                 continue
             # The version shown guards the save: a field someone saved meanwhile is a 409, nothing overwritten.
             outcome = self.save(staff, file_no, field, typed, version)
+            if outcome.status == 200 and outcome.saved.get("held"):  # four eyes: it would move another file
+                held.append(file_no)
+                continue
             (saved if outcome.status == 200 else changed if outcome.status == 409 else refused).append(file_no)
-        return {"saved": saved, "changed": changed, "refused": refused, "set_aside": set_aside}
+        return {"saved": saved, "changed": changed, "refused": refused, "set_aside": set_aside, "held": held}
 
     # ---------------------------------------------------------------------- images
 

@@ -492,3 +492,25 @@ def test_sessions_four_eyes_and_views_on_postgresql(pg_url, tmp_path, monkeypatc
             assert audit_chain.verify(conn).ok
     finally:
         registry.close()
+
+
+def test_group_verification_holds_an_identity_change_that_would_move_another_file(app, registry):
+    from datetime import datetime, timedelta, timezone
+
+    from registry import review_claims
+    from station.auth import Staff
+
+    files = [T.register_mail_envelope(registry, n, doubtful={"birth_date": "1985-03-03", "passport_number": f"GV{n:07d}"})
+             for n in (1, 2, 3)]
+    doc = T.sample_document()
+    doc["fields"].update(passport_number="GV0000002", birth_date="1985-03-03")  # file 2's reading, another channel
+    other = registry.submit_online(doc, submitted_at=datetime(2026, 10, 20, 15, tzinfo=timezone.utc)).file_no
+    for file_no in files:  # the passports confirmed first: only birth_date is left in doubt
+        registry.review_set(file_no, "passport_number", registry.application(file_no)["fields"]["passport_number"]["value"],
+                            by="remi")
+    taken = review_claims.claim_group(registry.db, "remi", "birth_date", "1985-03-03",
+                                      timeout=timedelta(seconds=limits.CLAIM_TIMEOUT_S), limit=10)
+    outcome = app.state.station.desk.confirm_group(Staff("remi", "reviewer"), "birth_date", "1985-03-03",
+                                                   [(i.file_no, str(i.version)) for i in taken], set(files))
+    assert outcome["held"] == [files[1]] and sorted(outcome["saved"]) == sorted([files[0], files[2]])
+    assert registry.application(other)["duplicate_of"] is None and registry.application(files[1])["duplicate_of"] is None
