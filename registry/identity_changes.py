@@ -138,6 +138,13 @@ def pending(db) -> list[dict]:
     return [_as_dict(r) for r in rows]
 
 
+def waiting_fields(db) -> list[tuple[str, str]]:
+    """(file number, field) of every held change: the review loop does not offer them meanwhile."""
+    with db.read() as conn:
+        return [(r.file_no, r.field) for r in conn.execute(
+            select(identity_changes.c.file_no, identity_changes.c.field).where(identity_changes.c.state == PENDING))]
+
+
 def get(db, change_id: int) -> dict:
     with db.read() as conn:
         row = conn.execute(select(identity_changes).where(identity_changes.c.id == change_id)).first()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from errors import BadArguments, ConflictError, InvalidData, NotFound, PermissionDenied
+from registry import identity_changes
 from registry import review_claims as claims
 from registry.filenumber import normalize_file_no
 from station import limits
@@ -164,7 +165,9 @@ class ReviewDesk:
     def next_card(self, staff: Staff, postponed: list[tuple[str, str]]) -> dict | None:
         """Claim the best waiting field for this person and return its card (None: none left)."""
         supervisor = staff.may("supervisor")
-        item, upcoming = claims.claim_next_and_peek(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=postponed,
+        # A field whose change waits for a supervisor (four eyes) is not offered meanwhile.
+        skip = list(postponed) + identity_changes.waiting_fields(self.db)
+        item, upcoming = claims.claim_next_and_peek(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=skip,
                                                     may_postmark=supervisor)
         if item is None:
             return None

@@ -514,3 +514,20 @@ def test_group_verification_holds_an_identity_change_that_would_move_another_fil
                                                    [(i.file_no, str(i.version)) for i in taken], set(files))
     assert outcome["held"] == [files[1]] and sorted(outcome["saved"]) == sorted([files[0], files[2]])
     assert registry.application(other)["duplicate_of"] is None and registry.application(files[1])["duplicate_of"] is None
+
+
+def test_a_held_field_is_not_offered_to_another_reviewer_meanwhile(app, registry):
+    from datetime import datetime, timezone
+
+    from station.auth import Staff
+
+    mail = T.register_mail_envelope(registry, 1)  # birth_date read with doubt: no person key yet
+    truth = T.sample_document()
+    online = registry.submit_online(truth, submitted_at=datetime(2026, 10, 20, 15, tzinfo=timezone.utc)).file_no
+    held = registry.review_set(mail, "birth_date", truth["fields"]["birth_date"], by="remi")
+    assert held["held"] is True and held["affects"] == [online]
+    desk, offered, postponed = app.state.station.desk, [], []
+    while (card := desk.next_card(Staff("rachel", "reviewer"), postponed)) is not None:
+        offered.append((card["file_no"], card["field"]))
+        postponed.append((card["file_no"], card["field"]))
+    assert (mail, "family_name") in offered and (mail, "birth_date") not in offered
