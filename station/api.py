@@ -98,11 +98,11 @@ def _submitted_at(doc: dict, request_policy) -> datetime | None:
 
 
 def _earliest_submission(policy) -> datetime:
-    """The earliest submitted_at accepted: API_EARLIEST_SUBMISSION, or API_BEFORE_OPENING_DAYS
-    before the intake's opening date if that is later (a little earlier is still "premature")."""
+    """The earliest submitted_at accepted: API_BEFORE_OPENING_DAYS before the intake's opening
+    date (a little early is accepted, and "premature"), or API_EARLIEST_SUBMISSION without one."""
     earliest = limits.API_EARLIEST_SUBMISSION
     if policy.opening_date is not None:
-        earliest = max(earliest, policy.opening_date - timedelta(days=limits.API_BEFORE_OPENING_DAYS))
+        earliest = policy.opening_date - timedelta(days=limits.API_BEFORE_OPENING_DAYS)
     return datetime(earliest.year, earliest.month, earliest.day, tzinfo=policy.zone)
 
 

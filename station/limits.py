@@ -14,9 +14,9 @@ API_MAX_BODY_BYTES = 64 * 1024
 API_CONTENT_TYPES = ("application/json",)
 # A portal's submitted_at later than the server's clock plus this much is refused (422): a
 # few minutes of clock drift between two machines are normal, a submission from the future
-# is not. Earlier than API_EARLIEST_SUBMISSION, or API_BEFORE_OPENING_DAYS before the
-# policy's opening date, it is refused too: no portal was open then (a little before the
-# opening is still accepted, and the file is "premature" as mail postmarked early is).
+# is not. More than API_BEFORE_OPENING_DAYS before the policy's opening date (without one,
+# before API_EARLIEST_SUBMISSION) it is refused too: no portal was open then (a little before
+# the opening is still accepted, and the file is "premature" as mail postmarked early is).
 API_CLOCK_SKEW_S = 5 * 60
 API_EARLIEST_SUBMISSION = date(2016, 1, 1)
 API_BEFORE_OPENING_DAYS = 30

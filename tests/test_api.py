@@ -205,6 +205,11 @@ def test_a_submitted_at_in_the_future_or_before_any_intake_is_refused(client, ap
     assert list(app.state.station.registry.export_rows()) == []
 
 
+def test_a_submitted_at_just_before_the_opening_is_accepted_as_premature(client):
+    r = post(client, {**T.sample_document(), "submitted_at": "2015-12-20T12:00:00-05:00"})  # opening 2016-01-01
+    assert r.status_code == 201 and r.json()["status"] == "premature"
+
+
 def test_a_submitted_at_a_minute_ahead_is_clock_skew_and_accepted(client):
     from datetime import datetime, timedelta, timezone
 
