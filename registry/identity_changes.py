@@ -8,8 +8,8 @@ date of another file, it is not applied: it is held here, pending, and the field
 it was. A supervisor other than the one who asked confirms it (then it is applied, with the
 other files' history saying why they changed) or rejects it.
 
-How "would move another file" is found: Registry.review_set makes the change and settles it
-in its transaction as usual; every change `_settle` makes to any file is an audit event, so
+How "would move another file" is found: review.review_set makes the change and settles it
+in its transaction as usual; every change settle.py makes to any file is an audit event, so
 the events written since the change began that name another file are exactly its effects
 (on PostgreSQL the audit chain's lock, taken at the change's own event, keeps other
 writers' events out until commit). If there is any, the transaction is rolled back and the

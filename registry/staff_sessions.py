@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import Column, Index, MetaData, String, Table, and_, delete, select, update
 
 from registry.models import UTCDateTime, users
-from registry.service import StaffLogin
+from registry.staff import StaffLogin
 
 metadata = MetaData()
 staff_sessions = Table(

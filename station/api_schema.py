@@ -123,6 +123,8 @@ def openapi(app) -> dict:
     doc = get_openapi(title="csq-intake online API", version="1", routes=app.routes,
                       description="Applications from the online portal into the CSQ registry. Every call needs "
                                   "Authorization: Bearer <token> (the server's CSQ_API_TOKEN).")
+    # The API alone: the candidates' pages (HTML forms) are not an integration surface.
+    doc["paths"] = {path: ops for path, ops in doc.get("paths", {}).items() if path.startswith("/api/")}
     components = doc.setdefault("components", {})
     components.setdefault("schemas", {}).update(Application=application_schema(), IntakeResult=INTAKE_RESULT,
                                                 Status=STATUS, Error=ERROR, Problem=PROBLEM)

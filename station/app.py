@@ -22,7 +22,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from errors import CsqError
 from registry import review_claims
 from registry.record_views import ViewLog
-from station import api, api_schema, auth, http_errors, limits, pages
+from station import api, api_schema, auth, http_errors, limits, mailroom_page, pages, public
 from station.api_access import INSECURE_HEADER, ApiAccess
 from station.body_limit import FormBodyLimit
 from station.images import PageImages
@@ -79,12 +79,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(db_url: str, data_dir: Path) -> FastAPI:
+def create_app(db_url: str, data_dir: Path, *, public_only: bool = False) -> FastAPI:
+    """The station. `public_only`: the candidates' pages alone (no staff route, no image, no
+    API), for a host open to the Internet while the review station stays inside."""
     from registry.service import Registry
 
     data_dir = Path(data_dir)
     load_form()  # the template parsed once, now, rather than inside the first request
     registry = Registry.open(db_url, data_dir)
+    if public_only:
+        return _public_app(registry)
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
     api_access = ApiAccess.from_env()
@@ -111,10 +115,13 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     app = FastAPI(title="csq-intake station", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.station = station
+    app.state.templates = station.templates
     http_errors.install(app)
     app.add_route("/api/applications", api.submit_application, methods=["POST"])
     app.include_router(api.router)
     app.include_router(pages.router, include_in_schema=False)  # staff pages: not the portal's API
+    app.include_router(mailroom_page.router, include_in_schema=False)
+    public.install(app, registry, station.templates)
     app.openapi = lambda: api_schema.openapi(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(
@@ -128,6 +135,24 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     )
     app.add_middleware(FormBodyLimit)  # outside the sessions: nothing is read or decoded before it
     app.add_middleware(SecurityHeaders, extra=(INSECURE_HEADER,) if api_access.insecure else ())
+    return app
+
+
+def _public_app(registry) -> FastAPI:
+    """The candidates' pages alone: no session (no staff), no API (so no token), the same
+    body limit and refusal of uploads as the station's forms."""
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        registry.close()
+
+    app = FastAPI(title="csq-intake: candidates' pages", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    http_errors.install(app)
+    public.install(app, registry, make_environment())
+    app.add_api_route("/healthz", pages.health)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(FormBodyLimit)
+    app.add_middleware(SecurityHeaders)
     return app
 
 
@@ -152,3 +177,9 @@ def app_from_env() -> FastAPI:
     `--no-proxy-headers` (or `--forwarded-allow-ips` with your proxies): see server_options."""
     return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
                       Path(os.environ.get("CSQ_DATA_DIR", "csq-data")))
+
+
+def public_app_from_env() -> FastAPI:
+    """The candidates' pages alone (`csq serve --public`), for `uvicorn --factory`."""
+    return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
+                      Path(os.environ.get("CSQ_DATA_DIR", "csq-data")), public_only=True)

@@ -11,7 +11,7 @@ import pytest
 
 from errors import StorageError
 from station import auth, limits
-from station import testing as T
+import station_fixtures as T
 from test_station import app, client_for, csrf_of, logged_in, mail_file, registry, staff_db  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -184,6 +184,30 @@ def test_multipart_is_refused_everywhere_but_a_small_form_still_works(app):
     assert r.status_code == 303  # the body under the limit reaches the login as it came
     r = client.post("/login", files={"f": ("a.txt", b"hello")})
     assert r.status_code == 415
+
+
+def test_the_candidates_pages_keep_the_limit_and_still_take_their_small_forms(tmp_path):
+    """The public-only app (no session, no API) has the same body limit and multipart refusal,
+    while the candidates' own form posts (no login, no CSRF on purpose) still go through."""
+    from fastapi.testclient import TestClient
+
+    from station.app import create_app
+
+    public = create_app(f"sqlite:///{tmp_path}/registry.db", tmp_path / "data", public_only=True)
+    form = [(b"content-type", b"application/x-www-form-urlencoded")]
+    assert _asgi_post(public, "/forms/prefill", (MEGABYTE for _ in range(200)),
+                      form + [(b"content-length", b"209715200")]) == (413, 0)
+    assert _asgi_post(public, "/status", (MEGABYTE for _ in range(300)),
+                      [(b"content-type", b"multipart/form-data; boundary=x")]) == (415, 0)
+    posted = {k: ("on" if v is True else v) for k, v in T.sample_document()["fields"].items() if v is not False}
+    with TestClient(public) as client:
+        answer = client.post("/forms/prefill", data=posted)
+        assert answer.status_code == 200 and answer.headers["content-type"] == "application/pdf"
+
+
+def test_the_apis_description_leaves_the_pages_out(app):
+    paths = client_for(app).get("/api/openapi.json").json()["paths"]
+    assert set(paths) == {"/api/applications", "/api/applications/{file_no}"}
 
 
 # ------------------------------------------------------------------ identity: four eyes
