@@ -124,6 +124,24 @@ def _problems_text(problems, shown: int = 5, width: int = 300) -> str:
     return "; ".join(parts)
 
 
+def _actor(registry, by: str | None) -> str:
+    """Who the audit trail names for this command: --by must be an active staff account
+    (`csq users list`); without --by, the system user who ran it (`system:<user>`)."""
+    if by is None:
+        import getpass
+
+        try:
+            who = getpass.getuser()
+        except (KeyError, OSError):  # no name for this uid (a container)
+            who = f"uid{os.getuid()}"
+        return f"system:{who}"
+    name = by.strip()
+    if not any(u["name"] == name and u["active"] for u in registry.list_users()):
+        raise BadArguments(f"--by {by!r} is not an active staff account: give one (`csq users list`), "
+                           "or leave --by out to record the system user who runs the command")
+    return name
+
+
 def _open_registry(ctx: typer.Context):
     from registry.service import Registry
 
@@ -506,12 +524,61 @@ def review_set(
     file_no: str = typer.Argument(..., help="The application's file number."),
     field: str = typer.Argument(..., help="The field name (see `csq forms layout`)."),
     value: str = typer.Argument(..., help="The corrected value (dates YYYY-MM-DD; checkboxes true/false)."),
-    by: str = typer.Option(..., "--by", help="Who makes the correction (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who makes the correction (an active staff account; default: the system user, audited as system:NAME)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
 ) -> None:
     """A manual correction of one field (audited; the machine's reading is kept)."""
-    result = _open_registry(ctx).review_set(file_no, field, value, by=by)
+    registry = _open_registry(ctx)
+    result = registry.review_set(file_no, field, value, by=_actor(registry, by))
+    if result.get("held"):
+        _emit(result, as_json, f"{file_no} {field}: {result['message']}; a supervisor runs `csq review confirm "
+                               f"{result['identity_change']} --by NAME` (or reject)")
+        return
     _emit(result, as_json, f"{file_no} {field} = {result.get('value')!r} (status {result.get('status')})")
+
+
+@review_app.command("pending")
+def review_pending(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the list as one JSON document."),
+) -> None:
+    """Identity changes waiting for a supervisor (each would also change another candidate's file)."""
+    from registry import identity_changes
+
+    rows = identity_changes.pending(_open_registry(ctx).db)
+    lines = [f"#{c['id']:<5} {c['file_no']} {c['field']} = {c['value']!r} by {c['requested_by']}; would change "
+             f"{', '.join(sorted({a['file_no'] for a in c['affects']}))}" for c in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else "no identity change waiting")
+
+
+@review_app.command("confirm")
+def review_confirm(
+    ctx: typer.Context,
+    change_id: int = typer.Argument(..., help="The request's number (csq review pending)."),
+    by: str = typer.Option(..., "--by", help="The supervisor who confirms it (not the one who asked)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Apply a held identity change: a second person, a supervisor, agrees (four eyes)."""
+    from registry import identity_changes
+
+    result = identity_changes.confirm(_open_registry(ctx), change_id, by=by)
+    _emit(result, as_json, f"#{change_id} confirmed: {result['file_no']} {result['field']} = {result.get('value')!r} "
+                           f"(status {result.get('status')})")
+
+
+@review_app.command("reject")
+def review_reject(
+    ctx: typer.Context,
+    change_id: int = typer.Argument(..., help="The request's number (csq review pending)."),
+    by: str = typer.Option(..., "--by", help="The supervisor who rejects it (not the one who asked)."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the history of every file it concerned)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Refuse a held identity change: nothing of it is applied."""
+    from registry import identity_changes
+
+    result = identity_changes.reject(_open_registry(ctx).db, change_id, by=by, reason=reason)
+    _emit(result, as_json, f"#{change_id} rejected: {result['file_no']} {result['field']} stays as it was")
 
 
 # ---------------------------------------------------------------------------- letters
@@ -566,10 +633,11 @@ def users_list(
 def users_disable(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
-    by: str = typer.Option(..., "--by", help="Who disables it (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who disables it (an active staff account; default: the system user, audited as system:NAME)."),
 ) -> None:
     """Disable an account: it cannot log in, and its open sessions end at their next click."""
-    _open_registry(ctx).set_user_active(name, False, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_active(name, False, by=_actor(registry, by))
     _emit(None, False, f"user {name} disabled; its sessions are over")
 
 
@@ -577,10 +645,11 @@ def users_disable(
 def users_enable(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
-    by: str = typer.Option(..., "--by", help="Who enables it (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who enables it (an active staff account; default: the system user, audited as system:NAME)."),
 ) -> None:
     """Enable an account again (it logs in anew: sessions from before stay over)."""
-    _open_registry(ctx).set_user_active(name, True, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_active(name, True, by=_actor(registry, by))
     _emit(None, False, f"user {name} enabled")
 
 
@@ -588,12 +657,13 @@ def users_enable(
 def users_password(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
-    by: str = typer.Option(..., "--by", help="Who sets it (audited; the password itself never is)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who sets it (an active staff account; default: the system user, audited as system:NAME; the password itself never is)."),
     password: Optional[str] = typer.Option(None, "--password", help="Default: asked at the prompt, or env CSQ_NEW_PASSWORD."),
 ) -> None:
     """Set a new password (forgotten or leaked): the account's open sessions end."""
     secret = _new_password(password)
-    _open_registry(ctx).set_user_password(name, secret, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_password(name, secret, by=_actor(registry, by))
     _emit(None, False, f"password of {name} set; its sessions are over")
 
 
@@ -602,10 +672,11 @@ def users_role(
     ctx: typer.Context,
     name: str = typer.Argument(..., help="The login name."),
     role: str = typer.Option(..., "--role", help="clerk, reviewer or supervisor."),
-    by: str = typer.Option(..., "--by", help="Who changes it (audited)."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who changes it (an active staff account; default: the system user, audited as system:NAME)."),
 ) -> None:
     """Give an account another role; it applies from its next click."""
-    _open_registry(ctx).set_user_role(name, role, by=by)
+    registry = _open_registry(ctx)
+    registry.set_user_role(name, role, by=_actor(registry, by))
     _emit(None, False, f"user {name} is now a {role}")
 
 
@@ -618,14 +689,20 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
     public: bool = typer.Option(False, "--public", help="Only the candidates' pages (/forms, /status): no staff route, no image, no API."),
+    insecure_api: bool = typer.Option(False, "--insecure-api", help="Development only: the online API without a token (CSQ_API_INSECURE_DEV=1)."),
 ) -> None:
-    """The web review station, the online API and the candidates' pages (/forms, /status)."""
+    """The web review station, the online API (it needs CSQ_API_TOKEN) and the candidates' pages (/forms, /status)."""
     import uvicorn
 
     from station.app import create_app
 
+    if insecure_api:
+        os.environ["CSQ_API_INSECURE_DEV"] = "1"
     s = _settings(ctx)
-    uvicorn.run(create_app(s.db_url, s.data_dir, public_only=public), host=host, port=port, log_level="info")
+    from station.app import server_options
+
+    uvicorn.run(create_app(s.db_url, s.data_dir, public_only=public), host=host, port=port, log_level="info",
+                **server_options())
 
 
 # ---- samples, demo, bench (samples/)
@@ -933,6 +1010,20 @@ def audit_verify(
     if not report.ok:
         raise DatabaseError(f"the audit trail of {registry.db.shown_url} is broken at {report.broken.describe()}; "
                             f"the {report.events} event(s) before it hold; keep the database as it is and report it")
+
+
+@audit_app.command("views")
+def audit_views(
+    ctx: typer.Context,
+    user: str = typer.Option(..., "--user", help="The staff account whose views to list."),
+    as_json: bool = typer.Option(False, "--json", help="Print the list as one JSON document."),
+) -> None:
+    """What a given person looked at in the station (who, when, which file, what), newest first."""
+    from registry import record_views
+
+    rows = record_views.viewed_by(_open_registry(ctx).db, user.strip())
+    lines = [f"{r['at'][:19].replace('T', ' ')}  {r['file_no']}  {r['what']}" for r in rows]
+    _emit(rows, as_json, "\n".join(lines) if lines else f"{user} has looked at no file")
 
 
 # ------------------------------------------------------------------------------- main

@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -119,6 +120,10 @@ def bench_review(pending_fields: int = limits.BENCH_REVIEW_PENDING_FIELDS, reque
 
 # --------------------------------------------------------------------------------- API
 
+# The token the benchmark's server accepts and its clients send (the API refuses calls
+# without one); made per run, never a real portal's.
+API_TOKEN = "bench-" + secrets.token_hex(16)
+
 
 async def post_once(host: str, port: int, body: bytes, key: str, timeout_s: float,
                     content_type: str = "application/json") -> tuple[int, dict]:
@@ -127,7 +132,7 @@ async def post_once(host: str, port: int, body: bytes, key: str, timeout_s: floa
     reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
     try:
         head = (f"POST /api/applications HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: {content_type}\r\n"
-                f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+                f"Authorization: Bearer {API_TOKEN}\r\nIdempotency-Key: {key}\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         writer.write(head + body)
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(), timeout_s)
@@ -200,10 +205,10 @@ async def http_path_rate(host: str, port: int, count: int, concurrency: int) -> 
 
 
 def start_server(db_url: str, data_dir: Path, port: int, workers: int, *, factory: str = "station.app:app_from_env") -> subprocess.Popen:
-    env = {**os.environ, "CSQ_DATABASE_URL": db_url, "CSQ_DATA_DIR": str(data_dir)}
+    env = {**os.environ, "CSQ_DATABASE_URL": db_url, "CSQ_DATA_DIR": str(data_dir), "CSQ_API_TOKEN": API_TOKEN}
     cmd = [sys.executable, "-m", "uvicorn", "--factory", factory, "--host", "127.0.0.1",
            "--port", str(port), "--workers", str(workers), "--log-level", "warning", "--backlog", "4096",
-           "--no-access-log"]
+           "--no-access-log", "--no-proxy-headers"]
     server = subprocess.Popen(cmd, env=env, cwd=str(Path(__file__).resolve().parent.parent))
     deadline = time.monotonic() + 60
     import urllib.request

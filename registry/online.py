@@ -54,6 +54,8 @@ class OnlineSubmission:
     priority: PriorityDate
     digest: str  # sha256 of the normalized document: the same key must bring the same document
     idempotency_key: str | None
+    portal: str | None = None  # the id of the API token that sent it (station/api_access.py)
+    claimed: bool = False  # submitted_at came from the caller (else: the server's clock at arrival)
 
     @property
     def person(self) -> str | None:
@@ -62,8 +64,9 @@ class OnlineSubmission:
 
 
 def prepare(registry: RegistryParts, doc: dict, *, submitted_at: datetime | None = None,
-            idempotency_key: str | None = None) -> OnlineSubmission:
-    """Validate one document as `submit_online` does; InvalidData lists its problems."""
+            idempotency_key: str | None = None, portal: str | None = None) -> OnlineSubmission:
+    """Validate one document as `submit_online` does; InvalidData lists its problems.
+    `portal`: the id of the API token that sent it (its `submitted_at` is that portal's claim)."""
     form = load_form()
     well_formed = isinstance(doc, dict) and isinstance(doc.get("fields"), dict)
     normalized = normalize_document(doc, form) if well_formed else {"fields": {}}
@@ -74,7 +77,8 @@ def prepare(registry: RegistryParts, doc: dict, *, submitted_at: datetime | None
     moment = as_utc(submitted_at or now(), registry.policy)
     digest = hashlib.sha256(json.dumps(normalized, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
     return OnlineSubmission(values=normalized["fields"], submitted_at=moment, priority=online_priority(moment, registry.policy),
-                            digest=digest, idempotency_key=idempotency_key)
+                            digest=digest, idempotency_key=idempotency_key, portal=portal,
+                            claimed=submitted_at is not None)
 
 
 def submit(registry: RegistryParts, doc: dict, *, submitted_at: datetime | None = None,
@@ -171,6 +175,13 @@ def _register(registry: RegistryParts, batch: list[OnlineSubmission], by: str) -
     return outcomes
 
 
+def _claim(s: OnlineSubmission) -> dict:
+    """Who vouches for submitted_at: a portal's claim, sent with which API token."""
+    if s.portal is None:
+        return {}
+    return {"submitted_at_from": "portal claim" if s.claimed else "server clock", "api_token": s.portal}
+
+
 def _runs_of_distinct_people(indexes: list[int], people: list[str | None]) -> list[list[int]]:
     """`indexes` cut, in order, into runs where no person comes twice: the second
     application of a person is settled after the first one is in, as one at a time."""
@@ -237,7 +248,7 @@ def _insert(registry: RegistryParts, conn: Connection, form, batch: list[OnlineS
     conn.execute(audit_events.insert(), [
         {"at": moment, "actor": by, "action": "registered", "file_no": file_no, "field": None, "old": None, "new": CHANNEL,
          "detail": json.dumps({"submitted_at": s.submitted_at.isoformat(), "priority_date": s.priority.day.isoformat(),
-                               "idempotency_key": s.idempotency_key})}
+                               "idempotency_key": s.idempotency_key, **_claim(s)})}
         for s, file_no in zip(batch, file_nos)
     ])
 

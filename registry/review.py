@@ -17,6 +17,7 @@ from datetime import date
 from sqlalchemy import select, true, update
 
 from errors import BadArguments, ConflictError, InvalidData, NotFound
+from registry import identity_changes
 from registry.filenumber import normalize_file_no
 from registry.models import applications, envelopes, field_values, pages
 from registry.priority import RULE_SUPERVISOR, mail_priority
@@ -71,11 +72,23 @@ def review_list(registry: RegistryParts) -> list[dict]:
     return [e for _, e in entries]
 
 
-def review_set(registry: RegistryParts, file_no: str, field: str, value, *, by: str, expected_version: int | None = None) -> dict:
+def review_set(registry: RegistryParts, file_no: str, field: str, value, *, by: str, expected_version: int | None = None,
+               confirmation: identity_changes.Confirmation | None = None) -> dict:
     """A person's value for one field: checked alone (check_field), stored as source
     "manual" and final, the machine's reading kept, audited; then the application's
     status follows. `expected_version` (the field's `version` the person saw) makes a
-    concurrent change a ConflictError instead of a silent overwrite."""
+    concurrent change a ConflictError instead of a silent overwrite. A change of identity
+    that would move another file is held for a supervisor instead (identity_changes.py:
+    the answer then has "held": true); `confirmation` is that supervisor's yes."""
+    try:
+        return _review_set(registry, file_no, field, value, by=by, expected_version=expected_version,
+                           confirmation=confirmation)
+    except identity_changes.HeldForSupervisor as held:
+        return identity_changes.hold(registry.db, held)
+
+
+def _review_set(registry: RegistryParts, file_no: str, field: str, value, *, by: str, expected_version: int | None,
+                confirmation: identity_changes.Confirmation | None) -> dict:
     file_no = normalize_file_no(file_no)
     by = check_actor(by)
     if field == POSTMARK_FIELD:
@@ -119,7 +132,10 @@ def review_set(registry: RegistryParts, file_no: str, field: str, value, *, by: 
                     detail=json.dumps({"machine_value": row.value if row is not None and row.source != "manual" else None,
                                        "version": version}))
         conn.execute(update(applications).where(applications.c.id == app.id).values(updated_at=moment))
+        since = identity_changes.mark(conn, field)
         settle(registry, conn, app.id, by)
+        identity_changes.check(conn, since, file_no=file_no, field=field, value=stored, by=by, version_seen=seen,
+                               confirmation=confirmation)
         settled = application_row(registry, conn, file_no)
         status, review_state = settled.status, settled.review_state
         waiting = conn.execute(

@@ -28,6 +28,7 @@ from registry import (
     acknowledgments,
     application_view,
     export,
+    identity_changes,
     intake,
     online,
     ranking,
@@ -135,9 +136,12 @@ class Registry:
         """Fields waiting for a person, best priority first: `{file_no, field, value, reason}`."""
         return review.review_list(self)
 
-    def review_set(self, file_no: str, field: str, value, *, by: str, expected_version: int | None = None) -> dict:
-        """A person's value for one field, checked, stored, audited (review.review_set)."""
-        return review.review_set(self, file_no, field, value, by=by, expected_version=expected_version)
+    def review_set(self, file_no: str, field: str, value, *, by: str, expected_version: int | None = None,
+                   confirmation: identity_changes.Confirmation | None = None) -> dict:
+        """A person's value for one field, checked, stored, audited (review.review_set); a change of
+        identity that would move another file is held for a supervisor (identity_changes.py)."""
+        return review.review_set(self, file_no, field, value, by=by, expected_version=expected_version,
+                                 confirmation=confirmation)
 
     def set_postmark(self, file_no: str, postmark: date | None, *, by: str, reason: str, _action: str = "set_postmark") -> dict:
         """A supervisor's decision on a mail application's postmark (None: illegible)."""

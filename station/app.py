@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from dataclasses import dataclass
@@ -20,7 +21,10 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from errors import CsqError
 from registry import review_claims
-from station import api, auth, http_errors, limits, mailroom_page, pages, public
+from registry.record_views import ViewLog
+from station import api, api_schema, auth, http_errors, limits, mailroom_page, pages, public
+from station.api_access import INSECURE_HEADER, ApiAccess
+from station.body_limit import FormBodyLimit
 from station.images import PageImages
 from station.online_intake import SubmissionBatcher
 from templates.spec import load_form
@@ -51,13 +55,16 @@ class Station:
     desk: ReviewDesk
     intake: SubmissionBatcher
     logins: auth.LoginThrottle
+    api_access: ApiAccess
+    views: ViewLog
 
 
 class SecurityHeaders:
     """A plain ASGI middleware (cheaper per request than BaseHTTPMiddleware: the API is hot)."""
 
-    def __init__(self, app):
+    def __init__(self, app, extra: tuple = ()):
         self.app = app
+        self.headers = SECURITY_HEADERS + list(extra)
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -66,7 +73,7 @@ class SecurityHeaders:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
                 present = {k.lower() for k, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [h for h in SECURITY_HEADERS if h[0] not in present]
+                message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in present]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
@@ -84,8 +91,11 @@ def create_app(db_url: str, data_dir: Path, *, public_only: bool = False) -> Fas
         return _public_app(registry)
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
+    api_access = ApiAccess.from_env()
+    sys.stderr.write(api_access.startup_line() + "\n")
     station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images),
-                      intake=SubmissionBatcher(registry), logins=auth.LoginThrottle())
+                      intake=SubmissionBatcher(registry), logins=auth.LoginThrottle(), api_access=api_access,
+                      views=ViewLog(registry.db))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -96,6 +106,10 @@ def create_app(db_url: str, data_dir: Path, *, public_only: bool = False) -> Fas
         except CsqError as exc:  # the station still serves; `csq letters print` writes them too
             log.warning("letters left by an earlier run not queued: %s", exc)
         yield
+        try:
+            station.views.flush()  # who looked in the last second
+        except CsqError as exc:
+            log.warning("the last views were not recorded: %s", exc)
         registry.close()
 
     app = FastAPI(title="csq-intake station", lifespan=lifespan, docs_url=None, redoc_url=None,
@@ -105,9 +119,10 @@ def create_app(db_url: str, data_dir: Path, *, public_only: bool = False) -> Fas
     http_errors.install(app)
     app.add_route("/api/applications", api.submit_application, methods=["POST"])
     app.include_router(api.router)
-    app.include_router(pages.router)
-    app.include_router(mailroom_page.router)
+    app.include_router(pages.router, include_in_schema=False)  # staff pages: not the portal's API
+    app.include_router(mailroom_page.router, include_in_schema=False)
     public.install(app, registry, station.templates)
+    app.openapi = lambda: api_schema.openapi(app)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(
         SessionMiddleware,
@@ -118,11 +133,14 @@ def create_app(db_url: str, data_dir: Path, *, public_only: bool = False) -> Fas
         # Behind TLS (production), set CSQ_SECURE_COOKIES=1: the cookie never travels in clear.
         https_only=os.environ.get("CSQ_SECURE_COOKIES") == "1",
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(FormBodyLimit)  # outside the sessions: nothing is read or decoded before it
+    app.add_middleware(SecurityHeaders, extra=(INSECURE_HEADER,) if api_access.insecure else ())
     return app
 
 
 def _public_app(registry) -> FastAPI:
+    """The candidates' pages alone: no session (no staff), no API (so no token), the same
+    body limit and refusal of uploads as the station's forms."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
@@ -133,13 +151,30 @@ def _public_app(registry) -> FastAPI:
     public.install(app, registry, make_environment())
     app.add_api_route("/healthz", pages.health)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(FormBodyLimit)
     app.add_middleware(SecurityHeaders)
     return app
 
 
+TRUSTED_PROXIES_ENV = "CSQ_TRUSTED_PROXIES"
+
+
+def server_options(environ=None) -> dict:
+    """uvicorn's settings about forwarded headers: X-Forwarded-For and -Proto are believed only
+    from the proxies named in env CSQ_TRUSTED_PROXIES (addresses or networks, comma-separated),
+    and from none by default. uvicorn alone trusts them from localhost, so a client on the
+    station's own machine could pass for any address (and dodge the per-address login limit)."""
+    environ = os.environ if environ is None else environ
+    trusted = [p.strip() for p in environ.get(TRUSTED_PROXIES_ENV, "").split(",") if p.strip()]
+    if not trusted:
+        return {"proxy_headers": False, "forwarded_allow_ips": ""}
+    return {"proxy_headers": True, "forwarded_allow_ips": trusted}
+
+
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory station.app:app_from_env [--workers N]`: the registry and data
-    folder from CSQ_DATABASE_URL and CSQ_DATA_DIR, as `csq` reads them."""
+    folder from CSQ_DATABASE_URL and CSQ_DATA_DIR, as `csq` reads them. Give uvicorn
+    `--no-proxy-headers` (or `--forwarded-allow-ips` with your proxies): see server_options."""
     return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
                       Path(os.environ.get("CSQ_DATA_DIR", "csq-data")))
 

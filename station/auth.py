@@ -1,7 +1,9 @@
 """Staff sessions, CSRF tokens and role checks of the review station.
 
 The session is a signed cookie (Starlette's SessionMiddleware, itsdangerous underneath)
-holding the login name, the role and the CSRF token; nothing secret is in it. The signing
+holding the login name, a random session id the registry knows (registry/staff_sessions.py:
+logout ends it there, and it expires 10 hours after login however much it is used) and the
+CSRF token. The signing
 key comes from env CSQ_SECRET_KEY, else from data_dir/secret_key, created on first use
 with mode 0600 so that restarts keep everyone logged in and the key never enters the repo.
 
@@ -14,15 +16,18 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import tempfile
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Request
 
 from errors import PermissionDenied, StorageError
+from registry import staff_sessions
 from registry.service import StaffLogin
 from station import limits
 
@@ -46,29 +51,77 @@ class Staff:
 
 
 def load_secret_key(data_dir: Path) -> str:
-    """The session signing key: env CSQ_SECRET_KEY, else data_dir/secret_key (made 0600)."""
+    """The session signing key: env CSQ_SECRET_KEY, else data_dir/secret_key (made 0600).
+
+    The file is written whole to a temporary name, flushed to disk, then hard-linked to its
+    name: a link never replaces an existing file, so two workers starting at once agree on
+    one key, and no reader ever sees it half-written. An empty or short key (a file left by
+    an older version's failed write, a CSQ_SECRET_KEY typed too short) is refused: a cookie
+    signed with an empty key would pass for anyone's."""
     from_env = os.environ.get("CSQ_SECRET_KEY")
-    if from_env:
-        return from_env
+    if from_env is not None:
+        return _long_enough(from_env.strip(), "CSQ_SECRET_KEY", "set it to at least "
+                            f"{limits.SECRET_KEY_MIN_CHARS} random characters, e.g. `python -c \"import secrets; print(secrets.token_urlsafe(32))\"`")
     path = Path(data_dir) / limits.SECRET_KEY_FILE
+    key = _read_key(path)
+    if key is None:
+        key = _create_key(path)
+    return _long_enough(key, str(path), "delete the file (a new key is made at the next start; everyone logs in again) "
+                        "or set CSQ_SECRET_KEY")
+
+
+def _long_enough(key: str, where: str, what_to_do: str) -> str:
+    if len(key) < limits.SECRET_KEY_MIN_CHARS:
+        raise StorageError(f"the session key in {where} is {'empty' if not key else 'too short'} "
+                           f"({len(key)} characters, at least {limits.SECRET_KEY_MIN_CHARS} needed): {what_to_do}")
+    return key
+
+
+def _read_key(path: Path) -> str | None:
     try:
         return path.read_text(encoding="ascii").strip()
     except FileNotFoundError:
-        pass
-    except OSError as exc:
-        raise StorageError(f"cannot read the session key ({exc.strerror}); check its permissions", path=str(path)) from exc
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StorageError(f"cannot read the session key ({getattr(exc, 'strerror', None) or exc}); check its permissions",
+                           path=str(path)) from exc
+
+
+def _create_key(path: Path) -> str:
     key = secrets.token_urlsafe(limits.SECRET_KEY_BYTES)
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # O_EXCL: two workers starting at once must not write two different keys.
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")  # mode 0600
+        with os.fdopen(fd, "w", encoding="ascii") as fh:
+            fh.write(key + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)  # atomic, and never over a key another process put there first
+        except FileExistsError:
+            return _read_key(path) or ""
+        _fsync_dir(path.parent)
+        return key
     except OSError as exc:
         raise StorageError(f"cannot create the session key ({exc.strerror}); make the data folder writable", path=str(path)) from exc
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(key + "\n")
-    return key
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """The new name itself reaches the disk (a crash then cannot leave the key behind)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def csrf_token(request: Request) -> str:
@@ -84,9 +137,7 @@ async def check_csrf(request: Request) -> None:
     """Refuse a POST whose token (form field or header) does not match the session's."""
     expected = request.session.get("csrf")
     given = request.headers.get(limits.CSRF_HEADER)
-    if given is None and request.headers.get("content-type", "").startswith(
-        ("application/x-www-form-urlencoded", "multipart/form-data")
-    ):
+    if given is None and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         form = await request.form()  # Starlette caches it: the endpoint's Form() reads the same
         given = form.get(limits.CSRF_FIELD)
     if not expected or not isinstance(given, str) or not hmac.compare_digest(expected, given):
@@ -94,17 +145,19 @@ async def check_csrf(request: Request) -> None:
 
 
 def current_staff(request: Request) -> Staff:
-    """The staff member of this session, as the registry has them NOW: a session of a disabled
-    account, or one opened before the account's password was set again, is over; a role
+    """The staff member of this session, as the registry has them NOW: a session ended by
+    logout or older than SESSION_MAX_AGE_S since login (registry/staff_sessions.py), of a
+    disabled account, or opened before the account's password was set again, is over; a role
     changed since login applies at once. Checked once per request."""
     known = getattr(request.state, "staff", None)
     if known is not None:
         return known
-    name, generation = request.session.get("user"), request.session.get("generation")
-    if not name:
+    name, generation, session_id = (request.session.get(k) for k in ("user", "generation", "sid"))
+    if not name or not isinstance(session_id, str):
         raise LoginRequired()
-    account = request.app.state.station.registry.staff_session(name)
-    if account is None or account.session_generation != generation or account.role not in limits.ROLES:
+    account = staff_sessions.account(request.app.state.station.registry.db, session_id)
+    if (account is None or account.name != name or account.session_generation != generation
+            or account.role not in limits.ROLES):
         request.session.clear()
         raise LoginRequired()
     request.state.staff = Staff(account.name, account.role)
@@ -114,12 +167,18 @@ def current_staff(request: Request) -> Staff:
 def log_in(request: Request, account: StaffLogin) -> None:
     """Open a session for `account` (registry.service.StaffLogin, from verify_user)."""
     # A fresh CSRF token at login: a token planted before login is worth nothing after it.
+    session_id = staff_sessions.start(request.app.state.station.registry.db, account.name,
+                                      timedelta(seconds=limits.SESSION_MAX_AGE_S))
     request.session.clear()
-    request.session.update({"user": account.name, "generation": account.session_generation,
+    request.session.update({"user": account.name, "generation": account.session_generation, "sid": session_id,
                             "csrf": secrets.token_urlsafe(24)})
 
 
 def log_out(request: Request) -> None:
+    """The session ends on the server too: a copy of the cookie opens nothing afterwards."""
+    session_id = request.session.get("sid")
+    if isinstance(session_id, str):
+        staff_sessions.end(request.app.state.station.registry.db, session_id)
     request.session.clear()
 
 
@@ -136,35 +195,39 @@ def requires(role: str):
     return dependency
 
 
-def api_token_ok(request: Request) -> bool:
-    """The online API's hook: when env CSQ_API_TOKEN is set, a matching Bearer is required."""
-    expected = os.environ.get("CSQ_API_TOKEN")
-    if not expected:
-        return True
-    header = request.headers.get("authorization", "")
-    scheme, _, given = header.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected.encode())
+def login_name_key(name: str) -> str:
+    """A login name as the throttle counts it: `REV2`, `" rev2 "` and `rev2` are one name."""
+    return " ".join((name or "").split()).casefold()
 
 
 class LoginThrottle:
-    """Failed logins counted per name and per client address: after
-    LOGIN_MAX_FAILURES_PER_NAME (or _PER_ADDRESS) failures within LOGIN_WINDOW_S, that name
-    (or address) waits until its oldest failure leaves the window, and its password is not
-    even checked meanwhile. Guessing a reviewer's password online takes years, not a night.
+    """Failed logins, counted so that guessing is slow but a stranger cannot lock a person out.
 
-    Kept in memory, per process (with several workers, each counts its own: the limit is
-    that many times higher); a restart forgets it. A success clears the name's failures."""
+    - Per (name, client address): after LOGIN_MAX_FAILURES_PER_NAME failures within
+      LOGIN_WINDOW_S, that name waits FROM THAT ADDRESS, longer after each further failure
+      (LOGIN_DELAY_BASE_S, doubled each time, at most the window). The owner at their usual
+      station is not touched by a stranger's failures elsewhere.
+    - Per address: LOGIN_MAX_FAILURES_PER_ADDRESS failures (any names) and the address waits
+      for the window to pass: many names tried from one place.
+    - Per name from anywhere: LOGIN_MAX_FAILURES_PER_NAME_ANYWHERE failures (guessing from many
+      addresses) and the name waits, except from the addresses it logged in from before.
+
+    Kept in memory, per process (with several workers, each counts its own); a restart
+    forgets it. While a wait lasts the password is not even checked."""
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
         self._failures: dict[str, deque[float]] = {}
+        self._known: dict[str, set[str]] = {}  # name -> addresses it logged in from
         self._lock = threading.Lock()
 
     @staticmethod
     def _keys(name: str, address: str | None) -> list[tuple[str, int]]:
-        keys = [("name:" + name.strip().lower(), limits.LOGIN_MAX_FAILURES_PER_NAME)]
+        who = login_name_key(name)
+        keys = [("pair:" + who + "|" + (address or "?"), limits.LOGIN_MAX_FAILURES_PER_NAME)]
         if address:
             keys.append(("addr:" + address, limits.LOGIN_MAX_FAILURES_PER_ADDRESS))
+        keys.append(("name:" + who, limits.LOGIN_MAX_FAILURES_PER_NAME_ANYWHERE))
         return keys
 
     def wait_s(self, name: str, address: str | None) -> float:
@@ -173,8 +236,15 @@ class LoginThrottle:
         with self._lock:
             waits = [0.0]
             for key, most in self._keys(name, address):
+                if key.startswith("name:") and address in self._known.get(login_name_key(name), ()):
+                    continue
                 failures = self._recent(key, now)
-                if len(failures) >= most:
+                if len(failures) < most:
+                    continue
+                if key.startswith("pair:"):  # growing: each failure past the limit doubles the wait
+                    delay = min(limits.LOGIN_WINDOW_S, limits.LOGIN_DELAY_BASE_S * 2 ** (len(failures) - most))
+                    waits.append(failures[-1] + delay - now)
+                else:
                     waits.append(failures[-most] + limits.LOGIN_WINDOW_S - now)
             return max(waits)
 
@@ -185,11 +255,18 @@ class LoginThrottle:
                 for key in [k for k in self._failures if not self._recent(k, now)]:
                     del self._failures[key]
             for key, most in self._keys(name, address):
-                self._failures.setdefault(key, deque(maxlen=most)).append(now)
+                # The pair keeps more than its limit: its wait grows with each failure past it.
+                cap = most + limits.LOGIN_DELAY_DOUBLINGS if key.startswith("pair:") else most
+                self._failures.setdefault(key, deque(maxlen=cap)).append(now)
 
-    def succeeded(self, name: str) -> None:
+    def succeeded(self, name: str, address: str | None = None) -> None:
+        who = login_name_key(name)
         with self._lock:
-            self._failures.pop("name:" + name.strip().lower(), None)
+            self._failures.pop("pair:" + who + "|" + (address or "?"), None)
+            if address:
+                known = self._known.setdefault(who, set())
+                if len(known) < limits.LOGIN_KNOWN_ADDRESSES_MAX:
+                    known.add(address)
 
     def _recent(self, key: str, now: float) -> deque:
         failures = self._failures.get(key, deque())

@@ -5,11 +5,21 @@ Change them here, never inline: the tests and bench/station.py read the same nam
 
 from __future__ import annotations
 
+from datetime import date
+
 # --- the online API -------------------------------------------------------------------
 # A complete data document of the CSQ form is about 3 KiB; 64 KiB leaves room for long
 # names and future fields while refusing anything that is clearly not an application.
 API_MAX_BODY_BYTES = 64 * 1024
 API_CONTENT_TYPES = ("application/json",)
+# A portal's submitted_at later than the server's clock plus this much is refused (422): a
+# few minutes of clock drift between two machines are normal, a submission from the future
+# is not. More than API_BEFORE_OPENING_DAYS before the policy's opening date (without one,
+# before API_EARLIEST_SUBMISSION) it is refused too: no portal was open then (a little before
+# the opening is still accepted, and the file is "premature" as mail postmarked early is).
+API_CLOCK_SKEW_S = 5 * 60
+API_EARLIEST_SUBMISSION = date(2016, 1, 1)
+API_BEFORE_OPENING_DAYS = 30
 # Group commit (station/online_intake.py): at most this many submissions per transaction.
 # Larger batches commit less often but make the first in line wait longer.
 API_BATCH_MAX = 200
@@ -25,6 +35,10 @@ LETTER_WRITER_LINGER_S = 5.0
 # answered but stopped before writing (csq letters print writes any older ones).
 LETTER_CATCH_UP_DAYS = 7
 
+# Every other request (staff pages, candidates' pages) may carry at most this much body
+# (station/body_limit.py): a staff form is a few hundred bytes, a group of ticks a few KiB.
+FORM_MAX_BODY_BYTES = 64 * 1024
+
 # --- staff sessions -------------------------------------------------------------------
 SESSION_COOKIE = "csq_session"
 SESSION_MAX_AGE_S = 10 * 3600  # one working day: a forgotten login does not last the night
@@ -32,11 +46,19 @@ CSRF_FIELD = "csrf_token"  # hidden field of every POST form
 CSRF_HEADER = "x-csrf-token"  # the same token, for fetch() posts
 SECRET_KEY_FILE = "secret_key"  # under data_dir, mode 0600, when CSQ_SECRET_KEY is not set
 SECRET_KEY_BYTES = 32
+SECRET_KEY_MIN_CHARS = 32  # a shorter key (file or CSQ_SECRET_KEY) is refused at start
 
-# Failed logins (station/auth.py LoginThrottle): this many within the window and that name
-# (or client address, for many names tried from one place) waits for the window to pass.
+# Failed logins (station/auth.py LoginThrottle): this many within the window for one name
+# from one client address and that name waits there, LOGIN_DELAY_BASE_S doubled with each
+# further failure (at most the window); this many from one address (any names), or for one
+# name from anywhere (except the addresses it logged in from before), and it waits for the
+# window to pass.
 LOGIN_MAX_FAILURES_PER_NAME = 5
+LOGIN_DELAY_BASE_S = 30
+LOGIN_DELAY_DOUBLINGS = 10  # 30 s * 2**5 is already past the window
 LOGIN_MAX_FAILURES_PER_ADDRESS = 20
+LOGIN_MAX_FAILURES_PER_NAME_ANYWHERE = 100
+LOGIN_KNOWN_ADDRESSES_MAX = 20
 LOGIN_WINDOW_S = 15 * 60
 LOGIN_THROTTLE_MAX_KEYS = 10_000
 
@@ -84,6 +106,11 @@ IMAGE_CACHE_DIR = "cache/station"  # under data_dir: crops and thumbnails, safe 
 QUEUE_PAGE_SIZE = 50
 STATS_MAX_DAYS = 366  # the review statistics page looks back at most this far
 HISTORY_PAGE_SIZE = 200
+# Bounds of numbers in URLs: beyond them a request is answered 422, never handed to the
+# database (whose integers stop at 2**63 - 1: a bigger one was a 500).
+MAX_PAGE_NUMBER = 1_000_000
+MAX_ROW_ID = 2**62
+MAX_PAGE_SEQUENCE = 10_000
 
 # --- benchmark targets (bench/station.py) ----------------------------------------------
 BENCH_REVIEW_PENDING_FIELDS = 10_000

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -45,6 +45,18 @@ def _remember_pairs(request: Request, key: str, pairs: list[list[str]], cap: int
     """Add `pairs` to the session's list under `key`, newest last, capped for the cookie's size."""
     kept = [p for p in request.session.get(key, []) if p not in pairs]
     request.session[key] = (kept + pairs)[-cap:]
+
+
+def _saw(request: Request, staff: Staff, file_no: str, what: str) -> None:
+    """Who looked (registry/record_views.py): `staff` was shown `what` of `file_no`."""
+    from registry.filenumber import normalize_file_no
+
+    _station(request).views.saw(staff.name, normalize_file_no(file_no), what)
+
+
+def _saw_card(request: Request, staff: Staff, card: dict | None) -> None:
+    if card:
+        _saw(request, staff, card["file_no"], f"field:{card['field']}")
 
 
 def _postponed(request: Request) -> list[tuple[str, str]]:
@@ -85,7 +97,7 @@ def login(request: Request, username: str = Form(""), password: str = Form(""), 
         station.logins.failed(username, address)
         return render(station.templates, request, "login.html", status_code=401, next_url=_safe_next(next),
                       username=username, error="Nom ou mot de passe incorrect. · Wrong name or password.")
-    station.logins.succeeded(username)
+    station.logins.succeeded(username, address)
     auth.log_in(request, account)
     return RedirectResponse(_safe_next(next), status_code=303)
 
@@ -114,6 +126,7 @@ def review(request: Request, file_no: str | None = None, field: str | None = Non
         card = desk.field_card(staff, file_no, field, return_to=return_to)
     else:
         card = desk.next_card(staff, _postponed(request))
+    _saw_card(request, staff, card)
     return render(_station(request).templates, request, "review.html", card=card, nav="review",
                   postponed=len(_postponed(request)))
 
@@ -123,6 +136,7 @@ def _answer_with_next(request: Request, staff: Staff, *, saved: dict | None, mes
     station = _station(request)
     if wants_json(request):
         card = station.desk.next_card(staff, _postponed(request))
+        _saw_card(request, staff, card)
         html = render_fragment(station.templates, request, "_field_card.html", card=card, postponed=len(_postponed(request)))
         return JSONResponse({"saved": saved, "html": html})
     flash(request, "ok", message)
@@ -138,12 +152,18 @@ def review_save(request: Request, file_no: str = Form(...), field: str = Form(..
     outcome = station.desk.save(staff, file_no, field, value, version)
     if outcome.card is not None:
         outcome.card["return_to"] = return_to
+        _saw_card(request, staff, outcome.card)
         if wants_json(request):
             html = render_fragment(station.templates, request, "_field_card.html", card=outcome.card)
             kind = "conflict" if outcome.status == 409 else "invalid value"
             return JSONResponse({"error": kind, "status": outcome.status, "html": html}, status_code=outcome.status)
         return render(station.templates, request, "review.html", status_code=outcome.status, card=outcome.card, nav="review")
     saved = outcome.saved
+    if saved.get("held"):  # four eyes: it would move another file (registry/identity_changes.py)
+        _remember_pairs(request, "postponed", [[saved["file_no"], saved["field"]]], limits.POSTPONED_MAX)
+        message = (f"En attente d'un superviseur · Held for a supervisor: {saved['file_no']} {saved['field']} "
+                   f"changerait aussi · would also change {', '.join(saved['affects'])} (#{saved['identity_change']})")
+        return _answer_with_next(request, staff, saved={**saved, "message": message}, return_to="", message=message)
     return _answer_with_next(request, staff, saved=saved, return_to=return_to,
                              message=f"Enregistré · Saved: {saved['file_no']} {saved['field']}")
 
@@ -173,6 +193,8 @@ def review_group(request: Request, field: str, value: str, staff: Staff = Depend
     if not group["fields"]:
         flash(request, "ok", "Ce groupe est déjà vérifié. · This group is already checked.")
         return RedirectResponse("/review/groups", status_code=303)
+    for item in group["fields"]:
+        _saw(request, staff, item["file_no"], f"group:{field}")
     return render(station.templates, request, "group.html", nav="groups", group=group)
 
 
@@ -184,11 +206,14 @@ async def review_group_confirm(request: Request, staff: Staff = Depends(auth.req
     confirmed = {str(file_no) for file_no in form.getlist("confirm")}
     desk = _station(request).desk
     outcome = await run_in_threadpool(desk.confirm_group, staff, field, value, shown, confirmed)
-    _remember_pairs(request, "set_aside", [[file_no, field] for file_no in outcome["set_aside"] + outcome["refused"]],
+    _remember_pairs(request, "set_aside", [[file_no, field] for file_no in outcome["set_aside"] + outcome["refused"] + outcome["held"]],
                     limits.SET_ASIDE_MAX)
     parts = [f"{len(outcome['saved'])} confirmé(s) · confirmed"]
     if outcome["changed"]:
         parts.append(f"{len(outcome['changed'])} modifié(s) entre-temps, rien écrasé · changed meanwhile, nothing overwritten")
+    if outcome["held"]:
+        parts.append(f"{len(outcome['held'])} en attente d'un superviseur (changeraient un autre dossier) · held for a "
+                     f"supervisor (would change another file): {', '.join(outcome['held'])}")
     if outcome["set_aside"] or outcome["refused"]:
         parts.append(f"{len(outcome['set_aside']) + len(outcome['refused'])} à corriger un par un, maintenant · to correct one by one, now")
     flash(request, "ok", " ; ".join(parts))
@@ -201,7 +226,7 @@ async def review_group_confirm(request: Request, staff: Staff = Depends(auth.req
 
 
 @router.get("/queue")
-def queue(request: Request, page: int = 1, staff: Staff = Depends(auth.requires("clerk"))):
+def queue(request: Request, page: int = Query(1, le=limits.MAX_PAGE_NUMBER), staff: Staff = Depends(auth.requires("clerk"))):
     from registry import review_claims
 
     page = max(1, page)
@@ -216,7 +241,9 @@ def queue(request: Request, page: int = 1, staff: Staff = Depends(auth.requires(
 @router.get("/applications/{file_no}")
 def application(request: Request, file_no: str, staff: Staff = Depends(auth.requires("clerk"))):
     station = _station(request)
-    return render(station.templates, request, "application.html", app=station.desk.application_view(file_no))
+    view = station.desk.application_view(file_no)
+    _saw(request, staff, view["file_no"], "application")
+    return render(station.templates, request, "application.html", app=view)
 
 
 @router.post("/applications/{file_no}/postmark", dependencies=csrf)
@@ -231,23 +258,45 @@ def change_postmark(request: Request, file_no: str, postmark_date: str = Form(""
 
 @router.get("/applications/{file_no}/history")
 def application_history(request: Request, file_no: str, staff: Staff = Depends(auth.requires("clerk"))):
+    from registry.filenumber import normalize_file_no
+
     station = _station(request)
-    return render(station.templates, request, "history.html", nav="history", file_no=file_no, field=None,
-                  events=station.desk.history(file_no=file_no))
+    events = station.desk.history(file_no=file_no)
+    file_no = normalize_file_no(file_no)
+    _saw(request, staff, file_no, "history")
+    looked = [{"id": None, "at": v["at"].replace("T", " ")[:19], "by": v["actor"], "action": "viewed", "file_no": file_no,
+               "field": None, "old": "", "new": v["what"], "reason": ""} for v in station.views.of_file(file_no)]
+    events = sorted(events + looked, key=lambda e: e["at"], reverse=True)  # who looked, among who changed what
+    return render(station.templates, request, "history.html", nav="history", file_no=file_no, field=None, events=events)
 
 
 @router.get("/applications/{file_no}/fields/{field}/history")
 def field_history(request: Request, file_no: str, field: str, staff: Staff = Depends(auth.requires("clerk"))):
     station = _station(request)
-    return render(station.templates, request, "history.html", nav="history", file_no=file_no, field=field,
-                  events=station.desk.history(file_no=file_no, field=field))
+    events = station.desk.history(file_no=file_no, field=field)
+    _saw(request, staff, file_no, f"history:{field}")
+    return render(station.templates, request, "history.html", nav="history", file_no=file_no, field=field, events=events)
 
 
 @router.get("/history")
-def history(request: Request, before: int | None = None, staff: Staff = Depends(auth.requires("clerk"))):
+def history(request: Request, before: int | None = Query(None, ge=1, le=limits.MAX_ROW_ID),
+            staff: Staff = Depends(auth.requires("clerk"))):
     station = _station(request)
+    events = station.desk.history(before_id=before)
+    for file_no in dict.fromkeys(e["file_no"] for e in events if e["file_no"]):
+        _saw(request, staff, file_no, "history list")
     return render(station.templates, request, "history.html", nav="history", file_no=None, field=None,
-                  events=station.desk.history(before_id=before), page_size=limits.HISTORY_PAGE_SIZE)
+                  events=events, page_size=limits.HISTORY_PAGE_SIZE)
+
+
+@router.get("/audit/views")
+def views_by_person(request: Request, user: str = Query("", max_length=64), staff: Staff = Depends(auth.requires("supervisor"))):
+    """What a given person looked at (privacy: who consulted which file, when)."""
+    from registry import record_views
+    station = _station(request)
+    views = station.views.by(user.strip()) if user.strip() else []
+    return render(station.templates, request, "views.html", nav="views", user=user.strip(), views=views,
+                  limit=record_views.LIST_LIMIT)
 
 
 @router.get("/stats")
@@ -259,25 +308,62 @@ def review_stats(request: Request, days: int = 7, staff: Staff = Depends(auth.re
                   days=days, since=since)
 
 
+# ------------------------------------------------------------------ identity changes
+
+
+@router.get("/identity-changes")
+def identity_changes_page(request: Request, staff: Staff = Depends(auth.requires("supervisor"))):
+    from registry import identity_changes
+
+    changes = identity_changes.pending(_station(request).registry.db)
+    for change in changes:
+        _saw(request, staff, change["file_no"], "identity change")
+    return render(_station(request).templates, request, "identity_changes.html", nav="identity", changes=changes)
+
+
+@router.post("/identity-changes/{change_id}/confirm", dependencies=csrf)
+def identity_change_confirm(request: Request, change_id: int = Path(..., ge=1, le=2**31 - 1),
+                            staff: Staff = Depends(auth.requires("supervisor"))):
+    from registry import identity_changes
+
+    result = identity_changes.confirm(_station(request).registry, change_id, by=staff.name)
+    flash(request, "ok", f"Confirmé · Confirmed: {result['file_no']} {result['field']} (#{change_id})")
+    return RedirectResponse("/identity-changes", status_code=303)
+
+
+@router.post("/identity-changes/{change_id}/reject", dependencies=csrf)
+def identity_change_reject(request: Request, change_id: int = Path(..., ge=1, le=2**31 - 1), reason: str = Form(""),
+                           staff: Staff = Depends(auth.requires("supervisor"))):
+    from registry import identity_changes
+
+    identity_changes.reject(_station(request).registry.db, change_id, by=staff.name, reason=reason)
+    flash(request, "ok", f"Refusé · Rejected: #{change_id}")
+    return RedirectResponse("/identity-changes", status_code=303)
+
+
 # ------------------------------------------------------------------------------ images
 
 
 @router.get("/images/{file_no}/fields/{field}.png")
 async def field_crop(request: Request, file_no: str, field: str, staff: Staff = Depends(auth.requires("clerk"))):
     png = await run_in_threadpool(_station(request).desk.field_crop, file_no, field)
+    _saw(request, staff, file_no, f"crop:{field}")
     return Response(png, media_type="image/png", headers=IMAGE_CACHE)
 
 
 @router.get("/images/{file_no}/fields/{field}/page.png")
 def field_page(request: Request, file_no: str, field: str, staff: Staff = Depends(auth.requires("clerk"))):
-    return FileResponse(_station(request).desk.field_page(file_no, field), media_type="image/png", headers=IMAGE_CACHE)
+    page = _station(request).desk.field_page(file_no, field)
+    _saw(request, staff, file_no, f"page of {field}")
+    return FileResponse(page, media_type="image/png", headers=IMAGE_CACHE)
 
 
 @router.get("/images/{file_no}/pages/{sequence}.png")
-async def page_image(request: Request, file_no: str, sequence: int, thumb: bool = False,
+async def page_image(request: Request, file_no: str, sequence: int = Path(..., ge=0, le=limits.MAX_PAGE_SEQUENCE), thumb: bool = False,
                      staff: Staff = Depends(auth.requires("clerk"))):
     desk = _station(request).desk
     stored = desk.page_image(file_no, sequence)
+    _saw(request, staff, file_no, f"{'thumbnail' if thumb else 'page'}:{sequence}")
     if thumb:
         png = await run_in_threadpool(desk.images.thumbnail, stored)
         return Response(png, media_type="image/png", headers=IMAGE_CACHE)
@@ -287,4 +373,6 @@ async def page_image(request: Request, file_no: str, sequence: int, thumb: bool 
 @router.get("/images/{file_no}/envelope.png")
 def envelope_image(request: Request, file_no: str, staff: Staff = Depends(auth.requires("clerk"))):
     desk = _station(request).desk
-    return FileResponse(desk.images.full(desk.envelope_image(file_no)), headers=IMAGE_CACHE)
+    envelope = desk.images.full(desk.envelope_image(file_no))
+    _saw(request, staff, file_no, "envelope")
+    return FileResponse(envelope, headers=IMAGE_CACHE)

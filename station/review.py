@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from errors import BadArguments, ConflictError, InvalidData, NotFound, PermissionDenied
+from registry import identity_changes
 from registry import review_claims as claims
 from registry.filenumber import normalize_file_no
 from station import limits
@@ -164,7 +165,9 @@ class ReviewDesk:
     def next_card(self, staff: Staff, postponed: list[tuple[str, str]]) -> dict | None:
         """Claim the best waiting field for this person and return its card (None: none left)."""
         supervisor = staff.may("supervisor")
-        item, upcoming = claims.claim_next_and_peek(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=postponed,
+        # A field whose change waits for a supervisor (four eyes) is not offered meanwhile.
+        skip = list(postponed) + identity_changes.waiting_fields(self.db)
+        item, upcoming = claims.claim_next_and_peek(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=skip,
                                                     may_postmark=supervisor)
         if item is None:
             return None
@@ -289,7 +292,7 @@ class ReviewDesk:
         save, never over a newer change); the files shown but unticked are left to the
         one-by-one loop, still claimed by this person so that they come next.
         `shown`: (file_no, version) of every field the page showed."""
-        saved, changed, refused, set_aside = [], [], [], []
+        saved, changed, refused, set_aside, held = [], [], [], [], []
         typed = input_text(value, self._label(field)[1])
         for file_no, version in shown:
             if file_no not in confirmed:
@@ -297,8 +300,11 @@ class ReviewDesk:
                 continue
             # The version shown guards the save: a field someone saved meanwhile is a 409, nothing overwritten.
             outcome = self.save(staff, file_no, field, typed, version)
+            if outcome.status == 200 and outcome.saved.get("held"):  # four eyes: it would move another file
+                held.append(file_no)
+                continue
             (saved if outcome.status == 200 else changed if outcome.status == 409 else refused).append(file_no)
-        return {"saved": saved, "changed": changed, "refused": refused, "set_aside": set_aside}
+        return {"saved": saved, "changed": changed, "refused": refused, "set_aside": set_aside, "held": held}
 
     # ---------------------------------------------------------------------- images
 

@@ -1,5 +1,5 @@
 """The online channel's API in process: valid, invalid, idempotent, oversized, wrong content
-type, the optional token, and the status of a file."""
+type, the token it requires, the portal's submitted_at, and the status of a file."""
 
 from __future__ import annotations
 
@@ -14,9 +14,14 @@ from station.app import create_app
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
 
+TOKEN = "portal-token-0123456789abcdef"
+NEXT_TOKEN = "portal-token-next-fedcba9876543210"
+
+
 @pytest.fixture
 def app(tmp_path, monkeypatch):
-    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    monkeypatch.setenv("CSQ_API_TOKEN", f"{TOKEN}, {NEXT_TOKEN}")
+    monkeypatch.delenv("CSQ_API_INSECURE_DEV", raising=False)
     application = create_app(f"sqlite:///{tmp_path}/registry.db", tmp_path / "data")
     yield application
     application.state.station.registry.close()
@@ -24,6 +29,12 @@ def app(tmp_path, monkeypatch):
 
 @pytest.fixture
 def client(app):
+    from fastapi.testclient import TestClient
+
+    return TestClient(app, headers={"Authorization": f"Bearer {TOKEN}"})
+
+
+def bare_client(app):
     from fastapi.testclient import TestClient
 
     return TestClient(app)
@@ -122,14 +133,90 @@ def test_wrong_content_type(client):
     assert r.status_code == 201
 
 
-def test_no_csrf_and_no_cookie_needed_but_a_token_when_configured(client, monkeypatch):
-    assert post(client, T.sample_document()).status_code == 201
-    monkeypatch.setenv("CSQ_API_TOKEN", "s3cret-token")
-    assert post(client, T.sample_document()).status_code == 401
-    assert post(client, T.sample_document(), headers={"Authorization": "Bearer wrong"}).status_code == 401
-    r = post(client, T.sample_document(), headers={"Authorization": "Bearer s3cret-token"})
+def test_no_csrf_and_no_cookie_needed_but_the_token(client, app):
+    stranger = bare_client(app)
+    assert post(stranger, T.sample_document()).status_code == 401
+    assert post(stranger, T.sample_document(), headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert post(stranger, T.sample_document(), headers={"Authorization": f"Basic {TOKEN}"}).status_code == 401
+    r = post(client, T.sample_document())
     assert r.status_code == 201
-    assert client.get(f"/api/applications/{r.json()['file_no']}").status_code == 401
+    assert list(app.state.station.registry.export_rows())[0]["file_no"] == r.json()["file_no"]
+
+
+def test_the_status_of_a_file_needs_the_token_too(client, app):
+    """Statuses, ranks and duplicate_of link a person's files: not for anyone walking file numbers."""
+    file_no = post(client, T.sample_document()).json()["file_no"]
+    r = bare_client(app).get(f"/api/applications/{file_no}")
+    assert r.status_code == 401 and "rank" not in r.json() and r.headers["www-authenticate"].startswith("Bearer")
+    assert client.get(f"/api/applications/{file_no}").status_code == 200
+
+
+def test_without_a_configured_token_the_api_is_closed_and_says_so(tmp_path, monkeypatch, capsys):
+    """The attack: with no token (the old default) anyone posted a backdated application."""
+    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    monkeypatch.delenv("CSQ_API_INSECURE_DEV", raising=False)
+    app = create_app(f"sqlite:///{tmp_path}/registry.db", tmp_path / "data")
+    try:
+        said = capsys.readouterr().err
+        assert "online API is closed" in said and "CSQ_API_TOKEN" in said and said.count("\n") == 1
+        client = bare_client(app)
+        r = post(client, {**T.sample_document(), "submitted_at": "2016-01-01T00:00:01-05:00"})
+        assert r.status_code == 503 and "CSQ_API_TOKEN" in r.json()["error"]
+        assert post(client, T.sample_document(), headers={"Authorization": "Bearer anything"}).status_code == 503
+        assert client.get("/api/applications/26O-000001-X").status_code == 503
+        assert list(app.state.station.registry.export_rows()) == []
+    finally:
+        app.state.station.registry.close()
+
+
+def test_the_development_flag_opens_the_api_loudly(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    monkeypatch.setenv("CSQ_API_INSECURE_DEV", "1")
+    app = create_app(f"sqlite:///{tmp_path}/registry.db", tmp_path / "data")
+    try:
+        assert "WARNING" in capsys.readouterr().err
+        r = post(bare_client(app), T.sample_document())
+        assert r.status_code == 201 and "development only" in r.headers["x-csq-insecure-api"]
+        assert "x-csq-insecure-api" in bare_client(app).get("/login").headers
+    finally:
+        app.state.station.registry.close()
+
+
+def test_two_tokens_for_rotation_and_the_audit_names_which_one(client, app):
+    from station.api_access import token_id
+
+    first = post(client, {**T.sample_document(), "submitted_at": "2026-10-05T10:00:00-04:00"}).json()["file_no"]
+    doc = T.sample_document()
+    doc["fields"]["passport_number"] = "ZZ7654321"
+    second = post(client, doc, headers={"Authorization": f"Bearer {NEXT_TOKEN}"})
+    assert second.status_code == 201
+    trail = app.state.station.registry.audit_trail()
+    registered = {e["file_no"]: json.loads(e["detail"]) for e in trail if e["action"] == "registered"}
+    assert registered[first]["api_token"] == token_id(TOKEN) and registered[first]["submitted_at_from"] == "portal claim"
+    assert registered[second.json()["file_no"]]["api_token"] == token_id(NEXT_TOKEN)
+    assert registered[second.json()["file_no"]]["submitted_at_from"] == "server clock"  # it sent none
+    assert all(TOKEN not in json.dumps(e) and NEXT_TOKEN not in json.dumps(e) for e in trail)
+
+
+@pytest.mark.parametrize("claimed", ["2099-12-31T00:00:00-05:00", "0001-01-02T00:00:00+00:00", "2015-06-01T12:00:00-04:00"])
+def test_a_submitted_at_in_the_future_or_before_any_intake_is_refused(client, app, claimed):
+    r = post(client, {**T.sample_document(), "submitted_at": claimed})
+    assert r.status_code == 422 and r.json()["problems"][0]["field"] == "submitted_at"
+    assert list(app.state.station.registry.export_rows()) == []
+
+
+def test_a_submitted_at_just_before_the_opening_is_accepted_as_premature(client):
+    r = post(client, {**T.sample_document(), "submitted_at": "2015-12-20T12:00:00-05:00"})  # opening 2016-01-01
+    assert r.status_code == 201 and r.json()["status"] == "premature"
+
+
+def test_a_submitted_at_a_minute_ahead_is_clock_skew_and_accepted(client):
+    from datetime import datetime, timedelta, timezone
+
+    ahead = (datetime.now(timezone.utc) + timedelta(seconds=60)).isoformat()
+    assert post(client, {**T.sample_document(), "submitted_at": ahead}).status_code == 201
+    too_far = (datetime.now(timezone.utc) + timedelta(seconds=limits.API_CLOCK_SKEW_S + 120)).isoformat()
+    assert post(client, {**T.sample_document(), "submitted_at": too_far}).status_code == 422
 
 
 def test_status_of_an_application(client):
@@ -160,7 +247,8 @@ def test_concurrent_retries_with_one_key_make_one_file(app):
     with T.LiveServer(app) as server:
         def submit(_):
             return httpx.post(f"{server.url}/api/applications", content=body, timeout=60,
-                              headers={"Content-Type": "application/json", "Idempotency-Key": "retry-storm-1"})
+                              headers={"Content-Type": "application/json", "Idempotency-Key": "retry-storm-1",
+                                       "Authorization": f"Bearer {TOKEN}"})
 
         with ThreadPoolExecutor(max_workers=8) as pool:
             answers = list(pool.map(submit, range(8)))

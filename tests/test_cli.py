@@ -177,11 +177,12 @@ def test_bench_queue_refuses_an_unknown_database_choice(tmp_path):
 def test_users_commands_manage_accounts_and_say_what_went_wrong(tmp_path):
     env = {"CSQ_NEW_PASSWORD": "a long enough password"}
     assert csq("users", "add", "rita", "--role", "clerk", cwd=tmp_path, env=env).returncode == 0
+    assert csq("users", "add", "sophie", "--role", "supervisor", cwd=tmp_path, env=env).returncode == 0
     proc = csq("users", "role", "rita", "--role", "reviewer", "--by", "sophie", cwd=tmp_path)
     assert proc.returncode == 0 and "reviewer" in proc.stdout
     assert csq("users", "disable", "rita", "--by", "sophie", cwd=tmp_path).returncode == 0
     listed = json.loads(csq("users", "list", "--json", cwd=tmp_path).stdout)
-    assert [(u["name"], u["role"], u["active"]) for u in listed] == [("rita", "reviewer", False)]
+    assert [(u["name"], u["role"], u["active"]) for u in listed] == [("rita", "reviewer", False), ("sophie", "supervisor", True)]
     assert csq("users", "enable", "rita", "--by", "sophie", cwd=tmp_path).returncode == 0
     assert csq("users", "password", "rita", "--by", "sophie", cwd=tmp_path, env={"CSQ_NEW_PASSWORD": "another long password"}).returncode == 0
     assert "active" in csq("users", "list", cwd=tmp_path).stdout
@@ -189,6 +190,24 @@ def test_users_commands_manage_accounts_and_say_what_went_wrong(tmp_path):
     assert_one_line_error(csq("users", "role", "rita", "--role", "admin", "--by", "sophie", cwd=tmp_path), "role 'admin'")
     assert_one_line_error(csq("users", "password", "rita", "--by", "sophie", "--password", "short", cwd=tmp_path), "at least")
     assert csq("audit", "verify", cwd=tmp_path).returncode == 0  # every change above is in the chained trail
+
+
+def test_by_names_an_active_staff_account_or_the_system_user_is_recorded(tmp_path):
+    """--by was free text: anyone could sign a change as anyone, or as nobody who exists."""
+    env = {"CSQ_NEW_PASSWORD": "a long enough password"}
+    assert csq("users", "add", "rita", "--role", "clerk", cwd=tmp_path, env=env).returncode == 0
+    proc = csq("users", "role", "rita", "--role", "reviewer", "--by", "the-minister", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert_one_line_error(proc, "--by 'the-minister' is not an active staff account", "csq users list")
+    assert json.loads(csq("users", "list", "--json", cwd=tmp_path).stdout)[0]["role"] == "clerk"  # nothing changed
+    assert csq("users", "role", "rita", "--role", "reviewer", cwd=tmp_path).returncode == 0
+    assert csq("users", "disable", "rita", cwd=tmp_path).returncode == 0
+    assert csq("users", "enable", "rita", "--by", "rita", cwd=tmp_path).returncode == 2  # disabled: not active
+    from registry.service import Registry
+
+    with Registry.open(f"sqlite:///{tmp_path}/csq-data/registry.db", tmp_path / "csq-data") as registry:
+        actors = [e["actor"] for e in registry.audit_trail() if e["action"] in ("user_role", "user_active")]
+    assert len(actors) == 2 and all(a.startswith("system:") and len(a) > len("system:") for a in actors)
 
 
 def test_review_stats_from_the_cli(tmp_path):

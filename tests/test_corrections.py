@@ -31,6 +31,7 @@ def reviewed(tmp_path_factory):
         assert proc.returncode == 0, proc.stderr
         truths[json.loads(proc.stdout)["file_no"]] = truth["fields"]
     waiting = json.loads(csq("review", "list", "--json", cwd=cwd).stdout)
+    assert csq("users", "add", "remi", "--role", "reviewer", cwd=cwd, env={"CSQ_NEW_PASSWORD": "a long enough password"}).returncode == 0
     saved = 0
     for row in waiting:
         true = truths[row["file_no"]].get(row["field"])

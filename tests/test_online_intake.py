@@ -30,6 +30,7 @@ from registry.service import Registry
 from station.app import create_app
 from test_registry import POLICY, db_url, person  # noqa: F401 - db_url is a fixture (PostgreSQL ones: conftest.py)
 
+API_TOKEN = "test-portal-token-0123456789"  # the API refuses every call without a configured token
 FEB = datetime(2026, 2, 10, 15, 0, tzinfo=timezone.utc)
 
 
@@ -178,13 +179,14 @@ def post_all(app, docs: list[tuple[dict, str]]) -> list[httpx.Response]:
         async with httpx.AsyncClient(transport=transport, base_url="http://station") as client:
             return await asyncio.gather(*(
                 client.post("/api/applications", content=json.dumps(doc).encode(),
-                            headers={"Content-Type": "application/json", "Idempotency-Key": key})
+                            headers={"Content-Type": "application/json", "Idempotency-Key": key,
+                                     "Authorization": f"Bearer {API_TOKEN}"})
                 for doc, key in docs))
     return asyncio.run(run())
 
 
 def test_concurrent_requests_share_transactions_and_get_their_letters(db_url, tmp_path, monkeypatch):
-    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    monkeypatch.setenv("CSQ_API_TOKEN", API_TOKEN)
     app = create_app(db_url, tmp_path / "data")
     registry = app.state.station.registry
     try:
@@ -218,7 +220,7 @@ def test_concurrent_requests_share_transactions_and_get_their_letters(db_url, tm
 
 
 def test_a_locked_registry_answers_every_waiting_request_and_keeps_nothing(tmp_path, monkeypatch):
-    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    monkeypatch.setenv("CSQ_API_TOKEN", API_TOKEN)
     monkeypatch.setattr(registry_db, "SQLITE_BUSY_TIMEOUT_MS", 300)  # a short wait for the lock, for the test's sake
     path = tmp_path / "r.db"
     app = create_app(f"sqlite:///{path}", tmp_path / "data")
@@ -245,7 +247,7 @@ def test_a_station_starting_writes_the_letters_an_earlier_run_left(tmp_path, mon
     """Registered and answered, then the process stopped before the letter writer came to them."""
     from fastapi.testclient import TestClient
 
-    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    monkeypatch.setenv("CSQ_API_TOKEN", API_TOKEN)
     url, data = f"sqlite:///{tmp_path / 'r.db'}", tmp_path / "data"
     with Registry.open(url, data) as registry:
         today = datetime.now(timezone.utc)

@@ -693,7 +693,13 @@ def test_doubtful_passport_links_nobody(registry):
     registry.submit_online(person(), submitted_at=datetime(2026, 2, 10, 15, tzinfo=timezone.utc))
     unsure = registry.register_mail(envelope(doubtful=("passport_number",)), postmark=date(2026, 2, 4), received=date(2026, 2, 12))
     assert unsure.status == "in_review"
-    registry.review_set(unsure.file_no, "passport_number", "EH0000001", by="rita")
+    held = registry.review_set(unsure.file_no, "passport_number", "EH0000001", by="rita")
+    # It links another file (and gives it this earlier postmark): four eyes (registry/identity_changes.py).
+    assert held["held"] is True and status_of(registry, unsure.file_no) == "in_review"
+    from registry import identity_changes
+
+    registry.add_user("sam", "supervisor", "a long enough password")
+    identity_changes.confirm(registry, held["identity_change"], by="sam")
     assert status_of(registry, unsure.file_no) == "duplicate"
 
 

@@ -57,7 +57,12 @@
       const type = resp.headers.get("content-type") || "";
       if (!type.includes("application/json")) { form.submit(); return; }
       const data = await resp.json();
-      if (data.html !== undefined) { swap(data.html); return; }
+      if (data.html !== undefined) {
+        swap(data.html);
+        // Four eyes: the change was held for a supervisor, not saved; say so on the next card.
+        if (data.saved && data.saved.held) showError(data.saved.message);
+        return;
+      }
       if (resp.status === 401) { window.location = "/login?next=" + encodeURIComponent(location.pathname + location.search); return; }
       showError(data.error || ("HTTP " + resp.status));
     } catch (err) {
