@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from errors import InvalidData
 from station import auth, limits
 from station.auth import Staff
 from station.http_errors import wants_json
@@ -222,7 +223,16 @@ def application(request: Request, file_no: str, staff: Staff = Depends(auth.requ
 @router.post("/applications/{file_no}/postmark", dependencies=csrf)
 def change_postmark(request: Request, file_no: str, postmark_date: str = Form(""), illegible: str = Form(""),
                     reason: str = Form(""), staff: Staff = Depends(auth.requires("supervisor"))):
-    result = _station(request).desk.set_postmark(staff, file_no, postmark_date, bool(illegible), reason)
+    station = _station(request)
+    try:
+        result = station.desk.set_postmark(staff, file_no, postmark_date, bool(illegible), reason)
+    except InvalidData as exc:
+        if wants_json(request):
+            raise
+        # The page again, the supervisor's typing kept, the refusal beside the form.
+        typed = {"postmark_date": postmark_date, "illegible": bool(illegible), "reason": reason, "problems": exc.problems}
+        return render(station.templates, request, "application.html", status_code=422,
+                      app=station.desk.application_view(file_no), postmark_form=typed)
     if wants_json(request):
         return JSONResponse(result)
     flash(request, "ok", f"Cachet corrigé · Postmark corrected: priorité {result['priority_date']}")

@@ -61,6 +61,10 @@ class SaveOutcome:
     card: dict | None  # the refused field again (conflict or problems), or None when saved
 
 
+def _problem(field: str, code: str, fr: str, en: str) -> dict:
+    return {"field": field, "code": code, "message_fr": fr, "message_en": en}
+
+
 def reason_text(code: str, rules: dict[str, Bilingual]) -> dict:
     if code.startswith("rule:") and code[5:] in rules:
         text = rules[code[5:]]
@@ -236,18 +240,54 @@ class ReviewDesk:
         claims.release(self.db, normalize_file_no(file_no), field, staff.name)
 
     def set_postmark(self, staff: Staff, file_no: str, postmark: str, illegible: bool, reason: str) -> dict:
+        """A supervisor's postmark decision from the application page. A date typed while the
+        Illegible box is ticked is refused, not read as "illegible": the supervisor meant a
+        date, and dropping it while saying "corrected" would keep the candidate's later place.
+        Refusals are InvalidData with bilingual problems (the page shows them beside the form)."""
         if not staff.may("supervisor"):
             raise PermissionDenied(f"{staff.name} is a {staff.role}: only a supervisor may change a postmark date")
-        if not reason or len(reason.strip()) < 3:
-            raise BadArguments("give the reason for the change (motif obligatoire): it is kept in the audit trail")
+        file_no = normalize_file_no(file_no)
+        typed = (postmark or "").strip()
+        problems = []
+        if illegible and typed:
+            problems.append(_problem("postmark_date", "contradiction",
+                                     f"Une date ({typed}) est tapée et la case Illisible est cochée : décochez Illisible pour "
+                                     "garder la date, ou effacez la date.",
+                                     f"A date ({typed}) is typed and Illegible is ticked: untick Illegible to keep the date, "
+                                     "or clear the date."))
         day = None
-        if not illegible:
+        if not illegible and not problems:
             try:
-                day = date.fromisoformat(postmark.strip())
+                day = date.fromisoformat(typed) if typed else None
             except ValueError:
-                raise BadArguments(f"postmark date {postmark!r}: write YYYY-MM-DD, or tick 'illegible'") from None
-        result = self.registry.set_postmark(normalize_file_no(file_no), day, by=staff.name, reason=reason.strip())
-        claims.release(self.db, normalize_file_no(file_no), claims.POSTMARK_FIELD, staff.name)
+                day = None
+            if day is None:
+                problems.append(_problem("postmark_date", "date",
+                                         f"Date du cachet « {typed} » : écrivez AAAA-MM-JJ, ou cochez Illisible.",
+                                         f"Postmark date '{typed}': write YYYY-MM-DD, or tick Illegible."))
+        if len((reason or "").strip()) < 3:
+            problems.append(_problem("reason", "required",
+                                     "Motif obligatoire (3 caractères au moins) : il est gardé dans le journal d'audit.",
+                                     "A reason is required (3 characters or more): it is kept in the audit trail."))
+        if not problems:
+            app = self.registry.application(file_no)
+            if day is not None and app.get("received_date") and day.isoformat() > app["received_date"]:
+                problems.append(_problem("postmark_date", "after_received",
+                                         f"Le cachet {day} est après la date de réception {app['received_date']} : "
+                                         "vérifiez l'enveloppe.",
+                                         f"The postmark {day} is after the date received {app['received_date']}: "
+                                         "check the envelope."))
+            elif not app.get("postmark_needs_review") and (
+                    (day is None and app.get("postmark_illegible"))
+                    or (day is not None and app.get("postmark_date") == day.isoformat())):
+                shown = day.isoformat() if day else "illisible"
+                problems.append(_problem("postmark_date", "unchanged",
+                                         f"Le cachet est déjà {shown} : rien à corriger.",
+                                         f"The postmark is already {day.isoformat() if day else 'illegible'}: nothing to correct."))
+        if problems:
+            raise InvalidData(f"{file_no} postmark: " + "; ".join(p["message_en"] for p in problems), problems)
+        result = self.registry.set_postmark(file_no, day, by=staff.name, reason=reason.strip())
+        claims.release(self.db, file_no, claims.POSTMARK_FIELD, staff.name)
         return result
 
     # ---------------------------------------------------------------------- groups
@@ -359,8 +399,11 @@ class ReviewDesk:
         if app.get("duplicate_of"):
             duplicates.insert(0, {"file_no": app["duplicate_of"], "why": "dossier retenu · the file kept"})
         envelope = app.get("envelope") or {}
+        written = claims.field_for_review(self.db, app["file_no"], claims.POSTMARK_FIELD) if app["channel"] == "mail" else None
         return {**app, "fields": fields, "pages": pages, "duplicates": duplicates, "pending": pending,
-                "envelope_url": f"/images/{app['file_no']}/envelope.png" if envelope.get("image_path") else None}
+                "envelope_url": f"/images/{app['file_no']}/envelope.png" if envelope.get("image_path") else None,
+                # The date the clerk wrote on the separator sheet, where there was one.
+                "postmark_crop_url": self.crop_url(written) if written else None}
 
     def public_status(self, file_no: str) -> dict:
         """What the online API tells the portal about an application (no personal data)."""

@@ -208,7 +208,8 @@ def test_supervisor_changes_the_postmark_with_a_reason_audited(app, mail_file, r
     client = logged_in(app, "sophie")
     r = client.post(f"/applications/{mail_file}/postmark", data={"postmark_date": "2026-10-02", "reason": "",
                                                                    "csrf_token": client.csrf})
-    assert r.status_code == 400  # the reason is required
+    assert r.status_code == 422  # the reason is required, said in both languages beside the form, the date kept
+    assert "Motif obligatoire" in r.text and "A reason is required" in r.text and 'value="2026-10-02"' in r.text
     r = client.post(f"/applications/{mail_file}/postmark",
                     data={"postmark_date": "2026-10-02", "reason": "date read on the envelope under a lamp",
                           "csrf_token": client.csrf}, follow_redirects=False)
@@ -221,6 +222,48 @@ def test_supervisor_changes_the_postmark_with_a_reason_audited(app, mail_file, r
                     data={"illegible": "1", "reason": "second look: illegible", "csrf_token": client.csrf})
     assert registry.application(mail_file)["postmark_illegible"] is True
     assert "second look: illegible" in client.get(f"/applications/{mail_file}/history").text
+
+
+def test_a_date_typed_with_illegible_still_ticked_is_refused_not_dropped(app, registry):
+    file_no = T.register_mail_envelope(registry, 11, postmark=None)  # the clerk found it illegible
+    assert registry.application(file_no)["postmark_illegible"] is True
+    client = logged_in(app, "sophie")
+    page = client.get(f"/applications/{file_no}").text
+    assert 'type="date"' not in page and 'placeholder="AAAA-MM-JJ"' in page and " required" not in page
+    r = client.post(f"/applications/{file_no}/postmark", follow_redirects=False,
+                    data={"postmark_date": "2026-10-02", "illegible": "1", "reason": "read under a lamp", "csrf_token": client.csrf})
+    assert r.status_code == 422
+    assert "décochez Illisible" in r.text and "untick Illegible" in r.text and "Postmark corrected" not in r.text
+    assert 'value="2026-10-02"' in r.text and 'value="read under a lamp"' in r.text  # nothing typed is lost
+    data = registry.application(file_no)
+    assert data["postmark_illegible"] is True and data["postmark_date"] is None
+    assert not [e for e in registry.audit_trail(file_no) if e["action"] == "set_postmark"]
+    # illegible again on an illegible postmark is no correction either
+    r = client.post(f"/applications/{file_no}/postmark", data={"illegible": "1", "reason": "still illegible",
+                                                                 "csrf_token": client.csrf})
+    assert r.status_code == 422 and "rien à corriger" in r.text and "nothing to correct" in r.text
+    # unticked, the date is taken and the priority follows
+    r = client.post(f"/applications/{file_no}/postmark", follow_redirects=False,
+                    data={"postmark_date": "20261002", "reason": "read under a lamp", "csrf_token": client.csrf})
+    assert r.status_code == 303
+    data = registry.application(file_no)
+    assert data["postmark_date"] == "2026-10-02" and data["priority_date"] == "2026-10-02"
+    assert [(e["old"], e["new"]) for e in registry.audit_trail(file_no) if e["action"] == "set_postmark"] == [("illegible", "2026-10-02")]
+
+
+def test_the_registry_does_not_log_an_unchanged_postmark_as_a_correction(registry):
+    from errors import BadArguments
+
+    file_no = T.register_mail_envelope(registry, 12, postmark=None)
+    with pytest.raises(BadArguments, match="already illegible"):
+        registry.set_postmark(file_no, None, by="sophie", reason="illegible")
+    assert not [e for e in registry.audit_trail(file_no) if e["action"] == "set_postmark"]
+
+
+def test_the_separator_sheets_written_date_is_shown_beside_the_postmark_form(app, registry):
+    file_no = T.register_mail_envelope(registry, 13, doubtful={}, doubtful_separator=True)
+    page = logged_in(app, "sophie").get(f"/applications/{file_no}").text
+    assert f'src="/images/{file_no}/fields/postmark_date.png"' in page and "Written on the separator sheet" in page
 
 
 def test_reviewer_cannot_confirm_a_postmark_through_the_review_loop(app, mail_file):
