@@ -143,7 +143,12 @@ class ReviewDesk:
                        "width": round((x1 - x0) / width_pt * 100, 3), "height": round((y1 - y0) / height_pt * 100, 3)}
         may_edit = staff.may("supervisor") if item.field == claims.POSTMARK_FIELD else staff.may("reviewer")
         machine = input_text(item.value, field_type)
+        by_person = item.source == "manual" and item.updated_by is not None
         return {
+            # A value a person saved is shown as theirs (who, when), the machine's first reading beside it.
+            "saved_by": item.updated_by if by_person else None,
+            "saved_at": item.updated_at.strftime("%Y-%m-%d %H:%M UTC") if by_person and item.updated_at else None,
+            "first_reading": shown_text(item.machine_value, field_type) if by_person and item.machine_value is not None else None,
             "file_no": item.file_no, "field": item.field, "type": field_type, "label": label,
             "version": item.version if item.version is not None else "",
             "input_value": typed if typed is not None else machine, "machine_value": machine,

@@ -346,6 +346,25 @@ def test_an_invalid_value_comes_back_with_the_validators_message(app, mail_file,
     assert registry.application(mail_file)["fields"]["birth_date"]["needs_review"] is True
 
 
+def test_a_reopened_field_shows_the_persons_value_as_theirs(app, mail_file, registry):
+    registry.review_set(mail_file, "family_name", "GAGNÉ-TREMBLAY", by="rachel",
+                        expected_version=field_version(registry, mail_file, "family_name"))
+    page = logged_in(app, "remi").get(f"/review?file_no={mail_file}&field=family_name").text
+    assert "Value saved by rachel at" in page and "Valeur enregistrée par <b>rachel</b>" in page
+    assert 'data-machine="GAGNÉ-TREMBLAY"' in page  # Esc brings back the stored value
+    assert "Machine reading</small> : GAGNE-TREMELAY" in page  # the first reading beside it, not as the value
+    assert "Machine reading</small> : <b" not in page
+
+
+def test_a_refused_value_is_typed_again_but_esc_brings_back_the_reading(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    version = field_version(registry, mail_file, "birth_date")
+    r = client.post("/review/save", headers={"Accept": "application/json", "X-CSRF-Token": client.csrf},
+                    data={"file_no": mail_file, "field": "birth_date", "value": "1990-02-31", "version": str(version)})
+    html = r.json()["html"]
+    assert 'value="1990-02-31"' in html and 'data-machine="1990-04-11"' in html
+
+
 def test_postpone_moves_on_and_the_field_stays_waiting(app, mail_file, registry):
     client = logged_in(app, "remi")
     client.get("/review")

@@ -69,6 +69,24 @@ def test_correct_a_field_with_the_keyboard(browser, site):
     page.close()
 
 
+def test_esc_after_a_refused_value_restores_the_reading(browser, site):
+    from playwright.sync_api import expect
+
+    server, registry, file_no = site
+    page = log_in(browser, server, "remi")
+    page.wait_for_selector('.field-card[data-field="family_name"]')
+    page.keyboard.press("Tab")
+    page.wait_for_selector('.field-card[data-field="birth_date"]')
+    page.keyboard.press("Control+A")
+    page.keyboard.type("1990-02-31")
+    page.keyboard.press("Enter")
+    expect(page.locator(".problems")).to_be_visible()
+    expect(page.locator("#value")).to_have_value("1990-02-31")
+    page.keyboard.press("Escape")
+    expect(page.locator("#value")).to_have_value("1990-04-11")
+    page.close()
+
+
 def test_tab_postpones_and_alt_p_shows_the_whole_page(browser, site):
     server, registry, file_no = site
     page = log_in(browser, server, "remi")
