@@ -419,9 +419,10 @@ class QueuePage:
     total_items: int
 
 
-def queue_page(db, *, offset: int, limit: int, now: datetime | None = None) -> QueuePage:
+def queue_page(db, *, offset: int, limit: int, now: datetime | None = None, with_postmarks: bool = True) -> QueuePage:
     """One page of the applications being verified, best priority first, each with the
-    items waiting in it (fields in form order, a postmark first) and who holds them."""
+    items waiting in it (fields in form order, a postmark first) and who holds them.
+    `total_items` counts postmarks only `with_postmarks` (what a supervisor can do)."""
     now = _now(now)
     being_verified = applications.c.status == "in_review"
     with db.read() as conn:
@@ -451,7 +452,7 @@ def queue_page(db, *, offset: int, limit: int, now: datetime | None = None) -> Q
                                                         "claimed_by": holders.get((r.application_id, r.name))})
     rows = [{"file_no": a.file_no, "rank": a.rank, "priority_date": _iso(a.priority_date), "channel": a.channel,
              "status": a.status, "fields": by_app.get(a.id, [])} for a in apps]
-    return QueuePage(rows, total_apps, pending_count(db, with_postmarks=True))
+    return QueuePage(rows, total_apps, pending_count(db, with_postmarks=with_postmarks))
 
 
 # ----------------------------------------------------------------- images and history

@@ -208,7 +208,7 @@ def queue(request: Request, page: int = 1, staff: Staff = Depends(auth.requires(
     page = max(1, page)
     station = _station(request)
     result = review_claims.queue_page(station.registry.db, offset=(page - 1) * limits.QUEUE_PAGE_SIZE,
-                                      limit=limits.QUEUE_PAGE_SIZE)
+                                      limit=limits.QUEUE_PAGE_SIZE, with_postmarks=staff.may("supervisor"))
     pages = max(1, -(-result.total_applications // limits.QUEUE_PAGE_SIZE))
     return render(station.templates, request, "queue.html", nav="queue", rows=result.rows, page=page, pages=pages,
                   total_apps=result.total_applications, total_fields=result.total_items)

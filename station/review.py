@@ -9,7 +9,6 @@ desk. The desk claims fields (registry/review_claims.py), turns registry rows in
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -94,7 +93,6 @@ class ReviewDesk:
         self.registry = registry
         self.db = registry.db
         self.images = images
-        self._remaining: dict[bool, tuple[float, int]] = {}  # with postmarks? -> (when, count)
 
     # ------------------------------------------------------------------ form facts
 
@@ -180,13 +178,9 @@ class ReviewDesk:
         return self.card(item, staff, remaining=self.remaining(staff), upcoming=upcoming)
 
     def remaining(self, staff: Staff) -> int:
-        with_postmarks = staff.may("supervisor")
-        now = time.monotonic()
-        cached = self._remaining.get(with_postmarks)
-        if cached is None or now - cached[0] > limits.REMAINING_COUNT_TTL_S:
-            cached = (now, claims.pending_count(self.db, with_postmarks=with_postmarks))
-            self._remaining[with_postmarks] = cached
-        return cached[1]
+        """Items waiting that this person's role can do, counted afresh for every card: a
+        count that lags behind the saves makes a clerk doubt the saves (one indexed count)."""
+        return claims.pending_count(self.db, with_postmarks=staff.may("supervisor"))
 
     def field_card(self, staff: Staff, file_no: str, field: str, *, return_to: str = "") -> dict:
         """One given field, claimed for this person unless a colleague holds it."""

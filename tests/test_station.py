@@ -365,6 +365,22 @@ def test_a_refused_value_is_typed_again_but_esc_brings_back_the_reading(app, mai
     assert 'value="1990-02-31"' in html and 'data-machine="1990-04-11"' in html
 
 
+def test_the_count_on_each_card_is_fresh_after_every_save(app, mail_file, registry):
+    client = logged_in(app, "remi")
+    assert '<span class="remaining">3 à réviser' in client.get("/review").text
+    registry.review_set(mail_file, "sex", "F", by="rachel", expected_version=field_version(registry, mail_file, "sex"))
+    r = client.post("/review/save", headers={"Accept": "application/json", "X-CSRF-Token": client.csrf},
+                    data={"file_no": mail_file, "field": "family_name", "value": "GAGNÉ-TREMBLAY",
+                          "version": str(field_version(registry, mail_file, "family_name"))})
+    assert '<span class="remaining">1 à réviser' in r.json()["html"]
+
+
+def test_the_queue_counts_only_what_the_viewers_role_can_do(app, mail_file, registry):
+    T.register_mail_envelope(registry, 14, doubtful={}, doubtful_separator=True)  # a postmark for a supervisor
+    assert "3 champ(s) à réviser" in logged_in(app, "remi").get("/queue").text
+    assert "4 champ(s) à réviser" in logged_in(app, "sophie").get("/queue").text
+
+
 def test_postpone_moves_on_and_the_field_stays_waiting(app, mail_file, registry):
     client = logged_in(app, "remi")
     client.get("/review")
