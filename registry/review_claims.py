@@ -197,14 +197,18 @@ _FIELD_ONLY_COLUMNS = (
 )
 
 
-def _candidates(conn, user: str, now: datetime, limit: int, *, with_postmarks: bool) -> list:
-    """Waiting items nobody else holds, best first: fields, and postmarks if asked."""
+def _candidates(conn, user: str, now: datetime, limit: int, *, with_postmarks: bool, file_no: str | None = None) -> list:
+    """Waiting items nobody else holds, best first: fields, and postmarks if asked; only
+    those of application `file_no` when given."""
     found: list = []
     offset = 0
+    being_verified = applications.c.status == "in_review"
+    if file_no is not None:
+        being_verified = and_(being_verified, applications.c.file_no == file_no)
     while len(found) < limit:
         apps = conn.execute(
             select(*_APP_COLUMNS, applications.c.postmark_needs_review).select_from(_APPS)
-            .where(applications.c.status == "in_review").order_by(*_APP_ORDER).offset(offset).limit(APP_BATCH)
+            .where(being_verified).order_by(*_APP_ORDER).offset(offset).limit(APP_BATCH)
         ).all()
         if not apps:
             break
@@ -268,16 +272,25 @@ def claim_next(db, user: str, *, timeout: timedelta, skip: Iterable[tuple[str, s
 
 
 def claim_next_and_peek(db, user: str, *, timeout: timedelta, skip: Iterable[tuple[str, str]] = (),
-                        now: datetime | None = None, may_postmark: bool = False) -> tuple[WaitingField | None, WaitingField | None]:
-    """claim_next, and the item after it (not claimed: the station prefetches its crop)."""
+                        now: datetime | None = None, may_postmark: bool = False,
+                        prefer_file: str | None = None) -> tuple[WaitingField | None, WaitingField | None]:
+    """claim_next, and the item after it (not claimed: the station prefetches its crop).
+    `prefer_file`: the application just worked on; its waiting fields come first, so that a
+    file opened from the queue is finished before the loop goes back to the best priority."""
     now, skip = _now(now), set(skip)
     with db.write() as conn:
         # The write transaction serialises concurrent callers (SQLite: BEGIN IMMEDIATE and a
         # lock; PostgreSQL: _take's conditional upsert), so one item goes to one reviewer.
         own = _own_claims(conn, user, now)
-        rows = _candidates(conn, user, now, len(skip) + len(own) + 8, with_postmarks=may_postmark)
+        limit = len(skip) + len(own) + 8
+        rows = _candidates(conn, user, now, limit, with_postmarks=may_postmark)
+        if prefer_file is not None:
+            same_file = _candidates(conn, user, now, limit, with_postmarks=may_postmark, file_no=prefer_file)
+            rows = same_file + [r for r in rows if r.file_no != prefer_file]
         rows = [r for r in rows if (r.file_no, r.name) not in skip]
-        rows.sort(key=lambda r: (r.application_id, r.name) not in own)  # stable: priority order kept
+        # Stable sorts: priority order kept within each group.
+        rows.sort(key=lambda r: (r.application_id, r.name) not in own)
+        rows.sort(key=lambda r: r.file_no != prefer_file)
         for i, row in enumerate(rows):
             if _take(conn, db.dialect, row.application_id, row.name, user, now, timeout):
                 upcoming = rows[i + 1] if i + 1 < len(rows) else None

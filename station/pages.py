@@ -107,29 +107,31 @@ def health():
 
 @router.get("/review")
 def review(request: Request, file_no: str | None = None, field: str | None = None, return_to: str = "",
-           reset_postponed: bool = False, staff: Staff = Depends(auth.requires("reviewer"))):
+           reset_postponed: bool = False, after: str | None = None, staff: Staff = Depends(auth.requires("reviewer"))):
     desk = _station(request).desk
     if reset_postponed:
         request.session["postponed"] = []
     if file_no and field:
         card = desk.field_card(staff, file_no, field, return_to=return_to)
     else:
-        card = desk.next_card(staff, _postponed(request))
+        card = desk.next_card(staff, _postponed(request), same_file=after)
     return render(_station(request).templates, request, "review.html", card=card, nav="review",
                   postponed=len(_postponed(request)))
 
 
-def _answer_with_next(request: Request, staff: Staff, *, saved: dict | None, message: str, return_to: str = ""):
-    """After a save or a postponement: the next field (fetch) or a redirect (plain form)."""
+def _answer_with_next(request: Request, staff: Staff, *, saved: dict | None, message: str, return_to: str = "",
+                      file_no: str | None = None):
+    """After a save or a postponement: the next field (fetch) or a redirect (plain form);
+    the next field of the same file first while one waits."""
     station = _station(request)
     if wants_json(request):
-        card = station.desk.next_card(staff, _postponed(request))
+        card = station.desk.next_card(staff, _postponed(request), same_file=file_no)
         html = render_fragment(station.templates, request, "_field_card.html", card=card, postponed=len(_postponed(request)))
         return JSONResponse({"saved": saved, "html": html})
     flash(request, "ok", message)
     if return_to == "app" and saved:
         return RedirectResponse(f"/applications/{quote(saved['file_no'])}#field-{quote(saved['field'])}", status_code=303)
-    return RedirectResponse("/review", status_code=303)
+    return RedirectResponse(f"/review?after={quote(file_no)}" if file_no else "/review", status_code=303)
 
 
 @router.post("/review/save", dependencies=csrf)
@@ -145,7 +147,7 @@ def review_save(request: Request, file_no: str = Form(...), field: str = Form(..
             return JSONResponse({"error": kind, "status": outcome.status, "html": html}, status_code=outcome.status)
         return render(station.templates, request, "review.html", status_code=outcome.status, card=outcome.card, nav="review")
     saved = outcome.saved
-    return _answer_with_next(request, staff, saved=saved, return_to=return_to,
+    return _answer_with_next(request, staff, saved=saved, return_to=return_to, file_no=saved["file_no"],
                              message=f"Enregistré · Saved: {saved['file_no']} {saved['field']}")
 
 
@@ -154,7 +156,7 @@ def review_postpone(request: Request, file_no: str = Form(...), field: str = For
                     staff: Staff = Depends(auth.requires("reviewer"))):
     _station(request).desk.postpone(staff, file_no, field)
     _remember_pairs(request, "postponed", [[file_no, field]], limits.POSTPONED_MAX)
-    return _answer_with_next(request, staff, saved=None, message=f"Remis à plus tard · Postponed: {file_no} {field}")
+    return _answer_with_next(request, staff, saved=None, file_no=file_no, message=f"Remis à plus tard · Postponed: {file_no} {field}")
 
 
 # ------------------------------------------------------------------ group verification

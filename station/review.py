@@ -60,6 +60,14 @@ class SaveOutcome:
     card: dict | None  # the refused field again (conflict or problems), or None when saved
 
 
+def _file_no_or_none(text: str | None) -> str | None:
+    """A file number from a link (?after=), or None when it is not one: a hint, never an error."""
+    try:
+        return normalize_file_no(text) if text else None
+    except BadArguments:
+        return None
+
+
 def _problem(field: str, code: str, fr: str, en: str) -> dict:
     return {"field": field, "code": code, "message_fr": fr, "message_en": en}
 
@@ -168,11 +176,13 @@ class ReviewDesk:
             "return_to": return_to,
         }
 
-    def next_card(self, staff: Staff, postponed: list[tuple[str, str]]) -> dict | None:
-        """Claim the best waiting field for this person and return its card (None: none left)."""
+    def next_card(self, staff: Staff, postponed: list[tuple[str, str]], *, same_file: str | None = None) -> dict | None:
+        """Claim the best waiting field for this person and return its card (None: none left);
+        after a field of `same_file`, that file's other waiting fields first."""
         supervisor = staff.may("supervisor")
         item, upcoming = claims.claim_next_and_peek(self.db, staff.name, timeout=CLAIM_TIMEOUT, skip=postponed,
-                                                    may_postmark=supervisor)
+                                                    may_postmark=supervisor,
+                                                    prefer_file=_file_no_or_none(same_file))
         if item is None:
             return None
         return self.card(item, staff, remaining=self.remaining(staff), upcoming=upcoming)

@@ -332,7 +332,7 @@ def test_plain_form_post_falls_back_to_a_redirect(app, mail_file, registry):
     version = field_version(registry, mail_file, "birth_date")
     r = client.post("/review/save", data={"file_no": mail_file, "field": "birth_date", "value": "19900417",
                                           "version": str(version), "csrf_token": client.csrf}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/review"
+    assert r.status_code == 303 and r.headers["location"] == f"/review?after={mail_file}"
     assert registry.application(mail_file)["fields"]["birth_date"]["value"] == "1990-04-17"
 
 
@@ -390,6 +390,21 @@ def test_postpone_moves_on_and_the_field_stays_waiting(app, mail_file, registry)
     assert any(e["field"] == "family_name" for e in registry.review_list())
     # a colleague gets it at once: postponing released the claim
     assert 'data-field="family_name"' in logged_in(app, "rachel").get("/review").text
+
+
+def test_later_and_save_stay_within_the_file_while_a_field_of_it_waits(app, registry):
+    early = T.register_mail_envelope(registry, 3, postmark=date(2026, 10, 1))
+    late = T.register_mail_envelope(registry, 4, postmark=date(2026, 10, 5))
+    client = logged_in(app, "remi")
+    client.get(f"/review?file_no={late}&field=family_name")  # opened from the queue: not the best priority
+    headers = {"Accept": "application/json", "X-CSRF-Token": client.csrf}
+    r = client.post("/review/postpone", headers=headers, data={"file_no": late, "field": "family_name"})
+    assert f'data-file-no="{late}" data-field="birth_date"' in r.json()["html"]
+    r = client.post("/review/save", headers=headers, data={
+        "file_no": late, "field": "birth_date", "value": "1990-04-11", "version": str(field_version(registry, late, "birth_date"))})
+    assert f'data-file-no="{late}" data-field="sex"' in r.json()["html"]
+    r = client.post("/review/postpone", headers=headers, data={"file_no": late, "field": "sex"})
+    assert f'data-file-no="{early}" data-field="family_name"' in r.json()["html"]  # only postponed ones left there
 
 
 def test_a_tick_is_typed_as_x_or_nothing(app, registry):
@@ -688,7 +703,7 @@ def test_group_verification_confirms_the_ticked_and_leaves_the_unticked_to_the_l
     assert sorted(f for f, _ in T.GROUP_SHOWN.findall(page.text)) == sorted(files)
     assert page.text.count("/images/") >= 4  # each field's crop, side by side
     r = _confirm(client, "citizenship", "MAROC", page.text, untick={files[2]})
-    assert r.status_code == 303 and r.headers["location"] == "/review"
+    assert r.status_code == 303 and r.headers["location"] == f"/review?after={mail_file}"
     for file_no in files:
         field = registry.application(file_no)["fields"]["citizenship"]
         if file_no == files[2]:
