@@ -53,7 +53,8 @@ def test_correct_a_field_with_the_keyboard(browser, site):
     page.wait_for_selector('.field-card[data-field="family_name"]')
     assert page.evaluate("document.activeElement.id") == "value"
     page.evaluate("window.__same_page = true")  # survives only if no page load happens
-    page.keyboard.type("GAGNÉ-TREMBLAY")  # the reading is selected: typing replaces it
+    page.keyboard.press("Control+A")  # select all: typing replaces the reading
+    page.keyboard.type("GAGNÉ-TREMBLAY")
     page.keyboard.press("Enter")
     page.wait_for_selector('.field-card[data-field="birth_date"]')
     assert page.evaluate("window.__same_page") is True
@@ -66,6 +67,28 @@ def test_correct_a_field_with_the_keyboard(browser, site):
     page.wait_for_selector('.field-card[data-field="sex"]')
     row = next(r for r in registry.export_rows() if r["file_no"] == file_no)
     assert row["fields"]["birth_date"]["source"] == "manual" and row["fields"]["birth_date"]["value"] == "1990-04-11"
+    page.close()
+
+
+def test_a_reading_is_edited_in_place_with_the_cursor_at_its_end(browser, site):
+    from playwright.sync_api import expect
+
+    server, registry, file_no = site
+    page = log_in(browser, server, "remi")
+    page.wait_for_selector('.field-card[data-field="family_name"]')
+    # GAGNE-TREMELAY -> GAGNE-TREMBLAY: three arrows, one Backspace, one letter, Enter
+    for key in ("ArrowLeft", "ArrowLeft", "ArrowLeft", "Backspace", "B"):
+        page.keyboard.press(key)
+    expect(page.locator("#value")).to_have_value("GAGNE-TREMBLAY")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('.field-card[data-field="birth_date"]')
+    assert registry.application(file_no)["fields"]["family_name"]["value"] == "GAGNE-TREMBLAY"
+    page.keyboard.press("Home")
+    page.keyboard.press("F2")  # back to the end
+    page.keyboard.press("Backspace")
+    page.keyboard.type("7")
+    expect(page.locator("#value")).to_have_value("1990-04-17")
+    assert "Ctrl" in page.inner_text(".keymap") and "F2" in page.inner_text(".keymap")
     page.close()
 
 
@@ -131,6 +154,7 @@ def test_the_loser_of_a_race_sees_what_changed(browser, site):
     page.wait_for_selector('.field-card[data-field="family_name"]')
     version = registry.application(file_no)["fields"]["family_name"]["version"]
     registry.review_set(file_no, "family_name", "GAGNÉ-TREMBLAY", by="rachel", expected_version=version)
+    page.keyboard.press("Control+A")
     page.keyboard.type("GAGNE")
     page.keyboard.press("Enter")
     page.wait_for_selector(".flash-conflict")

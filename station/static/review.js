@@ -14,12 +14,18 @@
   function card() { return slot.querySelector(".field-card"); }
   function input() { return slot.querySelector("#value"); }
 
+  function caretToEnd(el) {
+    const end = el.value.length;
+    el.setSelectionRange(end, end);
+  }
+
   function focusInput() {
     const el = input();
     if (el && !el.disabled) {
       el.focus();
-      // Selected: typing replaces the machine reading; Enter alone accepts it.
-      el.select();
+      // The reading is kept with the cursor at its end: a correction of three letters is a
+      // few arrows and those letters, not the whole value again. Ctrl+A then typing replaces it.
+      caretToEnd(el);
     }
   }
 
@@ -117,7 +123,10 @@
         } else if (ev.key === "Escape") {
           ev.preventDefault();
           el.value = el.dataset.machine;
-          el.select();
+          caretToEnd(el);
+        } else if (ev.key === "F2") {
+          ev.preventDefault();
+          caretToEnd(el);
         }
       });
     }
