@@ -48,6 +48,12 @@ TYPE_HINTS = {
     "checkbox": "X = coché · ticked, vide = non · empty",
     "signature": "X = signé · signed, vide = non · not signed",
 }
+# The accented capitals a US keyboard lacks, by the letter whose Alt+key cycles through
+# them: French first, then the Latin letters of other names (issue 14). Clickable too.
+ACCENT_KEYS = (
+    ("E", "ÉÈÊË"), ("A", "ÀÂÁÃÄÅ"), ("C", "Ç"), ("I", "ÎÏÍ"), ("O", "ÔÓÕÖØ"), ("U", "ÙÛÜÚ"),
+    ("N", "Ñ"), ("L", "Ł"), ("S", "Ş"), ("Y", "Ÿ"),
+)
 POSTMARK_HINT = "AAAA-MM-JJ, ou vide = illisible · YYYY-MM-DD, or empty = illegible"
 
 
@@ -165,6 +171,7 @@ class ReviewDesk:
             "page_url": f"/images/{item.file_no}/fields/{item.field}/page.png" if item.page_image else None,
             "outline": outline,
             "options": [{"value": o.value, "label": o.label.joined()} for o in (spec.options if spec else ())],
+            "accents": ACCENT_KEYS if field_type == "text" else (),
             "hint": POSTMARK_HINT if item.field == claims.POSTMARK_FIELD else TYPE_HINTS.get(field_type, ""),
             "rank": item.rank, "priority_date": item.priority_date, "remaining": remaining,
             "upcoming_crop_url": self.crop_url(upcoming) if upcoming else None,

@@ -92,6 +92,40 @@ def test_a_reading_is_edited_in_place_with_the_cursor_at_its_end(browser, site):
     page.close()
 
 
+def test_accented_capitals_by_alt_letter_and_by_click(browser, site):
+    from playwright.sync_api import expect
+
+    server, registry, file_no = site
+    page = log_in(browser, server, "remi")
+    page.wait_for_selector('.field-card[data-field="family_name"]')
+    value = page.locator("#value")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("GAGN")
+    page.keyboard.press("Alt+E")
+    expect(value).to_have_value("GAGNÉ")
+    expect(page.locator("#accent-said")).to_contain_text("É")  # said to a screen reader
+    page.keyboard.press("Alt+E")  # again at once: the next form of E
+    expect(value).to_have_value("GAGNÈ")
+    page.keyboard.press("Alt+E")
+    page.keyboard.press("Alt+E")
+    page.keyboard.press("Alt+E")  # round the cycle: É È Ê Ë É
+    expect(value).to_have_value("GAGNÉ")
+    page.keyboard.type("-TREMBLAY ")
+    page.keyboard.press("Alt+E")  # after another key: a new É, not a change of the last one
+    expect(value).to_have_value("GAGNÉ-TREMBLAY É")
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Backspace")
+    page.locator('.accents button[data-char="Ç"]').click()
+    expect(value).to_have_value("GAGNÉ-TREMBLAYÇ")
+    assert page.evaluate("document.activeElement.id") == "value"
+    page.keyboard.press("Backspace")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('.field-card[data-field="birth_date"]')
+    assert registry.application(file_no)["fields"]["family_name"]["value"] == "GAGNÉ-TREMBLAY"
+    assert page.locator(".accents").count() == 0  # a date has no letters
+    page.close()
+
+
 def test_esc_after_a_refused_value_restores_the_reading(browser, site):
     from playwright.sync_api import expect
 

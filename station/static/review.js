@@ -29,6 +29,33 @@
     }
   }
 
+  // Accented capitals: Alt+E gives É, Alt+E again right after turns it into È, then Ê, Ë...
+  let lastAccent = null;  // {base, at}: the accent just inserted, to cycle it
+
+  function accentForms(base) {
+    return Array.from(slot.querySelectorAll('.accents button[data-base="' + base + '"]')).map(function (b) { return b.dataset.char; });
+  }
+
+  function insertAtCaret(el, text, replaceBefore) {
+    let start = el.selectionStart, end = el.selectionEnd;
+    if (replaceBefore) start -= 1;
+    el.setRangeText(text, start, end, "end");
+    const said = slot.querySelector("#accent-said");
+    if (said) said.textContent = text + " inséré · inserted";
+  }
+
+  function typeAccent(el, base, chosen) {
+    const forms = accentForms(base);
+    if (!forms.length) return false;
+    const before = el.value.charAt(el.selectionStart - 1);
+    const cycling = !chosen && lastAccent && lastAccent.base === base && lastAccent.at === el.selectionStart &&
+      el.selectionStart === el.selectionEnd && forms.indexOf(before) >= 0;
+    const c = chosen || (cycling ? forms[(forms.indexOf(before) + 1) % forms.length] : forms[0]);
+    insertAtCaret(el, c, cycling);
+    lastAccent = { base: base, at: el.selectionStart };
+    return true;
+  }
+
   function prefetchUpcoming() {
     const c = card();
     const url = c && c.dataset.upcomingCrop;
@@ -127,7 +154,18 @@
         } else if (ev.key === "F2") {
           ev.preventDefault();
           caretToEnd(el);
+        } else if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^Key[A-Z]$/.test(ev.code)) {
+          if (typeAccent(el, ev.code.charAt(3))) ev.preventDefault();
+        } else if (!ev.altKey) {
+          lastAccent = null;
         }
+      });
+      slot.querySelectorAll(".accents button").forEach(function (b) {
+        b.addEventListener("mousedown", function (ev) { ev.preventDefault(); });  // the input keeps its caret
+        b.addEventListener("click", function () {
+          el.focus();
+          typeAccent(el, b.dataset.base, b.dataset.char);
+        });
       });
     }
     const button = slot.querySelector(".show-page");
