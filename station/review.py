@@ -66,6 +66,11 @@ class SaveOutcome:
     card: dict | None  # the refused field again (conflict or problems), or None when saved
 
 
+def _shown_box(item: claims.WaitingField, spec: FieldSpec | None):
+    """The stored box, widened for a choice to its options' printed words (the template's)."""
+    return spec.view_bounds if spec is not None and spec.options else item.box
+
+
 def _file_no_or_none(text: str | None) -> str | None:
     """A file number from a link (?after=), or None when it is not one: a hint, never an error."""
     try:
@@ -150,7 +155,7 @@ class ReviewDesk:
         width_pt, height_pt = self._page_size(item)
         outline = None
         if item.box is not None:
-            x0, y0, x1, y1 = item.box
+            x0, y0, x1, y1 = _shown_box(item, spec)
             outline = {"left": round(x0 / width_pt * 100, 3), "top": round((height_pt - y1) / height_pt * 100, 3),
                        "width": round((x1 - x0) / width_pt * 100, 3), "height": round((y1 - y0) / height_pt * 100, 3)}
         may_edit = staff.may("supervisor") if item.field == claims.POSTMARK_FIELD else staff.may("reviewer")
@@ -170,7 +175,8 @@ class ReviewDesk:
             "crop_url": self.crop_url(item), "page_no": item.page_no,
             "page_url": f"/images/{item.file_no}/fields/{item.field}/page.png" if item.page_image else None,
             "outline": outline,
-            "options": [{"value": o.value, "label": o.label.joined()} for o in (spec.options if spec else ())],
+            "options": [{"value": o.value, "label": o.label.joined(), "key": str(i)}
+                        for i, o in enumerate(spec.options if spec else (), start=1)],
             "accents": ACCENT_KEYS if field_type == "text" else (),
             "hint": POSTMARK_HINT if item.field == claims.POSTMARK_FIELD else TYPE_HINTS.get(field_type, ""),
             "rank": item.rank, "priority_date": item.priority_date, "remaining": remaining,
@@ -224,6 +230,9 @@ class ReviewDesk:
                 expected = int(version)
             except (TypeError, ValueError):
                 raise BadArguments("the form lost the field's version: reload the page") from None
+        spec = self._spec(None, None, None, field) if field != claims.POSTMARK_FIELD else None
+        if spec is not None and spec.options:
+            value = spec.option_typed(value) or value  # 2, MARIÉ, COMMON LAW: the option's code
         try:
             saved = self.registry.review_set(file_no, field, value, by=staff.name, expected_version=expected)
         except ConflictError:
@@ -363,7 +372,7 @@ class ReviewDesk:
         if item is None or item.box is None or item.page_image is None:
             raise NotFound(f"application {file_no} has no image of field {field!r}")
         spec = self._spec(item, item.form_id, item.form_version, item.field)
-        return self.images.crop(item.page_image, item.box, page_height_pt=self._page_size(item)[1],
+        return self.images.crop(item.page_image, _shown_box(item, spec), page_height_pt=self._page_size(item)[1],
                                 cells=spec.cells if spec else ())
 
     def field_page(self, file_no: str, field: str):

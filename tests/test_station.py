@@ -418,6 +418,33 @@ def test_a_tick_is_typed_as_x_or_nothing(app, registry):
     assert registry.application(file_no)["fields"]["declaration_signed"]["value"] is True
 
 
+def test_a_choice_takes_its_number_its_french_words_or_its_code_without_underscore(app, registry):
+    files = [T.register_mail_envelope(registry, 20 + n, doubtful={"marital_status": "SINGLE"}) for n in range(4)]
+    client = logged_in(app, "remi")
+    page = client.get("/review").text
+    assert '<kbd>5</kbd> Veuf(ve) / Widowed' in page
+    for file_no, typed, stored in zip(files, ("MARIÉ", "common law", "5", "conjoint de fait"),
+                                      ("MARRIED", "COMMON_LAW", "WIDOWED", "COMMON_LAW")):
+        r = client.post("/review/save", headers={"Accept": "application/json", "X-CSRF-Token": client.csrf},
+                        data={"file_no": file_no, "field": "marital_status", "value": typed,
+                              "version": str(field_version(registry, file_no, "marital_status"))})
+        assert r.status_code == 200, r.text
+        assert registry.application(file_no)["fields"]["marital_status"]["value"] == stored
+
+
+def test_a_choice_crop_shows_the_whole_row_of_options_with_their_words(app, registry):
+    from templates.spec import load_form
+
+    file_no = T.register_mail_envelope(registry, 25, doubtful={"marital_status": "SINGLE"})
+    spec = load_form().field("marital_status")
+    crop = Image.open(io.BytesIO(logged_in(app, "remi").get(f"/images/{file_no}/fields/marital_status.png").content))
+    page_height = load_form().pages[spec.page_index].height_pt
+    left, _, right, _ = crop_rect_px(spec.view_bounds, page_height_pt=page_height, image_size=(10**5, 10**5))
+    assert crop.width == (right - left) * limits.CROP_SCALE
+    last = spec.options[-1]
+    assert spec.view_bounds[2] > last.label_x + 20 > last.box[2]  # "Veuf(ve) · Widowed" inside, not cut at its box
+
+
 def test_nothing_left_says_so(app):
     page = logged_in(app, "remi").get("/review").text
     assert "Nothing to review right now" in page

@@ -5,6 +5,7 @@ Enter, Tab, Alt+P) and the swap of the next field without a page load."""
 from __future__ import annotations
 
 import os
+from datetime import date
 
 import pytest
 
@@ -123,6 +124,21 @@ def test_accented_capitals_by_alt_letter_and_by_click(browser, site):
     page.wait_for_selector('.field-card[data-field="birth_date"]')
     assert registry.application(file_no)["fields"]["family_name"]["value"] == "GAGNÉ-TREMBLAY"
     assert page.locator(".accents").count() == 0  # a date has no letters
+    page.close()
+
+
+def test_a_choice_is_one_key(browser, site):
+    from playwright.sync_api import expect
+
+    server, registry, _ = site
+    file_no = T.register_mail_envelope(registry, 2, doubtful={"marital_status": "SINGLE"}, postmark=date(2026, 9, 1))
+    page = log_in(browser, server, "remi")
+    page.wait_for_selector('.field-card[data-field="marital_status"]')
+    page.keyboard.press("3")
+    expect(page.locator("#value")).to_have_value("COMMON_LAW")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('.field-card[data-field="family_name"]')
+    assert registry.application(file_no)["fields"]["marital_status"]["value"] == "COMMON_LAW"
     page.close()
 
 

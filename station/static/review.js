@@ -154,6 +154,12 @@
         } else if (ev.key === "F2") {
           ev.preventDefault();
           caretToEnd(el);
+        } else if (/^[1-9]$/.test(ev.key) && !ev.altKey && !ev.ctrlKey && !ev.metaKey &&
+                   slot.querySelector('.options [data-key="' + ev.key + '"]')) {
+          // A choice: one key per option, its code shown at once (Enter saves it).
+          ev.preventDefault();
+          el.value = slot.querySelector('.options [data-key="' + ev.key + '"]').dataset.value;
+          caretToEnd(el);
         } else if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^Key[A-Z]$/.test(ev.code)) {
           if (typeAccent(el, ev.code.charAt(3))) ev.preventDefault();
         } else if (!ev.altKey) {
