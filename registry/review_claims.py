@@ -401,6 +401,15 @@ def claim(db, file_no: str, field: str, user: str, *, timeout: timedelta, now: d
         return Claim(file_no, field, held.claimed_by, held.expires_at) if held else None
 
 
+def stored_values(db, file_no: str, names: Iterable[str]) -> dict[str, str | None]:
+    """The stored values of some fields of one application (those it has), by name."""
+    with db.read() as conn:
+        return dict(conn.execute(
+            select(field_values.c.name, field_values.c.value).select_from(_FIELDS_JOIN)
+            .where(applications.c.file_no == file_no, field_values.c.name.in_(list(names)))
+        ).all())
+
+
 def release(db, file_no: str, field: str, user: str) -> None:
     """Give an item back (saved or postponed). Only one's own claim is released."""
     with db.write() as conn:

@@ -136,14 +136,15 @@ def _answer_with_next(request: Request, staff: Staff, *, saved: dict | None, mes
 
 @router.post("/review/save", dependencies=csrf)
 def review_save(request: Request, file_no: str = Form(...), field: str = Form(...), value: str = Form(""),
-                version: str = Form(""), return_to: str = Form(""), staff: Staff = Depends(auth.requires("reviewer"))):
+                version: str = Form(""), return_to: str = Form(""), acknowledged: str = Form(""),
+                staff: Staff = Depends(auth.requires("reviewer"))):
     station = _station(request)
-    outcome = station.desk.save(staff, file_no, field, value, version)
+    outcome = station.desk.save(staff, file_no, field, value, version, acknowledged=acknowledged)
     if outcome.card is not None:
         outcome.card["return_to"] = return_to
         if wants_json(request):
             html = render_fragment(station.templates, request, "_field_card.html", card=outcome.card)
-            kind = "conflict" if outcome.status == 409 else "invalid value"
+            kind = "conflict" if outcome.status == 409 else "plausibility warning" if outcome.card.get("warnings") else "invalid value"
             return JSONResponse({"error": kind, "status": outcome.status, "html": html}, status_code=outcome.status)
         return render(station.templates, request, "review.html", status_code=outcome.status, card=outcome.card, nav="review")
     saved = outcome.saved

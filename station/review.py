@@ -19,7 +19,9 @@ from station import limits
 from station.auth import Staff
 from station.http_errors import problem_dicts
 from station.images import PageImages
+from templates import plausibility
 from templates.spec import Bilingual, FieldSpec, load_form, load_separator
+from templates.validation import normalize_value, parse_date
 
 BOOL_TYPES = ("checkbox", "signature")
 CLAIM_TIMEOUT = timedelta(seconds=limits.CLAIM_TIMEOUT_S)
@@ -216,8 +218,11 @@ class ReviewDesk:
 
     # ----------------------------------------------------------------------- saves
 
-    def save(self, staff: Staff, file_no: str, field: str, value: str, version: str) -> SaveOutcome:
-        """A person's value for a field, never over a newer change (409 with what changed)."""
+    def save(self, staff: Staff, file_no: str, field: str, value: str, version: str,
+             acknowledged: str | None = None) -> SaveOutcome:
+        """A person's value for a field, never over a newer change (409 with what changed).
+        An unlikely date (templates/plausibility.py) comes back once with its warnings (422)
+        unless `acknowledged` is that same value: the second Enter saves it."""
         file_no = normalize_file_no(file_no)
         if field == claims.POSTMARK_FIELD:
             if not staff.may("supervisor"):
@@ -233,6 +238,10 @@ class ReviewDesk:
         spec = self._spec(None, None, None, field) if field != claims.POSTMARK_FIELD else None
         if spec is not None and spec.options:
             value = spec.option_typed(value) or value  # 2, MARIÉ, COMMON LAW: the option's code
+        if spec is not None and spec.type == "date":
+            warnings = self._date_warnings(file_no, spec, value)
+            if warnings and normalize_value(spec, acknowledged or "") != normalize_value(spec, value):
+                return SaveOutcome(422, None, self._refused_card(staff, file_no, field, typed=value, warnings=warnings))
         try:
             saved = self.registry.review_set(file_no, field, value, by=staff.name, expected_version=expected)
         except ConflictError:
@@ -245,8 +254,17 @@ class ReviewDesk:
         claims.release(self.db, file_no, field, staff.name)
         return SaveOutcome(200, saved, None)
 
+    def _date_warnings(self, file_no: str, spec: FieldSpec, value: str) -> list[dict]:
+        day = parse_date(normalize_value(spec, value or ""))
+        if day is None:
+            return []  # no date, or not one: check_field says what is wrong
+        others = claims.stored_values(self.db, file_no, (plausibility.BIRTH_FIELD, plausibility.SIGNATURE_FIELD))
+        found = plausibility.date_warnings(load_form(), spec, day, others, self.registry.policy.today())
+        return [{"fr": w.fr, "en": w.en} for w in found]
+
     def _refused_card(self, staff: Staff, file_no: str, field: str, *, conflict: bool = False,
-                      problems: list[dict] | None = None, typed: str | None = None, version: int | None = None) -> dict:
+                      problems: list[dict] | None = None, typed: str | None = None, version: int | None = None,
+                      warnings: list[dict] | None = None) -> dict:
         item = claims.field_for_review(self.db, file_no, field)
         if item is None:
             raise NotFound(f"no field {field!r} in application {file_no}")
@@ -259,7 +277,10 @@ class ReviewDesk:
                        "version": item.version}
         elif version is not None and item.version != version:
             details = None  # a newer version arrived meanwhile: the next save will say so
-        return self.card(item, staff, remaining=self.remaining(staff), conflict=details, problems=problems, typed=typed)
+        card = self.card(item, staff, remaining=self.remaining(staff), conflict=details, problems=problems, typed=typed)
+        if warnings:
+            card["warnings"], card["acknowledged"] = warnings, typed
+        return card
 
     def postpone(self, staff: Staff, file_no: str, field: str) -> None:
         claims.release(self.db, normalize_file_no(file_no), field, staff.name)
@@ -361,7 +382,7 @@ class ReviewDesk:
                 set_aside.append(file_no)
                 continue
             # The version shown guards the save: a field someone saved meanwhile is a 409, nothing overwritten.
-            outcome = self.save(staff, file_no, field, typed, version)
+            outcome = self.save(staff, file_no, field, typed, version, acknowledged=typed)  # the group was looked at
             (saved if outcome.status == 200 else changed if outcome.status == 409 else refused).append(file_no)
         return {"saved": saved, "changed": changed, "refused": refused, "set_aside": set_aside}
 

@@ -445,6 +445,39 @@ def test_a_choice_crop_shows_the_whole_row_of_options_with_their_words(app, regi
     assert spec.view_bounds[2] > last.label_x + 20 > last.box[2]  # "Veuf(ve) · Widowed" inside, not cut at its box
 
 
+def test_an_unlikely_date_is_warned_of_then_saved_with_a_second_enter(app, registry):
+    file_no = T.register_mail_envelope(registry, 26, doubtful={"job1_from": "2016-09-01"})  # signed 2026-10-05
+    client = logged_in(app, "remi")
+    headers = {"Accept": "application/json", "X-CSRF-Token": client.csrf}
+    version = str(field_version(registry, file_no, "job1_from"))
+    r = client.post("/review/save", headers=headers,
+                    data={"file_no": file_no, "field": "job1_from", "value": "20270301", "version": version})
+    assert r.status_code == 422 and r.json()["error"] == "plausibility warning"
+    html = r.json()["html"]
+    assert "après la date de signature du formulaire (2026-10-05)" in html and "after the date the form was signed" in html
+    assert 'value="20270301"' in html and 'name="acknowledged" value="20270301"' in html
+    assert registry.application(file_no)["fields"]["job1_from"]["needs_review"] is True  # nothing saved yet
+    r = client.post("/review/save", headers=headers, data={"file_no": file_no, "field": "job1_from", "value": "1980-03-01",
+                                                           "version": version, "acknowledged": "20270301"})
+    assert r.status_code == 422 and "before the candidate was born (1990-04-17)" in r.json()["html"]  # another value: warned anew
+    r = client.post("/review/save", headers=headers, data={"file_no": file_no, "field": "job1_from", "value": "2027-03-01",
+                                                           "version": version, "acknowledged": "20270301"})
+    assert r.status_code == 200 and registry.application(file_no)["fields"]["job1_from"]["value"] == "2027-03-01"
+
+
+def test_plausibility_warnings_leave_alone_what_the_form_expects_later():
+    from templates.plausibility import date_warnings
+    from templates.spec import load_form
+
+    form, others, today = load_form(), {"birth_date": "1990-04-17", "signature_date": "2026-01-10"}, date(2026, 3, 1)
+    warned = lambda name, day: [w.en for w in date_warnings(form, form.field(name), day, others, today)]
+    assert warned("passport_expiry", date(2031, 5, 1)) == []  # a rule wants it after the signature
+    assert warned("spouse_birth_date", date(1985, 1, 1)) == []  # an adult's own birth date
+    assert warned("job1_from", date(2016, 9, 1)) == []
+    assert len(warned("job1_from", date(2027, 1, 4))) == 2  # in the future and after the signature
+    assert warned("child1_birth_date", date(1980, 1, 1)) == ["1980-01-01 is before the candidate was born (1990-04-17)."]
+
+
 def test_nothing_left_says_so(app):
     page = logged_in(app, "remi").get("/review").text
     assert "Nothing to review right now" in page
@@ -730,7 +763,7 @@ def test_group_verification_confirms_the_ticked_and_leaves_the_unticked_to_the_l
     assert sorted(f for f, _ in T.GROUP_SHOWN.findall(page.text)) == sorted(files)
     assert page.text.count("/images/") >= 4  # each field's crop, side by side
     r = _confirm(client, "citizenship", "MAROC", page.text, untick={files[2]})
-    assert r.status_code == 303 and r.headers["location"] == f"/review?after={mail_file}"
+    assert r.status_code == 303 and r.headers["location"] == "/review"
     for file_no in files:
         field = registry.application(file_no)["fields"]["citizenship"]
         if file_no == files[2]:
