@@ -213,7 +213,7 @@ def queue(request: Request, page: int = 1, staff: Staff = Depends(auth.requires(
     result = review_claims.queue_page(station.registry.db, offset=(page - 1) * limits.QUEUE_PAGE_SIZE,
                                       limit=limits.QUEUE_PAGE_SIZE, with_postmarks=staff.may("supervisor"))
     pages = max(1, -(-result.total_applications // limits.QUEUE_PAGE_SIZE))
-    return render(station.templates, request, "queue.html", nav="queue", rows=result.rows, page=page, pages=pages,
+    return render(station.templates, request, "queue.html", nav="queue", rows=station.desk.queue_rows(result.rows), page=page, pages=pages,
                   total_apps=result.total_applications, total_fields=result.total_items)
 
 
@@ -269,7 +269,7 @@ def review_stats(request: Request, days: int = 7, staff: Staff = Depends(auth.re
     days = min(max(days, 1), limits.STATS_MAX_DAYS)
     since = station.registry.policy.today() - timedelta(days=days)
     return render(station.templates, request, "stats.html", nav="stats", stats=station.registry.review_stats(since),
-                  days=days, since=since)
+                  days=days, since=since, label_of=station.desk.field_label)
 
 
 # ------------------------------------------------------------------------------ images

@@ -42,7 +42,31 @@ REASON_TEXTS = {
     "barcode_mismatch": Bilingual("code-barres et écriture diffèrent", "barcode and handwriting differ"),
     "engines_disagree": Bilingual("les deux lecteurs diffèrent", "the two readers disagree"),
     "postmark_uncertain": Bilingual("cachet lu avec doute", "postmark read with doubt"),
+    # The scanner's own reasons (scan/judge.py, scan/pipeline.py).
+    "alternative": Bilingual("autre lecture possible", "another reading is possible"),
+    "doubtful_ink": Bilingual("encre douteuse", "doubtful ink"),
+    "faint_scan": Bilingual("numérisation pâle", "faint scan"),
+    "correction": Bilingual("rature ou correction", "crossed out or corrected"),
+    "faint_mark": Bilingual("coche pâle", "faint mark"),
+    "faint_signature": Bilingual("signature pâle", "faint signature"),
+    "changed_by_hand": Bilingual("changé à la main", "changed by hand"),
+    "cancelled_mark": Bilingual("coche annulée", "cancelled mark"),
+    "cancelled_only": Bilingual("seulement des coches annulées", "only cancelled marks"),
+    "filled_box": Bilingual("case noircie", "box filled in"),
+    "speck": Bilingual("point ou tache", "speck"),
+    "near_threshold": Bilingual("près du seuil", "near the threshold"),
+    "empty": Bilingual("vide", "empty"),
+    "missing": Bilingual("absent", "missing"),
+    "page_missing": Bilingual("page manquante", "page missing"),
+    "page_unreadable": Bilingual("page illisible", "page unreadable"),
+    "duplicate_page_disagrees": Bilingual("page en double, lectures différentes", "duplicate page read differently"),
+    "type": Bilingual("type de valeur", "type of value"),
+    "choice": Bilingual("choix inconnu", "unknown choice"),
+    "rule:postmark_and_illegible": Bilingual("date et case Illisible à la fois", "a date and the Illegible box both"),
+    "rule:postmark_after_received": Bilingual("cachet après la réception", "postmark after the date received"),
+    "rule:postmark_in_future": Bilingual("cachet dans le futur", "postmark in the future"),
 }
+POSTMARK_LABEL = Bilingual("Date du cachet de la poste (feuille séparatrice)", "Postmark date (separator sheet)")
 
 TYPE_HINTS = {
     "date": "AAAA-MM-JJ ou AAAAMMJJ · YYYY-MM-DD or YYYYMMDD",
@@ -89,7 +113,8 @@ def reason_text(code: str, rules: dict[str, Bilingual]) -> dict:
     if code.startswith("rule:") and code[5:] in rules:
         text = rules[code[5:]]
     else:
-        text = REASON_TEXTS.get(code, Bilingual(code.replace("_", " "), ""))
+        # An unknown code still reads in both languages, named as what it is.
+        text = REASON_TEXTS.get(code, Bilingual(f"motif {code}", f"reason {code}"))
     return {"code": code, "fr": text.fr, "en": text.en}
 
 
@@ -153,7 +178,7 @@ class ReviewDesk:
         field_type = spec.type if spec else "text"
         label = spec.label if spec else Bilingual(item.field, item.field)
         if item.field == claims.POSTMARK_FIELD:
-            label = Bilingual("Date du cachet de la poste (feuille séparatrice)", "Postmark date (separator sheet)")
+            label = POSTMARK_LABEL
         width_pt, height_pt = self._page_size(item)
         outline = None
         if item.box is not None:
@@ -341,6 +366,17 @@ class ReviewDesk:
     def _label(self, field: str) -> tuple[Bilingual, str]:
         spec = self._spec(None, None, None, field)
         return (spec.label, spec.type) if spec else (Bilingual(field, field), "text")
+
+    def field_label(self, field: str) -> Bilingual:
+        """A field's bilingual label from the form (the postmark's from the separator)."""
+        return POSTMARK_LABEL if field == claims.POSTMARK_FIELD else self._label(field)[0]
+
+    def queue_rows(self, rows: list[dict]) -> list[dict]:
+        """The queue's rows with each waiting item's label and reasons in words, not codes."""
+        rules = self._rules(None, None)
+        return [{**row, "fields": [{**f, "label": self.field_label(f["field"]),
+                                    "reasons": [reason_text(c.strip(), rules) for c in f["reason"].split(",") if c.strip()]}
+                                   for f in row["fields"]]} for row in rows]
 
     def groups(self, staff: Staff, set_aside: list[tuple[str, str]]) -> list[dict]:
         """Readings shared by several waiting fields, biggest group first."""

@@ -598,6 +598,18 @@ def test_queue_lists_waiting_fields_in_priority_order(app, registry):
 # ---------------------------------------------------------- application view and history
 
 
+def test_reasons_and_field_names_read_in_both_languages_on_the_queue(app, registry):
+    from station.review import reason_text
+
+    for code, fr in (("alternative", "autre lecture possible"), ("doubtful_ink", "encre douteuse"),
+                     ("faint_scan", "numérisation pâle"), ("faint_mark", "coche pâle")):
+        text = reason_text(code, {})
+        assert text["fr"] == fr and text["en"] and text["fr"] != text["en"]
+    T.register_mail_envelope(registry, 27, doubtful={"job1_hours_per_week": "35"})
+    page = logged_in(app, "remi").get("/queue").text
+    assert ">Heures/sem. <small>Hours/week</small></a>" in page and ">job1_hours_per_week<" not in page
+
+
 def test_application_view_shows_fields_sources_pages_and_flags(app, mail_file, registry):
     page = logged_in(app, "sophie").get(f"/applications/{mail_file}").text
     assert "GAGNE-TREMELAY" in page and "source-ocr" in page and "41 %" in page
@@ -826,7 +838,7 @@ def test_review_statistics_per_person_and_per_field(app, registry):
     # A person's value changed by another person says nothing of the reader: 3 readings judged, 2 right.
     assert {f["field"]: (f["reviewed"], f["reading_right"]) for f in stats["fields"]} == {"citizenship": (3, 2)}
     page = logged_in(app, "sophie").get("/stats")
-    assert page.status_code == 200 and "remi" in page.text and "citizenship" in page.text
+    assert page.status_code == 200 and "remi" in page.text and "Citoyenneté <small>Citizenship</small>" in page.text
     assert logged_in(app, "remi").get("/stats").status_code == 403
 
 
