@@ -832,11 +832,18 @@ def test_review_statistics_per_person_and_per_field(app, registry):
     registry.review_set(files[2], "citizenship", "ALGÉRIE", by="remi", expected_version=field_version(registry, files[2], "citizenship"))
     stats = registry.review_stats(registry.policy.today())
     people = {p["name"]: p for p in stats["people"]}
-    assert (people["remi"]["saved"], people["remi"]["kept_reading"], people["remi"]["changed_reading"]) == (3, 2, 0)
+    # Every save counts once, kept or changed: remi's change of rachel's value is a change.
+    assert (people["remi"]["saved"], people["remi"]["kept_reading"], people["remi"]["changed_reading"]) == (3, 2, 1)
     assert (people["rachel"]["saved"], people["rachel"]["kept_reading"], people["rachel"]["changed_reading"]) == (1, 0, 1)
     assert people["remi"]["median_seconds_per_field"] is not None
-    # A person's value changed by another person says nothing of the reader: 3 readings judged, 2 right.
+    # Per field, each reading once, by the last word on it: 3 readings judged, 2 right.
     assert {f["field"]: (f["reviewed"], f["reading_right"]) for f in stats["fields"]} == {"citizenship": (3, 2)}
+    # A reading accepted, then corrected, was not right.
+    registry.review_set(files[0], "citizenship", "MAURITANIE", by="rachel",
+                        expected_version=field_version(registry, files[0], "citizenship"))
+    stats = registry.review_stats(registry.policy.today())
+    assert {f["field"]: (f["reviewed"], f["reading_right"]) for f in stats["fields"]} == {"citizenship": (3, 1)}
+    assert sum(p["saved"] for p in stats["people"]) == 5 == sum(p["kept_reading"] + p["changed_reading"] for p in stats["people"])
     page = logged_in(app, "sophie").get("/stats")
     assert page.status_code == 200 and "remi" in page.text and "Citoyenneté <small>Citizenship</small>" in page.text
     assert logged_in(app, "remi").get("/stats").status_code == 403
