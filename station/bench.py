@@ -326,13 +326,19 @@ def bench_station(*, review: bool = True, api: bool = True, quick: bool = False)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", default="all", choices=("review", "api", "all"))
+    parser.add_argument("what", nargs="?", default="all", choices=("review", "api", "all", "reviewer"))
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of the benchmark itself")
     parser.add_argument("--clients", type=int, default=None)
     parser.add_argument("--submissions", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db", default=None, help="an EMPTY registry URL for the api figure (default: a fresh SQLite file)")
-    args = parser.parse_args(argv)
+    args, rest = parser.parse_known_args(argv)
+    if args.what == "reviewer":  # keys and server time per field, a scripted reviewer in Chromium
+        from station import reviewbench
+
+        return reviewbench.main(rest)
+    if rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.what == "api" and (args.clients or args.submissions or args.db or args.workers != 2):
         result = {"api": bench_api(args.clients or limits.BENCH_API_CLIENTS, args.submissions, workers=args.workers,
                                    db_url=args.db)}

@@ -112,3 +112,16 @@ def test_bench_load_refuses_a_registry_that_is_not_empty(tmp_path):
     proc = csq("bench", "load", "--clients", "5", "--db", url, cwd=tmp_path)
     assert_one_line_error(proc, "holds 1 application", "give an empty one")
     assert proc.returncode == 2
+
+
+def test_the_scripted_reviewer_counts_the_fewest_keys_of_this_station():
+    from station.reviewbench import char_keys, edit_keys
+
+    assert edit_keys("MOREAU", "MOREAU") == ["Enter"]
+    assert edit_keys("SINGLE", "WIDOWED", ("SINGLE", "MARRIED", "COMMON_LAW", "DIVORCED", "WIDOWED")) == ["5", "Enter"]
+    # in place from the cursor at the end: three arrows, Backspace, B, Enter
+    assert edit_keys("GAGNE-TREMELAY", "GAGNE-TREMBLAY") == ["ArrowLeft"] * 3 + ["Backspace", "B", "Enter"]
+    # all new: Ctrl+A and the date as YYYYMMDD
+    assert edit_keys("0670-01-50", "2022-07-30", compact_date=True) == ["Control+A", *"20220730", "Enter"]
+    # È is Alt+E twice; two accents of one letter need a key between them or the second cycles the first
+    assert char_keys("È") == ["Alt+E", "Alt+E"] and char_keys("ÉÉ") == ["Alt+E", "Shift", "Alt+E"]
