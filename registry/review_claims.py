@@ -72,6 +72,7 @@ class WaitingField:
     updated_by: str | None = None
     updated_at: datetime | None = None
     machine_value: str | None = None
+    evidence: str | None = None  # the reader's evidence (JSON), whose cells hold its other readings
 
     @property
     def key(self) -> tuple[str, str]:
@@ -124,6 +125,7 @@ _FIELD_COLUMNS = _APP_COLUMNS + (
     field_values.c.name, field_values.c.value, field_values.c.source, field_values.c.confidence, field_values.c.reasons,
     field_values.c.version, field_values.c.page_no, field_values.c.box_x0, field_values.c.box_y0, field_values.c.box_x1,
     field_values.c.box_y1, field_values.c.updated_by, field_values.c.updated_at, field_values.c.machine_value,
+    field_values.c.evidence,
 )
 _FIELDS_JOIN = field_values.join(_APPS, applications.c.id == field_values.c.application_id)
 
@@ -140,7 +142,7 @@ def _waiting(conn, row) -> WaitingField:
         reasons=tuple(r for r in (row.reasons or "").split(",") if r), version=row.version, page_no=row.page_no,
         box=box, page_image=_page_image(conn, row.application_id, row.page_no, "form"), form_id=row.form_id,
         form_version=row.form_version, rank=row.rank, priority_date=_iso(row.priority_date), channel=row.channel,
-        updated_by=row.updated_by, updated_at=row.updated_at, machine_value=row.machine_value,
+        updated_by=row.updated_by, updated_at=row.updated_at, machine_value=row.machine_value, evidence=row.evidence,
     )
 
 
@@ -192,7 +194,7 @@ _FIELD_ONLY_COLUMNS = (
     field_values.c.application_id, field_values.c.name, field_values.c.value, field_values.c.source,
     field_values.c.confidence, field_values.c.reasons, field_values.c.version, field_values.c.page_no,
     field_values.c.box_x0, field_values.c.box_y0, field_values.c.box_x1, field_values.c.box_y1,
-    field_values.c.updated_by, field_values.c.updated_at, field_values.c.machine_value,
+    field_values.c.updated_by, field_values.c.updated_at, field_values.c.machine_value, field_values.c.evidence,
     field_values.c.id.label("field_order"),
 )
 

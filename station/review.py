@@ -19,6 +19,7 @@ from station import limits
 from station.auth import Staff
 from station.http_errors import problem_dicts
 from station.images import PageImages
+from scan.alternatives import other_readings
 from templates import plausibility
 from templates.spec import Bilingual, FieldSpec, load_form, load_separator
 from templates.validation import normalize_value, parse_date
@@ -205,6 +206,9 @@ class ReviewDesk:
             "options": [{"value": o.value, "label": o.label.joined(), "key": str(i)}
                         for i, o in enumerate(spec.options if spec else (), start=1)],
             "accents": ACCENT_KEYS if field_type == "text" else (),
+            # The reader's other readings, best first: ↓ brings each in turn (a person's value has none).
+            "suggestions": (other_readings(spec, item.evidence, machine)
+                            if spec is not None and may_edit and not by_person and item.field != claims.POSTMARK_FIELD else []),
             "hint": POSTMARK_HINT if item.field == claims.POSTMARK_FIELD else TYPE_HINTS.get(field_type, ""),
             "rank": item.rank, "priority_date": item.priority_date, "remaining": remaining,
             "upcoming_crop_url": self.crop_url(upcoming) if upcoming else None,

@@ -7,6 +7,8 @@ only, knowing the truth of each envelope (its truth.json) as a careful clerk kno
 paper in front of them. For each field it presses the fewest keys this station needs:
 
 - Enter alone when the reading is right;
+- ↓ (or ↑) to one of the reader's other readings the card offers, when it is right or
+  nearer to right (then edited as below);
 - a choice: its number, Enter;
 - otherwise the cheaper of editing in place (the cursor comes at the end: arrows, or Home
   and arrows, to each wrong stretch, Backspace, the right letters) and Ctrl+A then the whole
@@ -68,6 +70,17 @@ def edit_keys(current: str, target: str, options: tuple[str, ...] = (), *, compa
     typed = target.replace("-", "") if compact_date else target
     replace_all = ["Control+A"] + (char_keys(typed) if typed else ["Backspace"])
     return min(_in_place(current, target), replace_all, key=len) + ["Enter"]
+
+
+def plan_keys(current: str, target: str, offered: list[str], options: tuple[str, ...] = (), *,
+              compact_date: bool = False) -> list[str]:
+    """edit_keys from the reading, or from one of the reader's other readings the card offers
+    (↓ brings the first, ↓↓ the second..., ↑ the last), whichever takes fewer keys."""
+    plans = [edit_keys(current, target, options, compact_date=compact_date)]
+    for i, other in enumerate(offered):
+        for steps in (["ArrowDown"] * (i + 1), ["ArrowUp"] * (len(offered) - i)):
+            plans.append(steps + edit_keys(other, target, options, compact_date=compact_date))
+    return min(plans, key=len)
 
 
 def _in_place(current: str, target: str) -> list[str]:
@@ -189,7 +202,8 @@ def _work_through(page, registry, form, truths: list[dict], tally: Tally) -> Non
             cache[file_no] = _truth_of(registry.application(file_no)["fields"], truths)["fields"]
         target = input_text(cache[file_no].get(name), spec.type)
         current = page.locator("#value").input_value()
-        keys = edit_keys(current, target, tuple(o.value for o in spec.options), compact_date=spec.type == "date")
+        offered = [b.get_attribute("data-value") for b in page.locator(".suggestions button").all()]
+        keys = plan_keys(current, target, offered, tuple(o.value for o in spec.options), compact_date=spec.type == "date")
         tally.fields += 1
         tally.retyped_keys += retyped_keys(current, target)
         if current == target:

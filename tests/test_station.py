@@ -5,6 +5,7 @@ the registry's public API (station/testing.py)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import stat
 from datetime import date, datetime, timedelta, timezone
@@ -476,6 +477,40 @@ def test_plausibility_warnings_leave_alone_what_the_form_expects_later():
     assert warned("job1_from", date(2016, 9, 1)) == []
     assert len(warned("job1_from", date(2027, 1, 4))) == 2  # in the future and after the signature
     assert warned("child1_birth_date", date(1980, 1, 1)) == ["1980-01-01 is before the candidate was born (1990-04-17)."]
+
+
+def _date_cells(best: str, runners_up: dict[int, str]) -> str:
+    """A reader's evidence for an 8-digit date: each cell's choice, and a runner-up where given."""
+    cells = [[c, 0.55 if i in runners_up else 0.99, [[runners_up.get(i, "7"), 0.4 if i in runners_up else 0.001]]]
+             for i, c in enumerate(best)]
+    return json.dumps({"cells": cells})
+
+
+def test_the_readers_other_readings_are_offered_best_first_and_valid():
+    from scan.alternatives import other_readings
+    from templates.spec import load_form
+
+    spec = load_form().field("french_test_date")
+    evidence = _date_cells("20730174", {1: "0", 2: "2", 6: "2"})  # 2073-01-74: 0 for 0, 2 for 7, 2 for 7
+    offered = other_readings(spec, evidence, "2073-01-74")
+    assert offered[0] == "2023-01-24" and "2073-01-74" not in offered
+    assert all("2010" <= d[:4] <= "2030" for d in offered)  # the form's years only
+    assert other_readings(spec, "", "2073-01-74") == [] and other_readings(spec, "{not json", "x") == []
+    # a field with a list of words: the word the cells make likeliest comes first
+    cells = [["R", 0.99, []], ["A", 0.99, []], ["D", 0.6, [["B", 0.3]]], ["D", 0.6, [["A", 0.3]]], ["I", 0.6, [["T", 0.3]]]]
+    assert other_readings(load_form().field("city"), json.dumps({"cells": cells}), "RADDI")[0] == "RABAT"
+
+
+def test_the_card_offers_the_readers_other_readings(app, registry):
+    from dataclasses import replace
+
+    reading = T.envelope_reading(28, doubtful={"french_test_date": "2073-01-74"})
+    evidence = _date_cells("20730174", {2: "2", 6: "2"})
+    reading = replace(reading, fields=tuple(replace(f, evidence=evidence) if f.name == "french_test_date" else f
+                                            for f in reading.fields))
+    registry.register_mail(reading, postmark=date(2026, 10, 6), received=date(2026, 10, 9))
+    page = logged_in(app, "remi").get("/review").text
+    assert 'data-field="french_test_date"' in page and '<button type="button" tabindex="-1" data-value="2023-01-24">' in page
 
 
 def test_nothing_left_says_so(app):

@@ -115,7 +115,7 @@ def test_bench_load_refuses_a_registry_that_is_not_empty(tmp_path):
 
 
 def test_the_scripted_reviewer_counts_the_fewest_keys_of_this_station():
-    from station.reviewbench import char_keys, edit_keys
+    from station.reviewbench import char_keys, edit_keys, plan_keys
 
     assert edit_keys("MOREAU", "MOREAU") == ["Enter"]
     assert edit_keys("SINGLE", "WIDOWED", ("SINGLE", "MARRIED", "COMMON_LAW", "DIVORCED", "WIDOWED")) == ["5", "Enter"]
@@ -125,3 +125,6 @@ def test_the_scripted_reviewer_counts_the_fewest_keys_of_this_station():
     assert edit_keys("0670-01-50", "2022-07-30", compact_date=True) == ["Control+A", *"20220730", "Enter"]
     # È is Alt+E twice; two accents of one letter need a key between them or the second cycles the first
     assert char_keys("È") == ["Alt+E", "Alt+E"] and char_keys("ÉÉ") == ["Alt+E", "Shift", "Alt+E"]
+    # the reader's second other reading is right: two down arrows, Enter
+    assert plan_keys("2073-01-74", "2023-01-24", ["2073-01-24", "2023-01-24", "2023-01-74"],
+                     compact_date=True) == ["ArrowDown", "ArrowDown", "Enter"]

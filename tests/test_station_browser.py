@@ -104,7 +104,7 @@ def test_accented_capitals_by_alt_letter_and_by_click(browser, site):
     page.keyboard.type("GAGN")
     page.keyboard.press("Alt+E")
     expect(value).to_have_value("GAGNÉ")
-    expect(page.locator("#accent-said")).to_contain_text("É")  # said to a screen reader
+    expect(page.locator("#said")).to_contain_text("É")  # said to a screen reader
     page.keyboard.press("Alt+E")  # again at once: the next form of E
     expect(value).to_have_value("GAGNÈ")
     page.keyboard.press("Alt+E")
@@ -139,6 +139,34 @@ def test_a_choice_is_one_key(browser, site):
     page.keyboard.press("Enter")
     page.wait_for_selector('.field-card[data-field="family_name"]')
     assert registry.application(file_no)["fields"]["marital_status"]["value"] == "COMMON_LAW"
+    page.close()
+
+
+def test_down_arrow_brings_the_readers_other_readings(browser, site):
+    import json
+    from dataclasses import replace
+
+    from playwright.sync_api import expect
+
+    server, registry, _ = site
+    reading = T.envelope_reading(3, doubtful={"french_test_date": "2073-01-74"})
+    cells = [[c, 0.55 if i in (2, 6) else 0.99, [["2" if i in (2, 6) else "9", 0.4 if i in (2, 6) else 0.001]]]
+             for i, c in enumerate("20730174")]
+    reading = replace(reading, fields=tuple(replace(f, evidence=json.dumps({"cells": cells})) if f.name == "french_test_date" else f
+                                            for f in reading.fields))
+    file_no = registry.register_mail(reading, postmark=date(2026, 9, 1), received=date(2026, 9, 3)).file_no
+    page = log_in(browser, server, "remi")
+    page.wait_for_selector('.field-card[data-field="french_test_date"]')
+    value = page.locator("#value")
+    page.keyboard.press("ArrowDown")
+    expect(value).to_have_value("2023-01-24")
+    expect(page.locator("#said")).to_contain_text("2023-01-24")
+    page.keyboard.press("ArrowUp")
+    expect(value).to_have_value("2073-01-74")  # the reading itself between the last and the first
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Enter")
+    page.wait_for_selector('.field-card:not([data-field="french_test_date"])')
+    assert registry.application(file_no)["fields"]["french_test_date"]["value"] == "2023-01-24"
     page.close()
 
 

@@ -36,12 +36,37 @@
     return Array.from(slot.querySelectorAll('.accents button[data-base="' + base + '"]')).map(function (b) { return b.dataset.char; });
   }
 
+  function say(text) {
+    const said = slot.querySelector("#said");
+    if (said) said.textContent = text;
+  }
+
+  // The reader's other readings: ↓ brings the next in turn, ↑ the one before, the reading
+  // itself between the last and the first.
+  function readings() {
+    const el = input();
+    return [el.dataset.machine].concat(Array.from(slot.querySelectorAll(".suggestions button")).map(function (b) { return b.dataset.value; }));
+  }
+
+  function showReading(el, value) {
+    el.value = value;
+    caretToEnd(el);
+    say(value + (value === el.dataset.machine ? " : lecture machine · machine reading" : " : autre lecture · other reading"));
+  }
+
+  function stepReading(el, step) {
+    const all = readings();
+    if (all.length < 2) return false;
+    const at = all.indexOf(el.value);
+    showReading(el, all[((at < 0 ? 0 : at) + step + all.length) % all.length]);
+    return true;
+  }
+
   function insertAtCaret(el, text, replaceBefore) {
     let start = el.selectionStart, end = el.selectionEnd;
     if (replaceBefore) start -= 1;
     el.setRangeText(text, start, end, "end");
-    const said = slot.querySelector("#accent-said");
-    if (said) said.textContent = text + " inséré · inserted";
+    say(text + " inséré · inserted");
   }
 
   function typeAccent(el, base, chosen) {
@@ -151,6 +176,9 @@
           ev.preventDefault();
           el.value = el.dataset.machine;
           caretToEnd(el);
+        } else if ((ev.key === "ArrowDown" || ev.key === "ArrowUp") && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey &&
+                   !el.getAttribute("list")) {
+          if (stepReading(el, ev.key === "ArrowDown" ? 1 : -1)) ev.preventDefault();
         } else if (ev.key === "F2") {
           ev.preventDefault();
           caretToEnd(el);
@@ -165,6 +193,10 @@
         } else if (!ev.altKey) {
           lastAccent = null;
         }
+      });
+      slot.querySelectorAll(".suggestions button").forEach(function (b) {
+        b.addEventListener("mousedown", function (ev) { ev.preventDefault(); });
+        b.addEventListener("click", function () { el.focus(); showReading(el, b.dataset.value); });
       });
       slot.querySelectorAll(".accents button").forEach(function (b) {
         b.addEventListener("mousedown", function (ev) { ev.preventDefault(); });  // the input keeps its caret
