@@ -22,7 +22,7 @@ from station.images import PageImages
 from scan.alternatives import other_readings
 from templates import plausibility
 from templates.spec import Bilingual, FieldSpec, load_form, load_separator
-from templates.validation import normalize_value, parse_date
+from templates.validation import check_field, normalize_value, parse_date
 
 BOOL_TYPES = ("checkbox", "signature")
 CLAIM_TIMEOUT = timedelta(seconds=limits.CLAIM_TIMEOUT_S)
@@ -284,9 +284,10 @@ class ReviewDesk:
         return SaveOutcome(200, saved, None)
 
     def _date_warnings(self, file_no: str, spec: FieldSpec, value: str) -> list[dict]:
-        day = parse_date(normalize_value(spec, value or ""))
-        if day is None:
-            return []  # no date, or not one: check_field says what is wrong
+        typed = normalize_value(spec, value or "")
+        day = parse_date(typed)
+        if day is None or check_field(spec, typed, today=self.registry.policy.today()):
+            return []  # no date, or an impossible one: the registry refuses it with its own message
         others = claims.stored_values(self.db, file_no, (plausibility.BIRTH_FIELD, plausibility.SIGNATURE_FIELD))
         found = plausibility.date_warnings(load_form(), spec, day, others, self.registry.policy.today())
         return [{"fr": w.fr, "en": w.en} for w in found]

@@ -5,6 +5,7 @@ Enter, Tab, Alt+P) and the swap of the next field without a page load."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from datetime import date
 
 import pytest
@@ -38,8 +39,43 @@ def site(tmp_path, tmp_path_factory):
     registry.close()
 
 
-def log_in(browser, server, name: str):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+def axe_violations(page) -> list[dict]:
+    """What axe-core finds on the page as it is now (WCAG 2.1 A and AA rules)."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: scripts/install.sh installs axe-core with npm")
+    page.add_script_tag(content=AXE.read_text(encoding="utf-8"))
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_TAGS)
+    return [{"id": v["id"], "help": v["help"], "nodes": [n["target"] for n in v["nodes"]][:5]} for v in result["violations"]]
+
+
+def register_a_doubtful_test_date(registry, serial: int) -> str:
+    """A file whose language test date was read 2073-01-74, the reader's runners-up making 2023-01-24."""
+    import json
+    from dataclasses import replace
+
+    reading = T.envelope_reading(serial, doubtful={"french_test_date": "2073-01-74"})
+    cells = [[c, 0.55 if i in (2, 6) else 0.99, [["2" if i in (2, 6) else "9", 0.4 if i in (2, 6) else 0.001]]]
+             for i, c in enumerate("20730174")]
+    reading = replace(reading, fields=tuple(replace(f, evidence=json.dumps({"cells": cells})) if f.name == "french_test_date" else f
+                                            for f in reading.fields))
+    return registry.register_mail(reading, postmark=date(2026, 9, 1), received=date(2026, 9, 3)).file_no
+
+
+def type_over_and_save(page, field: str, text: str) -> None:
+    """On the card of `field`: Ctrl+A, the text, Enter."""
+    page.wait_for_selector(f'.field-card[data-field="{field}"]')
+    page.keyboard.press("Control+A")
+    page.keyboard.type(text)
+    page.keyboard.press("Enter")
+
+
+def log_in(browser, server, name: str, *, checked: bool = False):
+    # checked: bypass_csp only lets the test inject axe-core; the pages still send the station's CSP.
+    page = browser.new_context(bypass_csp=checked, viewport={"width": 1280, "height": 900}).new_page()
     page.goto(f"{server.url}/login?next=/review")
     page.fill("input[name=username]", name)
     page.fill("input[name=password]", T.PASSWORD)
@@ -143,18 +179,10 @@ def test_a_choice_is_one_key(browser, site):
 
 
 def test_down_arrow_brings_the_readers_other_readings(browser, site):
-    import json
-    from dataclasses import replace
-
     from playwright.sync_api import expect
 
     server, registry, _ = site
-    reading = T.envelope_reading(3, doubtful={"french_test_date": "2073-01-74"})
-    cells = [[c, 0.55 if i in (2, 6) else 0.99, [["2" if i in (2, 6) else "9", 0.4 if i in (2, 6) else 0.001]]]
-             for i, c in enumerate("20730174")]
-    reading = replace(reading, fields=tuple(replace(f, evidence=json.dumps({"cells": cells})) if f.name == "french_test_date" else f
-                                            for f in reading.fields))
-    file_no = registry.register_mail(reading, postmark=date(2026, 9, 1), received=date(2026, 9, 3)).file_no
+    file_no = register_a_doubtful_test_date(registry, 3)
     page = log_in(browser, server, "remi")
     page.wait_for_selector('.field-card[data-field="french_test_date"]')
     value = page.locator("#value")
@@ -177,10 +205,7 @@ def test_esc_after_a_refused_value_restores_the_reading(browser, site):
     page = log_in(browser, server, "remi")
     page.wait_for_selector('.field-card[data-field="family_name"]')
     page.keyboard.press("Tab")
-    page.wait_for_selector('.field-card[data-field="birth_date"]')
-    page.keyboard.press("Control+A")
-    page.keyboard.type("1990-02-31")
-    page.keyboard.press("Enter")
+    type_over_and_save(page, "birth_date", "1990-02-31")
     expect(page.locator(".problems")).to_be_visible()
     expect(page.locator("#value")).to_have_value("1990-02-31")
     page.keyboard.press("Escape")
@@ -269,3 +294,31 @@ def test_group_verification_with_the_keyboard(browser, tmp_path, tmp_path_factor
         field = registry.application(file_no)["fields"]["citizenship"]
         assert field["needs_review"] is (file_no == unticked)
     registry.close()
+
+
+def test_the_review_pages_have_no_wcag_violation(browser, site):
+    from playwright.sync_api import expect
+
+    server, registry, file_no = site
+    register_a_doubtful_test_date(registry, 4)
+    illegible = T.register_mail_envelope(registry, 5, doubtful={}, postmark=None)
+    page = log_in(browser, server, "sophie", checked=True)
+    page.wait_for_selector('.field-card[data-field="french_test_date"] .suggestions')
+    assert axe_violations(page) == []  # the card with the reader's other readings
+    page.keyboard.press("Tab")
+    page.wait_for_selector(".field-card .accents")
+    assert axe_violations(page) == []  # a text field with its accented capitals
+    page.keyboard.press("Tab")
+    type_over_and_save(page, "birth_date", "20270101")
+    expect(page.locator(".field-card .problems")).to_be_visible()
+    assert axe_violations(page) == []  # a refused value
+    page.goto(f"{server.url}/applications/{illegible}")
+    page.fill("#postmark-date", "2026-10-02")
+    page.check("input[name=illegible]")
+    page.click(".postmark-form button[type=submit]")
+    expect(page.locator(".postmark-form .problems")).to_be_visible()
+    assert axe_violations(page) == []  # the postmark form with its refusal
+    for path in ("/queue", "/stats", "/review/groups"):
+        page.goto(f"{server.url}{path}")
+        assert axe_violations(page) == [], path
+    page.close()
