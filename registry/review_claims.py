@@ -286,7 +286,8 @@ def claim_next_and_peek(db, user: str, *, timeout: timedelta, skip: Iterable[tup
         own = _own_claims(conn, user, now)
         limit = len(skip) + len(own) + 8
         rows = _candidates(conn, user, now, limit, with_postmarks=may_postmark)
-        if prefer_file is not None:
+        if prefer_file is not None and not any(r.file_no == prefer_file for r in rows):
+            # Not among the best: a file opened from the queue. (Among them, the sort below suffices.)
             same_file = _candidates(conn, user, now, limit, with_postmarks=may_postmark, file_no=prefer_file)
             rows = same_file + [r for r in rows if r.file_no != prefer_file]
         rows = [r for r in rows if (r.file_no, r.name) not in skip]
