@@ -198,6 +198,21 @@ def test_down_arrow_brings_the_readers_other_readings(browser, site):
     page.close()
 
 
+def test_an_unlikely_date_is_saved_with_a_second_enter(browser, site):
+    from playwright.sync_api import expect
+
+    server, registry, _ = site
+    file_no = T.register_mail_envelope(registry, 6, doubtful={"job1_from": "2016-09-01"}, postmark=date(2026, 9, 1))
+    page = log_in(browser, server, "remi")
+    type_over_and_save(page, "job1_from", "20270301")  # after the signature (2026-10-05)
+    expect(page.locator(".field-card .warnings")).to_contain_text("after the date the form was signed")
+    assert registry.application(file_no)["fields"]["job1_from"]["needs_review"] is True
+    page.keyboard.press("Enter")
+    page.wait_for_selector('.field-card:not([data-field="job1_from"])')
+    assert registry.application(file_no)["fields"]["job1_from"]["value"] == "2027-03-01"
+    page.close()
+
+
 def test_esc_after_a_refused_value_restores_the_reading(browser, site):
     from playwright.sync_api import expect
 
