@@ -63,7 +63,7 @@ def read_corpus(corpus: Path, *, workers: int | None = None, refresh: bool = Fal
 
 def field_records(envelopes: list[Envelope], *, today: date | None = None) -> list[dict]:
     """One row per field of every envelope: truth, reading, confidence, verdict."""
-    from samples.bench import score_fields
+    from bench.scan import score_fields
     from scan.pipeline import assemble
 
     rows = []

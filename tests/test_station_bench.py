@@ -1,5 +1,5 @@
 """The station's benchmark runs end to end on tiny counts (its figures come from
-`python -m station.bench`; here only that it works and checks what it claims)."""
+`python -m bench.station`; here only that it works and checks what it claims)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from registry import bench as registry_bench
-from station import bench, loadbench
-from station import testing as T
+from bench import load as loadbench
+from bench import ranking as registry_bench
+from bench import station as bench
+import station_fixtures as T
 from test_cli import ROOT, assert_one_line_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
@@ -115,7 +116,7 @@ def test_bench_load_refuses_a_registry_that_is_not_empty(tmp_path):
 
 
 def test_the_scripted_reviewer_counts_the_fewest_keys_of_this_station():
-    from station.reviewbench import char_keys, edit_keys, plan_keys
+    from bench.reviewer import char_keys, edit_keys, plan_keys
 
     assert edit_keys("MOREAU", "MOREAU") == ["Enter"]
     assert edit_keys("SINGLE", "WIDOWED", ("SINGLE", "MARRIED", "COMMON_LAW", "DIVORCED", "WIDOWED")) == ["5", "Enter"]
@@ -128,3 +129,14 @@ def test_the_scripted_reviewer_counts_the_fewest_keys_of_this_station():
     # the reader's second other reading is right: two down arrows, Enter
     assert plan_keys("2073-01-74", "2023-01-24", ["2073-01-24", "2023-01-24", "2023-01-74"],
                      compact_date=True) == ["ArrowDown", "ArrowDown", "Enter"]
+
+
+@pytest.mark.parametrize("entry", ["bench.station", "station.bench"])
+def test_the_scripted_reviewer_is_reached_from_both_entries(entry):
+    """`python -m bench.station reviewer` and the old `python -m station.bench reviewer` reach
+    bench/reviewer.py with its own options (its --help, not the station benchmark's)."""
+    proc = subprocess.run([sys.executable, "-m", entry, "reviewer", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "--workdir" in proc.stdout and "scripted reviewer" in proc.stdout
+    assert "--clients" not in proc.stdout

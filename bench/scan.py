@@ -307,7 +307,7 @@ def print_report(report: dict, console=None) -> None:
         console.print("wrong but final (look here first): " + ", ".join(f"{k} ×{v}" for k, v in report["most_silent_errors"].items()))
 
 
-if __name__ == "__main__":  # python -m samples.bench COUNT SEED
+if __name__ == "__main__":  # python -m bench.scan COUNT SEED
     import tempfile
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10

@@ -1,4 +1,5 @@
-"""A scripted reviewer through the demo's waiting fields: `python -m station.bench reviewer`.
+"""A scripted reviewer through the demo's waiting fields: `python -m bench.station reviewer`
+(or `python -m station.bench reviewer`).
 
 A benchmark, not a test. It makes the demo's registry (samples/demo.py: handwritten and
 prefilled envelopes scanned into a fresh registry), serves the station on 127.0.0.1, and
@@ -28,13 +29,15 @@ import difflib
 import glob
 import io
 import json
+import shutil
 import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from station import testing as T
+from bench.live import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from samples.readings import PASSWORD
 from station.review import ACCENT_KEYS, input_text
 
 REVIEWER = "bench-reviewer"
@@ -167,19 +170,20 @@ def run(workdir: Path | None = None) -> dict:
         url, data_dir, truths = make_demo(folder / "demo-registry")
         # A copy per run: the demo's registry stays as scanned, the run can be repeated.
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=folder))
-        run_url = T.copy_database(Path(url.removeprefix("sqlite:///")), run_dir)
+        shutil.copyfile(Path(url.removeprefix("sqlite:///")), run_dir / "registry.db")
+        run_url = f"sqlite:///{run_dir / 'registry.db'}"
         app = create_app(run_url, data_dir)
         registry = app.state.station.registry
-        registry.add_user(REVIEWER, "reviewer", T.PASSWORD)
+        registry.add_user(REVIEWER, "reviewer", PASSWORD)
         form = load_form()
         tally = Tally()
         try:
-            with T.LiveServer(_Timed(app, tally.server_ms)) as server, sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=T.CHROMIUM, args=T.CHROMIUM_ARGS)
+            with LiveServer(_Timed(app, tally.server_ms)) as server, sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
                 page = browser.new_page(viewport={"width": 1280, "height": 900})
                 page.goto(f"{server.url}/login?next=/review")
                 page.fill("input[name=username]", REVIEWER)
-                page.fill("input[name=password]", T.PASSWORD)
+                page.fill("input[name=password]", PASSWORD)
                 page.keyboard.press("Enter")
                 page.wait_for_url(lambda u: "/login" not in u)
                 _work_through(page, registry, form, truths, tally)
@@ -251,7 +255,7 @@ def _report(t: Tally) -> dict:
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.station reviewer", description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", type=Path, default=None, help="keep the demo registry here (made once, reused)")
     args = parser.parse_args(argv)
     print(json.dumps(run(args.workdir), indent=2, ensure_ascii=False))
