@@ -1,4 +1,4 @@
-"""Figures of the station: `python -m bench.station [review|api|all] [--quick]`.
+"""Figures of the station: `python -m bench.station [review|api|all|reviewer] [--quick]`.
 
 A benchmark, not a timed test: it prints what it measured and returns it as a dict.
 
@@ -332,13 +332,20 @@ def bench_station(*, review: bool = True, api: bool = True, quick: bool = False)
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", nargs="?", default="all", choices=("review", "api", "all"))
+    parser.add_argument("what", nargs="?", default="all", choices=("review", "api", "all", "reviewer"))
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of the benchmark itself")
     parser.add_argument("--clients", type=int, default=None)
     parser.add_argument("--submissions", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--db", default=None, help="an EMPTY registry URL for the api figure (default: a fresh SQLite file)")
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["reviewer"]:  # keys and server time per field, a scripted reviewer in Chromium: its own options
+        from bench import reviewer
+
+        return reviewer.main(argv[1:])
     args = parser.parse_args(argv)
+    if args.what == "reviewer":
+        parser.error("reviewer comes first, with its own options: python -m bench.station reviewer [--workdir DIR]")
     if args.what == "api" and (args.clients or args.submissions or args.db or args.workers != 2):
         result = {"api": bench_api(args.clients or limits.BENCH_API_CLIENTS, args.submissions, workers=args.workers,
                                    db_url=args.db)}

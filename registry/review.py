@@ -184,6 +184,10 @@ def set_postmark(registry: RegistryParts, file_no: str, postmark: date | None, *
             raise BadArguments(f"{file_no} came online: it has no postmark; its priority is its submission date")
         if postmark is not None and postmark > app.received_date:
             raise BadArguments(f"the postmark {postmark} is after the date received {app.received_date}: check the envelope")
+        unchanged = app.postmark_illegible if postmark is None else (app.postmark_date == postmark and not app.postmark_illegible)
+        if unchanged and not app.postmark_needs_review:
+            # Not a correction: an audit line `illegible → illegible` would say it was fixed.
+            raise BadArguments(f"the postmark of {file_no} is already {iso(postmark) or 'illegible'}: nothing to correct")
         priority = mail_priority(postmark, app.received_date, registry.policy)
         rule = RULE_SUPERVISOR if postmark is not None else priority.rule
         conn.execute(update(applications).where(applications.c.id == app.id).values(

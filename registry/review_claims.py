@@ -72,6 +72,7 @@ class WaitingField:
     updated_by: str | None = None
     updated_at: datetime | None = None
     machine_value: str | None = None
+    evidence: str | None = None  # the reader's evidence (JSON), whose cells hold its other readings
 
     @property
     def key(self) -> tuple[str, str]:
@@ -124,6 +125,7 @@ _FIELD_COLUMNS = _APP_COLUMNS + (
     field_values.c.name, field_values.c.value, field_values.c.source, field_values.c.confidence, field_values.c.reasons,
     field_values.c.version, field_values.c.page_no, field_values.c.box_x0, field_values.c.box_y0, field_values.c.box_x1,
     field_values.c.box_y1, field_values.c.updated_by, field_values.c.updated_at, field_values.c.machine_value,
+    field_values.c.evidence,
 )
 _FIELDS_JOIN = field_values.join(_APPS, applications.c.id == field_values.c.application_id)
 
@@ -140,7 +142,7 @@ def _waiting(conn, row) -> WaitingField:
         reasons=tuple(r for r in (row.reasons or "").split(",") if r), version=row.version, page_no=row.page_no,
         box=box, page_image=_page_image(conn, row.application_id, row.page_no, "form"), form_id=row.form_id,
         form_version=row.form_version, rank=row.rank, priority_date=_iso(row.priority_date), channel=row.channel,
-        updated_by=row.updated_by, updated_at=row.updated_at, machine_value=row.machine_value,
+        updated_by=row.updated_by, updated_at=row.updated_at, machine_value=row.machine_value, evidence=row.evidence,
     )
 
 
@@ -192,19 +194,23 @@ _FIELD_ONLY_COLUMNS = (
     field_values.c.application_id, field_values.c.name, field_values.c.value, field_values.c.source,
     field_values.c.confidence, field_values.c.reasons, field_values.c.version, field_values.c.page_no,
     field_values.c.box_x0, field_values.c.box_y0, field_values.c.box_x1, field_values.c.box_y1,
-    field_values.c.updated_by, field_values.c.updated_at, field_values.c.machine_value,
+    field_values.c.updated_by, field_values.c.updated_at, field_values.c.machine_value, field_values.c.evidence,
     field_values.c.id.label("field_order"),
 )
 
 
-def _candidates(conn, user: str, now: datetime, limit: int, *, with_postmarks: bool) -> list:
-    """Waiting items nobody else holds, best first: fields, and postmarks if asked."""
+def _candidates(conn, user: str, now: datetime, limit: int, *, with_postmarks: bool, file_no: str | None = None) -> list:
+    """Waiting items nobody else holds, best first: fields, and postmarks if asked; only
+    those of application `file_no` when given."""
     found: list = []
     offset = 0
+    being_verified = applications.c.status == "in_review"
+    if file_no is not None:
+        being_verified = and_(being_verified, applications.c.file_no == file_no)
     while len(found) < limit:
         apps = conn.execute(
             select(*_APP_COLUMNS, applications.c.postmark_needs_review).select_from(_APPS)
-            .where(applications.c.status == "in_review").order_by(*_APP_ORDER).offset(offset).limit(APP_BATCH)
+            .where(being_verified).order_by(*_APP_ORDER).offset(offset).limit(APP_BATCH)
         ).all()
         if not apps:
             break
@@ -268,16 +274,26 @@ def claim_next(db, user: str, *, timeout: timedelta, skip: Iterable[tuple[str, s
 
 
 def claim_next_and_peek(db, user: str, *, timeout: timedelta, skip: Iterable[tuple[str, str]] = (),
-                        now: datetime | None = None, may_postmark: bool = False) -> tuple[WaitingField | None, WaitingField | None]:
-    """claim_next, and the item after it (not claimed: the station prefetches its crop)."""
+                        now: datetime | None = None, may_postmark: bool = False,
+                        prefer_file: str | None = None) -> tuple[WaitingField | None, WaitingField | None]:
+    """claim_next, and the item after it (not claimed: the station prefetches its crop).
+    `prefer_file`: the application just worked on; its waiting fields come first, so that a
+    file opened from the queue is finished before the loop goes back to the best priority."""
     now, skip = _now(now), set(skip)
     with db.write() as conn:
         # The write transaction serialises concurrent callers (SQLite: BEGIN IMMEDIATE and a
         # lock; PostgreSQL: _take's conditional upsert), so one item goes to one reviewer.
         own = _own_claims(conn, user, now)
-        rows = _candidates(conn, user, now, len(skip) + len(own) + 8, with_postmarks=may_postmark)
+        limit = len(skip) + len(own) + 8
+        rows = _candidates(conn, user, now, limit, with_postmarks=may_postmark)
+        if prefer_file is not None and not any(r.file_no == prefer_file for r in rows):
+            # Not among the best: a file opened from the queue. (Among them, the sort below suffices.)
+            same_file = _candidates(conn, user, now, limit, with_postmarks=may_postmark, file_no=prefer_file)
+            rows = same_file + [r for r in rows if r.file_no != prefer_file]
         rows = [r for r in rows if (r.file_no, r.name) not in skip]
-        rows.sort(key=lambda r: (r.application_id, r.name) not in own)  # stable: priority order kept
+        # Stable sorts: priority order kept within each group.
+        rows.sort(key=lambda r: (r.application_id, r.name) not in own)
+        rows.sort(key=lambda r: r.file_no != prefer_file)
         for i, row in enumerate(rows):
             if _take(conn, db.dialect, row.application_id, row.name, user, now, timeout):
                 upcoming = rows[i + 1] if i + 1 < len(rows) else None
@@ -388,6 +404,15 @@ def claim(db, file_no: str, field: str, user: str, *, timeout: timedelta, now: d
         return Claim(file_no, field, held.claimed_by, held.expires_at) if held else None
 
 
+def stored_values(db, file_no: str, names: Iterable[str]) -> dict[str, str | None]:
+    """The stored values of some fields of one application (those it has), by name."""
+    with db.read() as conn:
+        return dict(conn.execute(
+            select(field_values.c.name, field_values.c.value).select_from(_FIELDS_JOIN)
+            .where(applications.c.file_no == file_no, field_values.c.name.in_(list(names)))
+        ).all())
+
+
 def release(db, file_no: str, field: str, user: str) -> None:
     """Give an item back (saved or postponed). Only one's own claim is released."""
     with db.write() as conn:
@@ -419,9 +444,10 @@ class QueuePage:
     total_items: int
 
 
-def queue_page(db, *, offset: int, limit: int, now: datetime | None = None) -> QueuePage:
+def queue_page(db, *, offset: int, limit: int, now: datetime | None = None, with_postmarks: bool = True) -> QueuePage:
     """One page of the applications being verified, best priority first, each with the
-    items waiting in it (fields in form order, a postmark first) and who holds them."""
+    items waiting in it (fields in form order, a postmark first) and who holds them.
+    `total_items` counts postmarks only `with_postmarks` (what a supervisor can do)."""
     now = _now(now)
     being_verified = applications.c.status == "in_review"
     with db.read() as conn:
@@ -451,7 +477,7 @@ def queue_page(db, *, offset: int, limit: int, now: datetime | None = None) -> Q
                                                         "claimed_by": holders.get((r.application_id, r.name))})
     rows = [{"file_no": a.file_no, "rank": a.rank, "priority_date": _iso(a.priority_date), "channel": a.channel,
              "status": a.status, "fields": by_app.get(a.id, [])} for a in apps]
-    return QueuePage(rows, total_apps, pending_count(db, with_postmarks=True))
+    return QueuePage(rows, total_apps, pending_count(db, with_postmarks=with_postmarks))
 
 
 # ----------------------------------------------------------------- images and history

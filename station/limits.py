@@ -80,9 +80,6 @@ GROUP_MIN_SIZE = 3
 GROUP_PAGE_ITEMS = 40
 GROUP_LIST_MAX = 100
 SET_ASIDE_MAX = 200
-# "N fields to review" on each card is a reminder, not a ledger: it may lag this long
-# behind, which spares a count over the whole backlog on every keystroke's answer.
-REMAINING_COUNT_TTL_S = 2.0
 
 # --- images ---------------------------------------------------------------------------
 PAGE_DPI = 200  # scan/ stores aligned form pages at this resolution

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from errors import InvalidData
 from station import auth, limits
 from station.auth import Staff
 from station.http_errors import wants_json
@@ -118,44 +119,47 @@ def health():
 
 @router.get("/review")
 def review(request: Request, file_no: str | None = None, field: str | None = None, return_to: str = "",
-           reset_postponed: bool = False, staff: Staff = Depends(auth.requires("reviewer"))):
+           reset_postponed: bool = False, after: str | None = None, staff: Staff = Depends(auth.requires("reviewer"))):
     desk = _station(request).desk
     if reset_postponed:
         request.session["postponed"] = []
     if file_no and field:
         card = desk.field_card(staff, file_no, field, return_to=return_to)
     else:
-        card = desk.next_card(staff, _postponed(request))
+        card = desk.next_card(staff, _postponed(request), same_file=after)
     _saw_card(request, staff, card)
     return render(_station(request).templates, request, "review.html", card=card, nav="review",
                   postponed=len(_postponed(request)))
 
 
-def _answer_with_next(request: Request, staff: Staff, *, saved: dict | None, message: str, return_to: str = ""):
-    """After a save or a postponement: the next field (fetch) or a redirect (plain form)."""
+def _answer_with_next(request: Request, staff: Staff, *, saved: dict | None, message: str, return_to: str = "",
+                      file_no: str | None = None):
+    """After a save or a postponement: the next field (fetch) or a redirect (plain form);
+    the next field of the same file first while one waits."""
     station = _station(request)
     if wants_json(request):
-        card = station.desk.next_card(staff, _postponed(request))
+        card = station.desk.next_card(staff, _postponed(request), same_file=file_no)
         _saw_card(request, staff, card)
         html = render_fragment(station.templates, request, "_field_card.html", card=card, postponed=len(_postponed(request)))
         return JSONResponse({"saved": saved, "html": html})
     flash(request, "ok", message)
     if return_to == "app" and saved:
         return RedirectResponse(f"/applications/{quote(saved['file_no'])}#field-{quote(saved['field'])}", status_code=303)
-    return RedirectResponse("/review", status_code=303)
+    return RedirectResponse(f"/review?after={quote(file_no)}" if file_no else "/review", status_code=303)
 
 
 @router.post("/review/save", dependencies=csrf)
 def review_save(request: Request, file_no: str = Form(...), field: str = Form(...), value: str = Form(""),
-                version: str = Form(""), return_to: str = Form(""), staff: Staff = Depends(auth.requires("reviewer"))):
+                version: str = Form(""), return_to: str = Form(""), acknowledged: str = Form(""),
+                staff: Staff = Depends(auth.requires("reviewer"))):
     station = _station(request)
-    outcome = station.desk.save(staff, file_no, field, value, version)
+    outcome = station.desk.save(staff, file_no, field, value, version, acknowledged=acknowledged)
     if outcome.card is not None:
         outcome.card["return_to"] = return_to
         _saw_card(request, staff, outcome.card)
         if wants_json(request):
             html = render_fragment(station.templates, request, "_field_card.html", card=outcome.card)
-            kind = "conflict" if outcome.status == 409 else "invalid value"
+            kind = "conflict" if outcome.status == 409 else "plausibility warning" if outcome.card.get("warnings") else "invalid value"
             return JSONResponse({"error": kind, "status": outcome.status, "html": html}, status_code=outcome.status)
         return render(station.templates, request, "review.html", status_code=outcome.status, card=outcome.card, nav="review")
     saved = outcome.saved
@@ -164,7 +168,7 @@ def review_save(request: Request, file_no: str = Form(...), field: str = Form(..
         message = (f"En attente d'un superviseur · Held for a supervisor: {saved['file_no']} {saved['field']} "
                    f"changerait aussi · would also change {', '.join(saved['affects'])} (#{saved['identity_change']})")
         return _answer_with_next(request, staff, saved={**saved, "message": message}, return_to="", message=message)
-    return _answer_with_next(request, staff, saved=saved, return_to=return_to,
+    return _answer_with_next(request, staff, saved=saved, return_to=return_to, file_no=saved["file_no"],
                              message=f"Enregistré · Saved: {saved['file_no']} {saved['field']}")
 
 
@@ -173,7 +177,7 @@ def review_postpone(request: Request, file_no: str = Form(...), field: str = For
                     staff: Staff = Depends(auth.requires("reviewer"))):
     _station(request).desk.postpone(staff, file_no, field)
     _remember_pairs(request, "postponed", [[file_no, field]], limits.POSTPONED_MAX)
-    return _answer_with_next(request, staff, saved=None, message=f"Remis à plus tard · Postponed: {file_no} {field}")
+    return _answer_with_next(request, staff, saved=None, file_no=file_no, message=f"Remis à plus tard · Postponed: {file_no} {field}")
 
 
 # ------------------------------------------------------------------ group verification
@@ -232,9 +236,9 @@ def queue(request: Request, page: int = Query(1, le=limits.MAX_PAGE_NUMBER), sta
     page = max(1, page)
     station = _station(request)
     result = review_claims.queue_page(station.registry.db, offset=(page - 1) * limits.QUEUE_PAGE_SIZE,
-                                      limit=limits.QUEUE_PAGE_SIZE)
+                                      limit=limits.QUEUE_PAGE_SIZE, with_postmarks=staff.may("supervisor"))
     pages = max(1, -(-result.total_applications // limits.QUEUE_PAGE_SIZE))
-    return render(station.templates, request, "queue.html", nav="queue", rows=result.rows, page=page, pages=pages,
+    return render(station.templates, request, "queue.html", nav="queue", rows=station.desk.queue_rows(result.rows), page=page, pages=pages,
                   total_apps=result.total_applications, total_fields=result.total_items)
 
 
@@ -249,7 +253,16 @@ def application(request: Request, file_no: str, staff: Staff = Depends(auth.requ
 @router.post("/applications/{file_no}/postmark", dependencies=csrf)
 def change_postmark(request: Request, file_no: str, postmark_date: str = Form(""), illegible: str = Form(""),
                     reason: str = Form(""), staff: Staff = Depends(auth.requires("supervisor"))):
-    result = _station(request).desk.set_postmark(staff, file_no, postmark_date, bool(illegible), reason)
+    station = _station(request)
+    try:
+        result = station.desk.set_postmark(staff, file_no, postmark_date, bool(illegible), reason)
+    except InvalidData as exc:
+        if wants_json(request):
+            raise
+        # The page again, the supervisor's typing kept, the refusal beside the form.
+        typed = {"postmark_date": postmark_date, "illegible": bool(illegible), "reason": reason, "problems": exc.problems}
+        return render(station.templates, request, "application.html", status_code=422,
+                      app=station.desk.application_view(file_no), postmark_form=typed)
     if wants_json(request):
         return JSONResponse(result)
     flash(request, "ok", f"Cachet corrigé · Postmark corrected: priorité {result['priority_date']}")
@@ -305,7 +318,7 @@ def review_stats(request: Request, days: int = 7, staff: Staff = Depends(auth.re
     days = min(max(days, 1), limits.STATS_MAX_DAYS)
     since = station.registry.policy.today() - timedelta(days=days)
     return render(station.templates, request, "stats.html", nav="stats", stats=station.registry.review_stats(since),
-                  days=days, since=since)
+                  days=days, since=since, label_of=station.desk.field_label)
 
 
 # ------------------------------------------------------------------ identity changes

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -139,6 +141,47 @@ class FieldSpec:
             max(b[2] for b in boxes),
             max(b[3] for b in boxes),
         )
+
+
+    @property
+    def view_bounds(self) -> Box:
+        """What a person must see to judge the field: its bounds and, for a choice, each
+        option's printed words too (the last option's label lies right of every tick box)."""
+        x0, y0, x1, y1 = self.bounds
+        for o in self.options:
+            x1 = max(x1, o.label_x + stringWidth(o.label.joined("fr"), g.FONT_REGULAR, g.LABEL_FONT_SIZE))
+        return (x0, y0, x1, y1)
+
+    def option_typed(self, typed: str) -> str | None:
+        """The option a person means by `typed`: its number (1, 2...), its code with or without
+        the underscore (COMMON LAW), or its French or English words, case and accents folded
+        (MARIÉ, MARIEE, conjoint de fait, VEUVE); None when it names no option or several."""
+        key = _fold(typed)
+        if not key:
+            return None
+        if key.isdigit():
+            n = int(key)
+            return self.options[n - 1].value if 1 <= n <= len(self.options) else None
+        found = {o.value for o in self.options if key in _option_names(o)}
+        return found.pop() if len(found) == 1 else None
+
+
+def _fold(text: str) -> str:
+    """Upper case, accents and underscores gone, spaces single: how an option is compared."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", str(text)) if not unicodedata.combining(c))
+    return " ".join(plain.upper().replace("_", " ").replace("-", " ").split())
+
+
+def _option_names(option: OptionSpec) -> set[str]:
+    """Every spelling of an option: its code, its English words, its French words with the
+    bracketed ending left off, added (MARIEE) or put in place of the last letter (VEUF(VE) -> VEUVE)."""
+    french = _fold(option.label.fr)
+    names = {_fold(option.value), _fold(option.label.en), french}
+    bracket = re.search(r"\(([^)]*)\)", french)
+    if bracket:
+        stem, ending = french[: bracket.start()].strip(), bracket.group(1)
+        names |= {stem, stem + ending, stem[:-1] + ending}
+    return names
 
 
 @dataclass(frozen=True)

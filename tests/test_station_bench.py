@@ -113,3 +113,30 @@ def test_bench_load_refuses_a_registry_that_is_not_empty(tmp_path):
     proc = csq("bench", "load", "--clients", "5", "--db", url, cwd=tmp_path)
     assert_one_line_error(proc, "holds 1 application", "give an empty one")
     assert proc.returncode == 2
+
+
+def test_the_scripted_reviewer_counts_the_fewest_keys_of_this_station():
+    from bench.reviewer import char_keys, edit_keys, plan_keys
+
+    assert edit_keys("MOREAU", "MOREAU") == ["Enter"]
+    assert edit_keys("SINGLE", "WIDOWED", ("SINGLE", "MARRIED", "COMMON_LAW", "DIVORCED", "WIDOWED")) == ["5", "Enter"]
+    # in place from the cursor at the end: three arrows, Backspace, B, Enter
+    assert edit_keys("GAGNE-TREMELAY", "GAGNE-TREMBLAY") == ["ArrowLeft"] * 3 + ["Backspace", "B", "Enter"]
+    # all new: Ctrl+A and the date as YYYYMMDD
+    assert edit_keys("0670-01-50", "2022-07-30", compact_date=True) == ["Control+A", *"20220730", "Enter"]
+    # È is Alt+E twice; two accents of one letter need a key between them or the second cycles the first
+    assert char_keys("È") == ["Alt+E", "Alt+E"] and char_keys("ÉÉ") == ["Alt+E", "Shift", "Alt+E"]
+    # the reader's second other reading is right: two down arrows, Enter
+    assert plan_keys("2073-01-74", "2023-01-24", ["2073-01-24", "2023-01-24", "2023-01-74"],
+                     compact_date=True) == ["ArrowDown", "ArrowDown", "Enter"]
+
+
+@pytest.mark.parametrize("entry", ["bench.station", "station.bench"])
+def test_the_scripted_reviewer_is_reached_from_both_entries(entry):
+    """`python -m bench.station reviewer` and the old `python -m station.bench reviewer` reach
+    bench/reviewer.py with its own options (its --help, not the station benchmark's)."""
+    proc = subprocess.run([sys.executable, "-m", entry, "reviewer", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "--workdir" in proc.stdout and "scripted reviewer" in proc.stdout
+    assert "--clients" not in proc.stdout

@@ -14,13 +14,71 @@
   function card() { return slot.querySelector(".field-card"); }
   function input() { return slot.querySelector("#value"); }
 
+  function caretToEnd(el) {
+    const end = el.value.length;
+    el.setSelectionRange(end, end);
+  }
+
   function focusInput() {
     const el = input();
     if (el && !el.disabled) {
       el.focus();
-      // Selected: typing replaces the machine reading; Enter alone accepts it.
-      el.select();
+      // The reading is kept with the cursor at its end: a correction of three letters is a
+      // few arrows and those letters, not the whole value again. Ctrl+A then typing replaces it.
+      caretToEnd(el);
     }
+  }
+
+  // Accented capitals: Alt+E gives É, Alt+E again right after turns it into È, then Ê, Ë...
+  let lastAccent = null;  // {base, at}: the accent just inserted, to cycle it
+
+  function accentForms(base) {
+    return Array.from(slot.querySelectorAll('.accents button[data-base="' + base + '"]')).map(function (b) { return b.dataset.char; });
+  }
+
+  function say(text) {
+    const said = slot.querySelector("#said");
+    if (said) said.textContent = text;
+  }
+
+  // The reader's other readings: ↓ brings the next in turn, ↑ the one before, the reading
+  // itself between the last and the first.
+  function readings() {
+    const el = input();
+    return [el.dataset.machine].concat(Array.from(slot.querySelectorAll(".suggestions button")).map(function (b) { return b.dataset.value; }));
+  }
+
+  function showReading(el, value) {
+    el.value = value;
+    caretToEnd(el);
+    say(value + (value === el.dataset.machine ? " : lecture machine · machine reading" : " : autre lecture · other reading"));
+  }
+
+  function stepReading(el, step) {
+    const all = readings();
+    if (all.length < 2) return false;
+    const at = all.indexOf(el.value);
+    showReading(el, all[((at < 0 ? 0 : at) + step + all.length) % all.length]);
+    return true;
+  }
+
+  function insertAtCaret(el, text, replaceBefore) {
+    let start = el.selectionStart, end = el.selectionEnd;
+    if (replaceBefore) start -= 1;
+    el.setRangeText(text, start, end, "end");
+    say(text + " inséré · inserted");
+  }
+
+  function typeAccent(el, base, chosen) {
+    const forms = accentForms(base);
+    if (!forms.length) return false;
+    const before = el.value.charAt(el.selectionStart - 1);
+    const cycling = !chosen && lastAccent && lastAccent.base === base && lastAccent.at === el.selectionStart &&
+      el.selectionStart === el.selectionEnd && forms.indexOf(before) >= 0;
+    const c = chosen || (cycling ? forms[(forms.indexOf(before) + 1) % forms.length] : forms[0]);
+    insertAtCaret(el, c, cycling);
+    lastAccent = { base: base, at: el.selectionStart };
+    return true;
   }
 
   function prefetchUpcoming() {
@@ -122,8 +180,35 @@
         } else if (ev.key === "Escape") {
           ev.preventDefault();
           el.value = el.dataset.machine;
-          el.select();
+          caretToEnd(el);
+        } else if ((ev.key === "ArrowDown" || ev.key === "ArrowUp") && !ev.altKey && !ev.ctrlKey && !ev.metaKey && !ev.shiftKey &&
+                   !el.getAttribute("list")) {
+          if (stepReading(el, ev.key === "ArrowDown" ? 1 : -1)) ev.preventDefault();
+        } else if (ev.key === "F2") {
+          ev.preventDefault();
+          caretToEnd(el);
+        } else if (/^[1-9]$/.test(ev.key) && !ev.altKey && !ev.ctrlKey && !ev.metaKey &&
+                   slot.querySelector('.options [data-key="' + ev.key + '"]')) {
+          // A choice: one key per option, its code shown at once (Enter saves it).
+          ev.preventDefault();
+          el.value = slot.querySelector('.options [data-key="' + ev.key + '"]').dataset.value;
+          caretToEnd(el);
+        } else if (ev.altKey && !ev.ctrlKey && !ev.metaKey && /^Key[A-Z]$/.test(ev.code)) {
+          if (typeAccent(el, ev.code.charAt(3))) ev.preventDefault();
+        } else if (!ev.altKey) {
+          lastAccent = null;
         }
+      });
+      slot.querySelectorAll(".suggestions button").forEach(function (b) {
+        b.addEventListener("mousedown", function (ev) { ev.preventDefault(); });
+        b.addEventListener("click", function () { el.focus(); showReading(el, b.dataset.value); });
+      });
+      slot.querySelectorAll(".accents button").forEach(function (b) {
+        b.addEventListener("mousedown", function (ev) { ev.preventDefault(); });  // the input keeps its caret
+        b.addEventListener("click", function () {
+          el.focus();
+          typeAccent(el, b.dataset.base, b.dataset.char);
+        });
       });
     }
     const button = slot.querySelector(".show-page");
