@@ -444,6 +444,23 @@ def review_set(
     _emit(result, as_json, f"{file_no} {field} = {result.get('value')!r} (status {result.get('status')})")
 
 
+@review_app.command("confirm-empty")
+def review_confirm_empty(
+    ctx: typer.Context,
+    file_no: str = typer.Argument(..., help="The application's file number."),
+    by: str = typer.Option(..., "--by", help="Who confirms (audited)."),
+    reason: str = typer.Option("blank_page", "--reason", help="blank_page, page_missing or left_empty."),
+    fields: list[str] = typer.Option([], "--field", help="Only this required field (repeat for more); default: every one read with no ink."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Confirm empty the required fields of one envelope read empty (a blank page, a page missing):
+    the application then becomes incomplete, in your name (audited field by field)."""
+    result = _open_registry(ctx).confirm_empty(file_no, by=by, reason=reason, fields=tuple(fields))
+    left = f"; still to decide one by one (ink seen): {', '.join(result['left'])}" if result["left"] else ""
+    _emit(result, as_json, f"{result['file_no']}: {len(result['confirmed'])} field(s) confirmed empty "
+                           f"(status {result['status']}){left}")
+
+
 # ---------------------------------------------------------------------------- letters
 
 

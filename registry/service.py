@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from errors import BadArguments, ConflictError, DatabaseError, InvalidData, NotFound
-from registry import letters
+from registry import empty_fields, letters
 from registry.db import Database
 from registry.filenumber import normalize_file_no, format_file_no
 from registry.models import (
@@ -432,6 +432,7 @@ class Registry:
         (each change audited; a new registration gets one event with its first status)."""
         app = conn.execute(select(applications).where(applications.c.id == app_id)).one()
         form = _form(app.form_id, app.form_version)
+        empty_fields.flag_machine_empty(conn, app_id, form)  # an empty required field read from paper: a person decides
         rows = conn.execute(
             select(field_values.c.name, field_values.c.value, field_values.c.needs_review)
             .where(field_values.c.application_id == app_id)
@@ -860,6 +861,8 @@ class Registry:
                 raise NotFound(f"form {form.form_id} {form.version} has no field {field!r}: see `csq forms layout --json` for the names") from None
             parsed = normalize_value(spec, _parse_typed(value, spec.type))
             problems = check_field(spec, parsed, today=self.policy.today())
+            if [p.code for p in problems] == ["required"]:  # left empty: a person confirms it so
+                return self._confirm_empty(conn, app, form, by, "left_empty", (field,), expected_version)
             if problems:
                 raise InvalidData(f"{file_no} {field}: " + "; ".join(str(p) for p in problems), problems)
             row = conn.execute(select(field_values).where(field_values.c.application_id == app.id, field_values.c.name == field)).first()
@@ -901,6 +904,33 @@ class Registry:
         return {"file_no": file_no, "field": field, "value": parsed, "version": version, "status": status,
                 "review_state": review_state, "machine_value": _decode(machine, field, form),
                 "needs_review": (([POSTMARK_FIELD] if app.postmark_needs_review else []) + list(waiting))}
+
+    def confirm_empty(self, file_no: str, *, by: str, reason: str = "blank_page", fields: tuple[str, ...] = ()) -> dict:
+        """A person confirms empty the required fields waiting with no value: `fields`, or all
+        those of the envelope the reader saw no ink in (a blank page, a page missing). Audited
+        field by field; the application then becomes `incomplete` under that person's name
+        (registry/empty_fields.py)."""
+        file_no, by = normalize_file_no(file_no), _actor(by)
+        with self.db.write() as conn:
+            app = self._app_row(conn, file_no)
+            return self._confirm_empty(conn, app, _form(app.form_id, app.form_version), by, reason, tuple(fields), None)
+
+    def _confirm_empty(self, conn: Connection, app, form: FormSpec, by: str, reason: str, fields: tuple[str, ...],
+                       expected_version: int | None) -> dict:
+        def audit(**event):
+            self._audit(conn, actor=by, action="empty_confirmed", file_no=app.file_no, **event)
+
+        done = empty_fields.confirm_empty(conn, app.id, form, by=by, reason=reason, fields=fields,
+                                          expected_version=expected_version, audit=audit)
+        self._settle(conn, app.id, by)
+        settled = self._app_row(conn, app.file_no)
+        waiting = conn.execute(select(field_values.c.name).where(
+            field_values.c.application_id == app.id, field_values.c.needs_review == true()).order_by(field_values.c.id)).scalars().all()
+        version = conn.execute(select(field_values.c.version).where(
+            field_values.c.application_id == app.id, field_values.c.name == fields[0])).scalar_one() if len(fields) == 1 else None
+        return {"file_no": app.file_no, **({"field": fields[0], "value": None, "version": version} if len(fields) == 1 else {}),
+                **done, "status": settled.status, "review_state": settled.review_state,
+                "needs_review": ([POSTMARK_FIELD] if settled.postmark_needs_review else []) + list(waiting)}
 
     def _conflict(self, file_no: str, field: str, expected: int, row) -> ConflictError:
         if row is None:

@@ -32,6 +32,12 @@ from templates.spec import FieldSpec, FormSpec, vocabulary
 from templates.validation import check_field, normalize_value, validate
 
 
+# A required field read empty: never final. The reading may be right (the candidate left it
+# blank, the page is blank) or not (a pen too light, ink around a box); either way it costs the
+# candidate their place, so a person confirms it (registry: confirm_empty, one action an envelope).
+EMPTY_REQUIRED = "empty_required"
+
+
 def _odds(p: float) -> float:
     p = min(max(p, 1e-9), 1 - 1e-9)
     return p / (1 - p)
@@ -47,7 +53,7 @@ def _evidence(payload: dict) -> str:
 
 def _reading(raw: RawField, f: FieldSpec, value, text: str, confidence: float, reasons: list[str], evidence: dict) -> FieldReading:
     reasons = list(dict.fromkeys(reasons))
-    review = any(r != "empty" for r in reasons)
+    review = bool(reasons)
     return FieldReading(
         name=f.name,
         value=value,
@@ -396,7 +402,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         if raw.line_visibility < t.LINE_VISIBLE_MIN:
             # The scan lost the printed lines: a light pen may have been lost with them.
             return _reading(raw, f, None, "", t.DOUBTFUL_EMPTY_CONFIDENCE, ["faint_scan"], evidence)
-        return _reading(raw, f, None, "", t.EMPTY_CONFIDENCE, ["empty"] if f.required else [], evidence)
+        return _reading(raw, f, None, "", t.EMPTY_CONFIDENCE, [EMPTY_REQUIRED] if f.required else [], evidence)
 
     span = range(written[0], written[-1] + 1)
     best = "".join(cells[i].best if cells[i] is not None else " " for i in span)
@@ -492,7 +498,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             # a person confirms it.
             value, conf, reasons = True, t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
         if f.required and value is False and not reasons:
-            reasons = ["empty"]
+            reasons = [EMPTY_REQUIRED]
     else:
         answers = ticked + filled
         if len(ticked) == 1 and not faint:
@@ -516,7 +522,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["cancelled_only"]
         else:
             value, conf = None, t.OMR_CLEAR_CONFIDENCE
-            reasons = ["empty"] if f.required else []
+            reasons = [EMPTY_REQUIRED] if f.required else []
     if specks and value in (None, False) and conf >= t.OMR_CLEAR_CONFIDENCE:
         value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["speck"]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
@@ -535,7 +541,7 @@ def judge_signature(raw: RawField, f: FieldSpec) -> FieldReading:
     if raw.ink >= t.SIGNATURE_MIN_INK and raw.spread >= t.SIGNATURE_MIN_SPREAD:
         return _reading(raw, f, True, text, t.OMR_CLEAR_CONFIDENCE, [], evidence)
     if raw.ink < t.SIGNATURE_EMPTY_INK:
-        return _reading(raw, f, False, text, t.OMR_CLEAR_CONFIDENCE, ["empty"] if f.required else [], evidence)
+        return _reading(raw, f, False, text, t.OMR_CLEAR_CONFIDENCE, [EMPTY_REQUIRED] if f.required else [], evidence)
     return _reading(raw, f, None, text, t.OMR_DOUBT_CONFIDENCE, ["faint_signature"], evidence)
 
 
