@@ -195,6 +195,23 @@ def unexplained_marks(raw: RawField, chosen: str, span: range) -> list[int]:
             and chosen[i - span.start] != " " and not has_mark_above(chosen[i - span.start])]
 
 
+def bilevel_close_calls(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, second: tuple[str, ...]) -> list[int]:
+    """On a bilevel scan, the cells (0-based) of digits with another digit close behind: the ICR's
+    runner-up worth BILEVEL_RUNNER_RATIO of it, or Tesseract reading another digit there."""
+    if not raw.bilevel:
+        return []
+    out = []
+    for k, i in enumerate(span):
+        g = cells[i]
+        if g is None or k >= len(chosen) or not chosen[k].isdigit():
+            continue
+        runner = any(c.isdigit() and c != chosen[k] and p >= t.BILEVEL_RUNNER_RATIO * g.prob(chosen[k]) for c, p in [(g.best, g.p), *g.alternatives])
+        other = i < len(second) and len(second[i]) == 1 and second[i].isdigit() and second[i] != chosen[k]
+        if runner or other:
+            out.append(i)
+    return out
+
+
 def field_char(ch: str, allowed: str) -> str:
     """Tesseract's character for a cell as the field allows it: it reads with its type's whitelist
     (its second opinion is calibrated so), and a character the field cannot hold (a 0 in a name) is
@@ -504,6 +521,12 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     if raw.ink_above:
         reasons.append("correction")
         evidence["ink_above"] = list(raw.ink_above)
+    close = bilevel_close_calls(raw, cells, chosen, span, second if raw.recognizer == "icr" else ()) if f.type in ("digits", "date") else []
+    if close:
+        # A 1-bit scan loses thin strokes and merges close ones: a digit the readers nearly read
+        # as another (1 and 7, 0 and 1) is not final there.
+        reasons.append("bilevel_close_call")
+        evidence["close_digits"] = close
     unexplained = unexplained_marks(raw, chosen, span) if f.type == "text" else []
     if unexplained:
         # A separate stroke over a letter read without an accent (an É read E): the ink is not

@@ -52,6 +52,9 @@ MIN_INK_COMPONENT_PX = 6  # smaller dark specks are dust or JPEG noise, not writ
 LINE_VISIBLE_MIN = 0.6  # CALIBRATED: box lines seen below this share: an empty-looking comb field is not trusted
 # empty (bilevel scans with a low threshold drop the red lines and a thin pen's strokes together;
 # grey and colour scans show >= 0.83 on every page of the corpus)
+BILEVEL_BLACK = 8  # a pixel this close to pure black (or white) ...
+BILEVEL_EXTREME_SHARE = 0.75  # ... this share of a field's pixels so, and ...
+BILEVEL_BLACK_SHARE = 0.08  # ... this share of its dark pixels pure black: a bilevel scan
 SPECK_MAX_PX = 24  # a lone mark this small (dark pixels, 200 dpi)...
 SPECK_MAX_SIDE_PX = 8  # ... and this compact, in a box with no written neighbour, is dust
 CELL_EMPTY_INK = 0.006  # interior ink share below which a cell is empty (no ICR installed)
@@ -90,7 +93,8 @@ ACCENT_MIN_PX = 8  # ... and this big (a dust dot is smaller and compact; two do
 ACCENT_MAX_WIDTH = 0.9  # ... and narrower than this share of the letter's body (a T's bar drawn apart is as wide)
 ACCENT_DARK_MARGIN = 45  # a letter's body and the marks over it: lighter than pen ink (INK_DARK_MARGIN) so a light stroke
 # of the letter is not left out, cutting its top off as a "mark"
-ACCENT_LINE_BRIDGE_PX = 4  # ink straight above and below a cell's top line, this close, is one stroke across it
+ACCENT_LINE_BRIDGE_PX = 4
+ACCENT_PEN_OVER_LINE = 30  # grey levels a pen crossing a printed line is darker than the line (dropout red ~110-190, pens ~20-90)  # ink straight above and below a cell's top line, this close, is one stroke across it
 ACCENT_PIECE_MIN_PX = 2  # pieces of a mark counted (a stroke across the line comes in pieces)
 ACCENT_SIDE_SLACK_PX = 3
 ACCENT_MAX_AREA_SHARE = 0.2  # a mark has at most this share of the body's ink (an accent ~0.05-0.12 of a capital's)
@@ -141,6 +145,9 @@ TOKEN_MIN_CELLS = 3  # words this long or longer are kept all letters or all dig
 TOKEN_MAJORITY = 0.75  # ... when this share of their (probability-weighted) cells agree on the kind
 TOKEN_TYPE_WEIGHT = 6.0  # odds given to a candidate of the word's kind over one of the other kind
 VOCABULARY_PRIOR = 0.9  # chance a country field holds a listed name exactly
+BILEVEL_RUNNER_RATIO = 0.01  # on a bilevel scan, a digit whose runner-up digit has this share of its probability
+# (or that Tesseract reads as another digit) is a close call: 1/7, 0/1 merge when thin strokes are lost (bench seed 1:
+# 5 of 42 final numbers and dates on bilevel pages, all right; the 1977-for-1971 errors of issue 12 are such calls)
 VOCABULARY_OVERRULE_P = 0.8  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random

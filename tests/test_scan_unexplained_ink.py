@@ -13,9 +13,9 @@ import pytest
 
 from scan import thresholds as t
 from scan.align import box_to_px
-from scan.engines import CharGuess
+from scan.engines import CharGuess, cell_recognizer, tesseract
 from scan.judge import judge_comb, judge_field, judge_marks
-from scan.read import Mark, RawField, _mark, read_marks
+from scan.read import Mark, RawField, _mark, read_comb, read_marks
 from scan.reference import printed_mask
 from templates.spec import load_form
 from test_scan_read import _aligned
@@ -261,3 +261,74 @@ def test_a_mark_the_chosen_letter_does_not_have_is_never_final():
     assert dropped.needs_review and "unexplained_mark" in dropped.reasons
     explained = judge_comb(_cells_read("LÉBLANC", (1,)), f, today=TODAY)  # the É has its stroke
     assert "unexplained_mark" not in explained.reasons
+
+
+# ------------------------------------------------------------------------------ bilevel digits
+
+
+def test_a_field_scanned_black_and_white_is_known_so(rendered):
+    from test_scan_support import handwrite
+
+    from scan.read import is_bilevel
+
+    page1 = FORM.pages[0]
+    image = handwrite(rendered["pages"]["blank"][0], 0, {"birth_date": "1971-03-17"}, seed=4)
+    x0, y0, x1, y1 = box_to_px(page1, page1.field("birth_date").bounds)
+    grey, _ = _aligned(image, 1)
+    strip = grey[y0 - 8 : y1 + 8, x0 - 8 : x1 + 8]
+    assert not is_bilevel(strip)
+    g4 = np.where(image < 128, 0, 255).astype(np.uint8)  # a 1-bit scan...
+    turned = cv2.getRotationMatrix2D((800, 1000), 0.3, 1.0)  # ... aligned: the warp greys the edges of every stroke
+    aligned = cv2.warpAffine(g4, turned, g4.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=255)
+    assert is_bilevel(aligned[y0 - 8 : y1 + 8, x0 - 8 : x1 + 8])
+
+
+def _digits(name: str, text: str, *, close: dict[int, tuple[str, float]] = {}, bilevel: bool = True, second: str | None = None) -> RawField:
+    f = FORM.field(name)
+    cells = [None] * len(f.cells)
+    for k, ch in enumerate(text):
+        runner = close.get(k, ("8" if ch != "8" else "3", 0.0005))
+        cells[k] = CharGuess(ch, 0.99, (runner,))
+    second = second or text
+    return RawField(name, f.type, f.page_index + 1, f.bounds, "ocr", cells=tuple(cells), cell_ink=(0.1,) * len(cells),
+                    second_cells=tuple(second) + ("",) * (len(cells) - len(second)), second_opinion=second, recognizer="icr",
+                    bilevel=bilevel)
+
+
+def test_close_digits_on_a_bilevel_scan_are_never_final():
+    f = FORM.field("birth_date")
+    clear = judge_comb(_digits("birth_date", "19710317"), f, today=TODAY)
+    assert clear.value == "1971-03-17" and not clear.needs_review
+    seven = {3: ("7", 0.03)}  # the last 1 of 1971 nearly read 7
+    close = judge_comb(_digits("birth_date", "19710317", close=seven), f, today=TODAY)
+    assert close.needs_review and "bilevel_close_call" in close.reasons
+    grey = judge_comb(_digits("birth_date", "19710317", close=seven, bilevel=False), f, today=TODAY)
+    assert "bilevel_close_call" not in grey.reasons  # a grey scan keeps the calibrated verdict
+    tesseract_seven = judge_comb(_digits("birth_date", "19710317", second="19770317"), f, today=TODAY)
+    assert tesseract_seven.needs_review and "bilevel_close_call" in tesseract_seven.reasons
+
+
+@pytest.mark.skipif(cell_recognizer() is None, reason="the comb-cell ICR (scan/models) is not installed")
+@pytest.mark.parametrize(("base", "angle"), [(9, 45), (5, 70), (2, 110)])  # in the cell's top, across its top line, rising from it
+def test_an_accent_written_apart_over_a_scanned_letter_is_never_dropped_silently(rendered, base, angle):
+    """LEBLANC written on a rendered page, an accent over its E drawn apart (in the cell's top,
+    across its top line, or rising from it), scanned with damage, aligned, read by both readers,
+    judged: the value is read with its É, or it goes to a person with the mark named."""
+    from test_scan_support import handwrite
+
+    page1 = FORM.pages[0]
+    image = handwrite(rendered["pages"]["blank"][0], 0, {"family_name": "L BLANC"}, seed=5)
+    box = box_to_px(page1, page1.field("family_name").cells[1])
+    _letter_e(image, box)
+    _accent(image, box, base=base, angle=angle, length=10)
+    aligned, page = _aligned(image, 2)
+    printed = printed_mask(page.form_id, page.version, page.index)
+    raw = read_comb(aligned, page, page.field("family_name"), icr=cell_recognizer(), ocr=tesseract(), printed=printed)
+    reading = judge_field(raw, page.field("family_name"), today=TODAY)
+    # A rising stroke is an acute, a falling one a grave: either accent explains it.
+    assert reading.value in ("LÉBLANC", "LÈBLANC") or (reading.needs_review and "unexplained_mark" in reading.reasons), reading
+    plain = handwrite(rendered["pages"]["blank"][0], 0, {"family_name": "L BLANC"}, seed=5)
+    _letter_e(plain, box)  # the same E without the stroke: nothing unexplained
+    aligned, page = _aligned(plain, 2)
+    raw = read_comb(aligned, page, page.field("family_name"), icr=cell_recognizer(), ocr=tesseract(), printed=printed)
+    assert 1 not in raw.marks_above
