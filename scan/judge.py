@@ -197,7 +197,8 @@ def unexplained_marks(raw: RawField, chosen: str, span: range) -> list[int]:
 
 def bilevel_close_calls(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, second: tuple[str, ...]) -> list[int]:
     """On a bilevel scan, the cells (0-based) of digits with another digit close behind: the ICR's
-    runner-up worth BILEVEL_RUNNER_RATIO of it, or Tesseract reading another digit there."""
+    runner-up worth BILEVEL_RUNNER_RATIO of it, or Tesseract reading there a digit the ICR also
+    saw (BILEVEL_SHARED_RATIO of it): both readers pointing at the same other digit."""
     if not raw.bilevel:
         return []
     out = []
@@ -205,9 +206,11 @@ def bilevel_close_calls(raw: RawField, cells: list[CharGuess | None], chosen: st
         g = cells[i]
         if g is None or k >= len(chosen) or not chosen[k].isdigit():
             continue
-        runner = any(c.isdigit() and c != chosen[k] and p >= t.BILEVEL_RUNNER_RATIO * g.prob(chosen[k]) for c, p in [(g.best, g.p), *g.alternatives])
+        p_chosen = g.prob(chosen[k])
+        runner = any(c.isdigit() and c != chosen[k] and p >= t.BILEVEL_RUNNER_RATIO * p_chosen for c, p in [(g.best, g.p), *g.alternatives])
         other = i < len(second) and len(second[i]) == 1 and second[i].isdigit() and second[i] != chosen[k]
-        if runner or other:
+        shared = other and g.prob(second[i]) >= t.BILEVEL_SHARED_RATIO * p_chosen
+        if runner or shared:
             out.append(i)
     return out
 

@@ -145,9 +145,10 @@ TOKEN_MIN_CELLS = 3  # words this long or longer are kept all letters or all dig
 TOKEN_MAJORITY = 0.75  # ... when this share of their (probability-weighted) cells agree on the kind
 TOKEN_TYPE_WEIGHT = 6.0  # odds given to a candidate of the word's kind over one of the other kind
 VOCABULARY_PRIOR = 0.9  # chance a country field holds a listed name exactly
-BILEVEL_RUNNER_RATIO = 0.01  # on a bilevel scan, a digit whose runner-up digit has this share of its probability
-# (or that Tesseract reads as another digit) is a close call: 1/7, 0/1 merge when thin strokes are lost (bench seed 1:
-# 5 of 42 final numbers and dates on bilevel pages, all right; the 1977-for-1971 errors of issue 12 are such calls)
+BILEVEL_RUNNER_RATIO = 0.05  # on a bilevel scan, a digit whose runner-up digit has this share of its probability...
+BILEVEL_SHARED_RATIO = 0.002  # ... or that Tesseract reads as another digit the ICR gave this share: a close call (1/7,
+# 0/1 merge when thin strokes are lost: the 1977-for-1971 errors of issue 12). Bench seed 1, 42 numbers and dates final on
+# bilevel pages: at 0.01 and any Tesseract digit, 9 more went to a person (all right, automation 70.0 %); at these, fewer
 VOCABULARY_OVERRULE_P = 0.8  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random
