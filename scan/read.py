@@ -387,11 +387,11 @@ def _marks_above(image: np.ndarray, boxes, written: list[int], printed: np.ndarr
         if 0 <= px0 and px0 + region.shape[1] <= w_img and 0 <= py0 and py0 + region.shape[0] + 8 <= h_img:
             grown = printed[py0 : py0 + region.shape[0] + 8, px0 : px0 + region.shape[1]]
             ink &= ~_printed_ink(grown)[: region.shape[0]]
-            # Over the label, a pixel of misalignment leaves slivers of its printed letters one
-            # pixel thin beside them: a pen's stroke is thicker.
+            # Over the label, its mask with all its slack: a pixel or two of misalignment leaves
+            # slivers of its printed letters that look like strokes (a stroke drawn over the label
+            # is lost with it); near the line, only the line's own ink is taken out.
             label = max(0, by0 - t.ACCENT_LINE_BRIDGE_PX - y0)
-            if label:
-                ink[:label] = cv2.morphologyEx(ink[:label].astype(np.uint8), cv2.MORPH_OPEN, np.ones((2, 2), np.uint8)).astype(bool)
+            ink[:label] &= ~grown[:label]
         # A letter taller than its cell crosses the top line, which was taken out from under it:
         # ink straight above and below the line is one stroke again (an accent touching the line
         # and not the letter stays apart).
@@ -434,6 +434,8 @@ def _separate_mark_above(ink: np.ndarray, *, middle: int) -> bool:
     area = sum(int(s[cv2.CC_STAT_AREA]) for s in marks)
     if max(x1 - x0, y1 - y0) < t.ACCENT_MIN_SIDE_PX or area < t.ACCENT_MIN_PX:
         return False  # a small dot: dust as likely as a pen
+    if area < t.ACCENT_MIN_THICKNESS * max(x1 - x0, y1 - y0):
+        return False  # a hair-thin line: the faint edge of a light stroke of the letter, not a pen's mark
     if area > t.ACCENT_MAX_AREA_SHARE * sum(int(s[cv2.CC_STAT_AREA]) for s in body):
         return False  # a big part of the letter itself, cut off where a light stroke faded
     if x1 - x0 > t.ACCENT_MAX_WIDTH * max(1, right - left):

@@ -97,6 +97,7 @@ ACCENT_LINE_BRIDGE_PX = 4
 ACCENT_PEN_OVER_LINE = 30  # grey levels a pen crossing a printed line is darker than the line (dropout red ~110-190, pens ~20-90)  # ink straight above and below a cell's top line, this close, is one stroke across it
 ACCENT_PIECE_MIN_PX = 2  # pieces of a mark counted (a stroke across the line comes in pieces)
 ACCENT_SIDE_SLACK_PX = 3
+ACCENT_MIN_THICKNESS = 1.4  # a mark's ink over its length: a pen's stroke is 2 px or more, a sliver of a faint stroke 1
 ACCENT_MAX_AREA_SHARE = 0.2  # a mark has at most this share of the body's ink (an accent ~0.05-0.12 of a capital's)
 ACCENT_MIN_GAP_PX = 2  # empty rows between a mark and the letter's body (a stroke broken in two by a light scan has fewer)
 ACCENT_BAR_COVERAGE = 0.7  # a piece over the letter, as wide as it, spanning this share of its columns, is a bar of the letter  # a mark over the letter overlaps its columns, give or take this

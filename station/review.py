@@ -41,6 +41,12 @@ REASON_TEXTS = {
     "barcode_mismatch": Bilingual("code-barres et écriture diffèrent", "barcode and handwriting differ"),
     "engines_disagree": Bilingual("les deux lecteurs diffèrent", "the two readers disagree"),
     "postmark_uncertain": Bilingual("cachet lu avec doute", "postmark read with doubt"),
+    "empty_required": Bilingual("obligatoire, lu vide : confirmez (laissez vide et enregistrez)",
+                                "required, read empty: confirm it (leave it empty and save)"),
+    "ink_around_box": Bilingual("encre autour d'une case (entourée, barrée ?)", "ink around a box (circled, slashed?)"),
+    "unexplained_mark": Bilingual("trait au-dessus d'une lettre (accent ?)", "a mark above a letter (an accent?)"),
+    "vocabulary_disagrees": Bilingual("la liste contredit une case lue", "the list contradicts a box read"),
+    "bilevel_close_call": Bilingual("chiffres proches sur un scan noir et blanc", "close digits on a black-and-white scan"),
 }
 
 TYPE_HINTS = {
