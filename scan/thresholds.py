@@ -149,7 +149,7 @@ VOCABULARY_PRIOR = 0.9  # chance a country field holds a listed name exactly
 BILEVEL_RUNNER_RATIO = 0.05  # on a bilevel scan, a digit whose runner-up digit has this share of its probability...
 BILEVEL_SHARED_RATIO = 0.002  # ... or that Tesseract reads as another digit the ICR gave this share: a close call (1/7,
 # 0/1 merge when thin strokes are lost: the 1977-for-1971 errors of issue 12). Bench seed 1, 42 numbers and dates final on
-# bilevel pages: at 0.01 and any Tesseract digit, 9 more went to a person (all right, automation 70.0 %); at these, fewer
+# bilevel pages: at 0.01 and any Tesseract digit, 9 more went to a person (all right, automation 70.0 %); at these, 2
 VOCABULARY_OVERRULE_P = 0.8  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random
