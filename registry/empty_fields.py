@@ -67,8 +67,9 @@ def flag_machine_empty(conn: Connection, app_id: int, form: FormSpec) -> list[st
 
 def confirm_empty(conn: Connection, app_id: int, form: FormSpec, *, by: str, reason: str, fields: tuple[str, ...] = (),
                   expected_version: int | None = None, now: datetime | None = None, audit=None) -> dict:
-    """Confirm empty the required fields of one application waiting for a person with no value:
-    `fields` named, or every one the reader saw no ink in (BULK_REASONS). Returns
+    """A person sets required fields of one application empty: `fields` named (whatever the
+    machine read there), or every one waiting for a person with no value that the reader saw no
+    ink in (BULK_REASONS). Returns
     {"confirmed": [...], "left": [...]} (left: empty required fields still waiting, to be decided
     one by one). `audit(field=, old=, new=, detail=)` records each confirmation."""
     if reason not in CONFIRM_REASONS:
@@ -79,15 +80,14 @@ def confirm_empty(conn: Connection, app_id: int, form: FormSpec, *, by: str, rea
             raise BadArguments(f"{name!r} is not a required field of form {form.form_id} {form.version}: "
                                "an optional field is confirmed empty with `csq review set FILE_NO FIELD ''`")
     now = now or datetime.now(timezone.utc)
-    rows = conn.execute(
-        select(field_values).where(field_values.c.application_id == app_id, field_values.c.needs_review.is_(True))
-        .order_by(field_values.c.id)
-    ).all()
+    query = select(field_values).where(field_values.c.application_id == app_id).order_by(field_values.c.id)
+    if fields:  # named: a person's decision on each, whatever was read there (a circled box offered, say)
+        rows = conn.execute(query.where(field_values.c.name.in_(fields))).all()
+    else:
+        rows = [r for r in conn.execute(query.where(field_values.c.needs_review.is_(True))) if _stored_empty(r.value)]
     confirmed, left = [], []
     for r in rows:
-        if r.name not in required or not _stored_empty(r.value):
-            continue
-        if fields and r.name not in fields:
+        if r.name not in required:
             continue
         if not fields and not set(_reasons(r.reasons)) <= BULK_REASONS:
             left.append(r.name)
@@ -106,7 +106,6 @@ def confirm_empty(conn: Connection, app_id: int, form: FormSpec, *, by: str, rea
         confirmed.append(r.name)
     missing = [name for name in fields if name not in confirmed]
     if missing:
-        raise BadArguments(f"{', '.join(missing)}: not a required field waiting for a person with no value "
-                           "(see `csq review list`)")
+        raise BadArguments(f"{', '.join(missing)}: no such field in this application (see `csq forms layout --json`)")
     return {"confirmed": confirmed, "left": left}
 

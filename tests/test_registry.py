@@ -791,6 +791,18 @@ def test_confirm_empty_leaves_fields_with_ink_to_be_decided_one_by_one(registry)
     assert done["confirmed"] == ["city"] and done["status"] == "incomplete"
 
 
+def test_a_person_may_empty_a_required_field_the_machine_read_a_value_in(registry):
+    """A circled box offered as the answer, and the person sees no answer there: set empty."""
+    env = envelope(person(), tag="circled")
+    offered = tuple(replace(f, needs_review=True, reasons=("ink_around_box",)) if f.name == "marital_status" else f for f in env.fields)
+    result = registry.register_mail(replace(env, fields=offered), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
+    done = registry.review_set(result.file_no, "marital_status", "", by="rita")
+    assert done["confirmed"] == ["marital_status"] and done["status"] == "incomplete"
+    field = registry.application(result.file_no)["fields"]["marital_status"]
+    assert (field["value"], field["source"], field["machine_source"]) == (None, "manual", "omr")
+    assert field["machine_value"] == person()["fields"]["marital_status"]
+
+
 def test_cli_confirm_empty(registry, db_url, tmp_path):
     import subprocess
     import sys
