@@ -299,7 +299,8 @@ def read_comb(
                 ch, p = _tess_char(reading, spans[i])
                 guesses[i] = CharGuess(ch, p * t.TESSERACT_ONLY_DISCOUNT) if ch else CharGuess("?", 0.0)
     above = _ink_above(image, boxes, written, printed) if printed is not None and written else ()
-    accents = _marks_above(image, boxes, written, printed, offset, cell_w, cell_h) if printed is not None and written else ()
+    # Only words carry accents (scan.judge reads the marks of text fields alone).
+    accents = _marks_above(image, boxes, written, printed, offset, cell_w, cell_h) if printed is not None and written and f.type == "text" else ()
     recognizer = "icr" if icr is not None else "tesseract"
     return RawField(
         name=f.name,
