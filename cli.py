@@ -223,23 +223,39 @@ def _progress_bar(label: str):
 def scan_ingest(
     ctx: typer.Context,
     files: list[Path] = typer.Argument(..., help="The scanned pages of ONE envelope (PDF, TIFF, PNG, JPEG)."),
-    postmark: str = typer.Option(..., "--postmark", help="Postmark date YYYY-MM-DD, or 'illegible'."),
+    postmark: Optional[str] = typer.Option(None, "--postmark", help="Postmark date YYYY-MM-DD, or 'illegible' (not with --into)."),
     received: Optional[str] = typer.Option(None, "--received", help="Date received (YYYY-MM-DD); default today."),
     envelope: Optional[Path] = typer.Option(None, "--envelope", help="A picture of the envelope itself."),
+    into: Optional[str] = typer.Option(None, "--into", help="A rescan: the pages join this application (missing or unreadable pages)."),
+    replace: bool = typer.Option(False, "--replace", help="With --into: a page the application already has is replaced by the new scan."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
 ) -> None:
-    """One envelope's scanned contents become ONE application."""
+    """One envelope's scanned contents become ONE application (or, with --into, join one)."""
     from scan.pipeline import read_envelope
 
-    postmark_date = None if postmark.strip().lower() == "illegible" else _parse_day(postmark, "--postmark")
+    if into is None and postmark is None:
+        raise BadArguments("--postmark is required (YYYY-MM-DD or illegible); for pages scanned again, give --into FILE_NO")
+    if into is not None and (postmark is not None or envelope is not None):
+        raise BadArguments("--into adds pages to an application that has its postmark already: leave out --postmark and --envelope")
+    if replace and into is None:
+        raise BadArguments("--replace goes with --into FILE_NO")
+    postmark_date = None if postmark is None or postmark.strip().lower() == "illegible" else _parse_day(postmark, "--postmark")
     received_date = _parse_day(received, "--received") if received else date.today()
     envelope_image = _read_binary(envelope) if envelope else None
     registry = _open_registry(ctx)  # fail fast on a down database, before minutes of reading
     with _progress_bar("reading") as bar:
         task = bar.add_task("", total=None)
         reading = read_envelope(files, progress=lambda done, total, what: bar.update(task, completed=done, total=total, description=what))
+    if into is not None:
+        result = registry.join_pages(into, reading, replace=replace)
+        _emit(result.to_json(), as_json, _describe(result) + ("" if result.created else " (these pages were already in it)"))
+        return
     result = registry.register_mail(reading, postmark=postmark_date, received=received_date, envelope_image=envelope_image)
-    _emit(result.to_json(), as_json, _describe(result))
+    same = registry.recent_same_person(result.file_no)
+    payload = {**result.to_json(), "same_person_as": [s["file_no"] for s in same]}
+    note = "".join(f"\nthe same person as {s['file_no']} (registered {s['registered_at'][:10]}, {s['channel']}): if these are "
+                   f"pages of that envelope scanned again, run with --into {s['file_no']} instead" for s in same)
+    _emit(payload, as_json, _describe(result) + note)
 
 
 @scan_app.command("batch")
@@ -265,6 +281,60 @@ def scan_batch(
             results.append(registry.register_mail(reading, postmark=None, received=received_date))
     payload = {"applications": [r.to_json() for r in results], "pages": pages}
     _emit(payload, as_json, "\n".join(_describe(r) for r in results) + f"\n{len(results)} envelope(s), {pages} page(s)")
+
+
+@scan_app.command("watch")
+def scan_watch(
+    ctx: typer.Context,
+    folder: Path = typer.Argument(..., help="The folder the scanner writes into (done/ and failed/ are made in it)."),
+    once: bool = typer.Option(False, "--once", help="Handle the files there now, then exit."),
+    received: Optional[str] = typer.Option(None, "--received", help="Date received (YYYY-MM-DD); default the day each file is read."),
+    as_json: bool = typer.Option(False, "--json", help="--once: one JSON document at the end; otherwise one JSON line per file."),
+) -> None:
+    """A consume folder: each scan that appears becomes applications (separator sheets start envelopes;
+    a file without one is one envelope whose postmark date starts its name, YYYY-MM-DD-….pdf)."""
+    from mailroom.watch import StopFlag, watch
+    from scan.pipeline import close_pool
+
+    received_date = _parse_day(received, "--received") if received else None
+    registry = _open_registry(ctx)
+    stop = StopFlag()
+    stop.install()
+
+    def say(outcome) -> None:
+        if as_json and not once:
+            sys.stdout.write(json.dumps(outcome.to_json(), ensure_ascii=False, default=str) + "\n")
+            sys.stdout.flush()
+        elif not as_json:
+            what = ", ".join(_describe(a) for a in outcome.applications) or "no application"
+            line = {"done": f"{outcome.name}: done, {outcome.pages} page(s) in {outcome.seconds:.1f} s: {what}",
+                    "failed": f"{outcome.name}: failed: {outcome.reason}",
+                    "retry": f"{outcome.name}: left in the folder: {outcome.reason}"}[outcome.status]
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+
+    if not once:
+        typer.echo(f"watching {folder} (Ctrl+C or SIGTERM stops after the file in hand)", err=True)
+    try:
+        outcomes = watch(folder, registry, once=once, received=received_date, stop=stop, on_file=say)
+    finally:
+        close_pool()
+    if as_json and once:
+        _emit({"files": [o.to_json() for o in outcomes]}, True)
+
+
+@scan_app.command("rescans")
+def scan_rescans(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the queue as one JSON document."),
+) -> None:
+    """Files with pages missing or unreadable, the page numbers wanted, best priority first (the rescan queue)."""
+    from registry.mailroom_day import rescan_queue
+
+    items = rescan_queue(_open_registry(ctx).db)
+    _emit([i.to_json() for i in items], as_json,
+          "\n".join(f"{i.file_no} (priority {i.priority_date}): page(s) {', '.join(map(str, i.pages_wanted)) or '?'} {i.why}"
+                    for i in items) or "no page to rescan")
 
 
 def _read_binary(path: Path) -> bytes:
@@ -564,14 +634,15 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8000, "--port"),
+    public: bool = typer.Option(False, "--public", help="Only the candidates' pages (/forms, /status): no staff route, no image, no API."),
 ) -> None:
-    """The web review station (and the online API)."""
+    """The web review station, the online API and the candidates' pages (/forms, /status)."""
     import uvicorn
 
     from station.app import create_app
 
     s = _settings(ctx)
-    uvicorn.run(create_app(s.db_url, s.data_dir), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(s.db_url, s.data_dir, public_only=public), host=host, port=port, log_level="info")
 
 
 # ---- samples, demo, bench (samples/)
@@ -601,18 +672,28 @@ def samples_generate(
     fonts: str = typer.Option("holdout", "--fonts", help="holdout (hands the recognizer never trained on) or train."),
     damage: str = typer.Option("mixed", "--damage", help="none, light or mixed (skew, rotation, blur, noise, shuffled pages...)."),
     as_json: bool = typer.Option(False, "--json", help="Print the list of envelopes as one JSON document."),
+    generator: str = typer.Option("ours", "--generator", help="ours (samples.generate) or other (samples.othergen: other drawing code, its own damage; --stack, --fonts and --damage do not apply)."),
 ) -> None:
     """Seeded sample envelopes, handwritten (holdout hands) and prefilled, as a mailroom scans them."""
+    from bench.scan import GENERATORS
     from samples.generate import DAMAGE_LEVELS, FONT_SETS, generate_corpus
+    from samples.othergen import generate_corpus as generate_other
 
+    if generator not in GENERATORS:
+        raise BadArguments(f"--generator {generator!r}: use {' or '.join(GENERATORS)}")
+    if generator == "other" and stack:
+        raise BadArguments("--stack is for --generator ours; the other generator writes one folder per envelope")
     if fonts not in FONT_SETS:
         raise BadArguments(f"--fonts {fonts!r}: use {' or '.join(FONT_SETS)}")
     if damage not in DAMAGE_LEVELS:
         raise BadArguments(f"--damage {damage!r}: use {', '.join(DAMAGE_LEVELS)}")
     with _progress_bar("generating") as bar:
         task = bar.add_task("", total=count)
-        samples = generate_corpus(out, count=count, seed=seed, stack=stack, fonts=fonts, damage=damage,
-                                  progress=lambda done, total, what: bar.update(task, completed=done, description=what))
+        progress = lambda done, total, what: bar.update(task, completed=done, description=what)  # noqa: E731
+        if generator == "other":
+            samples = generate_other(out, count=count, seed=seed, progress=progress)
+        else:
+            samples = generate_corpus(out, count=count, seed=seed, stack=stack, fonts=fonts, damage=damage, progress=progress)
     listing = [{"envelope": s.truth["envelope"], "kind": s.truth["kind"], "format": s.truth["format"],
                 "files": [str(f) for f in s.files], "truth": str(s.truth_path), "pages": len(s.truth["pages"])} for s in samples]
     pages = sum(item["pages"] for item in listing)
@@ -626,17 +707,21 @@ def bench_scan(
     registry_url: Optional[str] = typer.Option(None, "--registry", help="Registry to write into; default a fresh SQLite file in the work folder (never the real registry)."),
     workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the generated envelopes and the bench registry here; default a temporary folder, removed afterwards."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document (the tables go to stderr)."),
+    generator: str = typer.Option("ours", "--generator", help="ours (samples.generate) or other (samples.othergen: independent drawing and scanning code)."),
 ) -> None:
     """Accuracy, automation, undetected errors and speed on generated envelopes with known truth."""
     import tempfile
 
-    from samples.bench import run_scan_bench
+    from bench.scan import GENERATORS, run_scan_bench
+
+    if generator not in GENERATORS:
+        raise BadArguments(f"--generator {generator!r}: use {' or '.join(GENERATORS)}")
 
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp:
         folder = workdir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
         url = registry_url or f"sqlite:///{(folder / 'bench-registry.db').resolve()}"
-        report = run_scan_bench(count=count, seed=seed, db_url=url, data_dir=folder / "data", workdir=folder)
+        report = run_scan_bench(count=count, seed=seed, db_url=url, data_dir=folder / "data", workdir=folder, generator=generator)
     _emit(report, as_json, f"{report['pages']} pages, {report['pages_per_minute']} pages/min, field accuracy "
           f"{report['field_accuracy']}, automation {report['automation_rate']}, undetected errors {report['undetected_error_rate']}")
 
@@ -659,7 +744,7 @@ def bench_load(
     as_json: bool = typer.Option(False, "--json", help="Print the report as one JSON document instead of the table."),
 ) -> None:
     """Online submissions through the API while a stack is scanned into the same registry: none lost, none duplicated, latency, pages/min."""
-    from station.loadbench import print_report, run_load_bench
+    from bench.load import print_report, run_load_bench
 
     report = run_load_bench(clients=clients, submissions=submissions, workers=workers, db=db, stack_envelopes=stack_envelopes,
                             seed=seed, time_limit_s=time_limit, say=lambda line: typer.echo(line, err=True))
@@ -673,11 +758,28 @@ def _in_throwaway_registry(db: str, doing: str, run) -> dict:
     """`run(url, folder)`'s report, on an empty registry chosen by --db and removed afterwards."""
     import tempfile
 
-    from registry.bench import bench_registry
+    from bench.ranking import bench_registry
 
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp, bench_registry(db, Path(tmp)) as (url, chosen):
         typer.echo(f"{chosen}; {doing}", err=True)
         return {**run(url, Path(tmp)), "database_choice": chosen}
+
+
+@bench_app.command("watch")
+def bench_watch_command(
+    stack_envelopes: int = typer.Option(5, "--stack-envelopes", min=1, max=50, help="Envelopes in the stack dropped as one file (about 8 pages each)."),
+    seed: int = typer.Option(1, "--seed", help="Seed of the generated envelopes."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """The consume folder with warm models: a stack's pages/min and one envelope from file to registered, letter written (targets 600/min, 2 s)."""
+    from bench.watch import bench_watch
+
+    typer.echo("generating the envelopes (not timed), then dropping them into a watched folder...", err=True)
+    r = bench_watch(stack_envelopes=stack_envelopes, seed=seed)
+    _emit(r, as_json, f"stack: {r['stack']['pages']} pages, {r['stack']['envelopes']} envelopes in {r['stack']['seconds']} s = "
+          f"{r['stack']['pages_per_min']} pages/min (target {r['stack']['target_pages_per_min']}); one envelope of "
+          f"{r['envelope']['pages']} pages: {r['envelope']['seconds']} s to registered, letter written {r['envelope']['letter_written']} "
+          f"(target {r['envelope']['target_s']} s); load average {r['load_average']} on {r['cpus']} cpus")
 
 
 @bench_app.command("queue")
@@ -687,7 +789,7 @@ def bench_queue_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
 ) -> None:
     """Rank and list the queue of COUNT applications: what staff run on intake day (target: 5 s at a million)."""
-    from registry.bench import bench_queue
+    from bench.ranking import bench_queue
 
     report = _in_throwaway_registry(db, f"filling {count:,} applications (not timed)...",
                                     lambda url, folder: bench_queue(url, count, data_dir=folder / "data"))
@@ -705,7 +807,7 @@ def bench_api_command(
     as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
 ) -> None:
     """Online intake through the API: submissions/s, latency p50/p99, none lost or duplicated (target: 500/s)."""
-    from station.bench import bench_api
+    from bench.station import bench_api
 
     report = _in_throwaway_registry(db, f"{submissions or clients} submissions from {clients} clients...",
                                     lambda url, folder: bench_api(clients, submissions, workers=workers, db_url=url))
@@ -713,6 +815,24 @@ def bench_api_command(
           f"{report['latency']['p50_ms']} ms / p99 {report['latency']['p99_ms']} ms, lost {report['lost']}, duplicated "
           f"{report['duplicated']}; server CPU {report['server_cpu_ms_per_submission']} ms per submission "
           f"(load average {report['load_average_1min']} on {report['cpus']} cpus)")
+
+
+@bench_app.command("public")
+def bench_public_command(
+    clients: int = typer.Option(500, "--clients", min=1, max=5000, help="Concurrent connections posting the on-screen form."),
+    requests: Optional[int] = typer.Option(None, "--requests", min=1, max=100_000, help="Forms posted in all (default: one per client)."),
+    workers: int = WORKERS_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as one JSON document."),
+) -> None:
+    """The candidates' pages under a rush: prefilled PDFs per second, latency p50/p99, how many were told "busy, try again"."""
+    from bench.public_pages import bench_public
+
+    typer.echo(f"{requests or clients} forms from {clients} clients to `csq serve --public` ({workers} workers)...", err=True)
+    r = bench_public(clients, requests, workers=workers)
+    _emit(r, as_json, f"{r['pdfs']} PDFs in {r['elapsed_s']} s: {r['pdfs_per_s']} PDFs/s, latency p50 {r['pdf_latency']['p50_ms']} ms / "
+          f"p99 {r['pdf_latency']['p99_ms']} ms; {r['busy']} told busy (p99 {r['busy_latency']['p99_ms']} ms, Retry-After "
+          f"{r['busy_retry_after_s']}); failures {r['failures'] or 'none'}; server CPU {r['server_cpu_s_per_pdf']} s per PDF "
+          f"(load average {r['load_average']})")
 
 
 # ---- stations, workers, audit (issue 6)
@@ -835,19 +955,45 @@ def audit_verify(
 # ------------------------------------------------------------------------------- main
 
 
+# typer >= 0.22 carries its own copy of click: its exceptions are not the installed click's. Both
+# are caught, so the guard below holds whichever typer pip chose.
+_EXIT = (typer.Exit, click.exceptions.Exit)
+_ABORT = (typer.Abort, click.exceptions.Abort)
+_CLICK_ERROR = (getattr(typer, "TyperException", click.exceptions.ClickException), click.exceptions.ClickException)
+
+
+def usage_error_line(exc: Exception) -> str:
+    """A usage mistake (unknown option or command, missing or bad argument) as one line: what was
+    wrong, the option meant where one is close, and the command's usage line."""
+    meant = sorted(getattr(exc, "possibilities", None) or ())
+    message = (exc.message if meant else exc.format_message()).strip().rstrip(".")
+    if meant:  # click's close matches (difflib) to the mistyped option
+        message += f"; did you mean {' or '.join(meant)}?"
+    ctx = getattr(exc, "ctx", None)
+    if ctx is None:
+        return f"csq: error: {message}"
+    usage = " ".join(ctx.get_usage().split())  # "Usage: csq registry queue [OPTIONS]", on one line
+    return f"csq: error: {message} ({usage}; '{ctx.command_path} --help' tells more)"
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the command, turn every known error into one line and its exit code."""
     verbose = "--verbose" in (argv if argv is not None else sys.argv[1:])
     try:
-        code = app(args=argv, standalone_mode=False)
-    except click.exceptions.Exit as exc:
+        code = app(args=argv, prog_name="csq", standalone_mode=False)
+    except _EXIT as exc:
         code = exc.exit_code
-    except click.exceptions.Abort:
+    except _ABORT:
         sys.stderr.write("csq: interrupted\n")
         code = 130
-    except click.exceptions.ClickException as exc:
-        exc.show()
-        code = exc.exit_code
+    except _CLICK_ERROR as exc:
+        code = getattr(exc, "exit_code", int(ExitCode.bad_args))
+        if type(exc).__name__ == "NoArgsIsHelpError":  # `csq scan` alone: the help is the answer
+            sys.stderr.write(exc.format_message().rstrip() + "\n")
+        elif code == ExitCode.bad_args:  # click's UsageError and its kin: NoSuchOption, BadParameter, ...
+            sys.stderr.write(usage_error_line(exc) + "\n")
+        else:
+            sys.stderr.write(f"csq: error: {exc.format_message()}\n")
     except CsqError as exc:
         if verbose:
             raise

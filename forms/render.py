@@ -64,6 +64,11 @@ def _page_code(form: FormSpec, index: int, **extra) -> str:
 
 def blank_pdf(out: Path, *, lang: str = "fr", version: str = CURRENT_VERSION) -> Path:
     """The application form, blank, to print and fill by hand."""
+    return _write(out, blank_pdf_bytes(lang=lang, version=version))
+
+
+def blank_pdf_bytes(*, lang: str = "fr", version: str = CURRENT_VERSION) -> bytes:
+    """The blank form's PDF itself (the candidates' page serves it without a file)."""
     _check_lang(lang)
     form = load_form(FORM_ID, version)
     buf = io.BytesIO()
@@ -72,7 +77,7 @@ def blank_pdf(out: Path, *, lang: str = "fr", version: str = CURRENT_VERSION) ->
         draw.draw_page(c, form, page, lang, _page_code(form, page.index))
         c.showPage()
     c.save()
-    return _write(out, buf.getvalue())
+    return buf.getvalue()
 
 
 def prefill_pdf(doc: dict, out: Path, *, lang: str = "fr", version: str = CURRENT_VERSION, source: str | Path | None = None) -> Path:
@@ -81,6 +86,12 @@ def prefill_pdf(doc: dict, out: Path, *, lang: str = "fr", version: str = CURREN
     `source` names the data document in error messages. The signature box is left empty for
     the candidate to sign; `declaration_signed` travels in the data codes as given.
     """
+    return _write(out, prefill_pdf_bytes(doc, lang=lang, version=version, source=source))
+
+
+def prefill_pdf_bytes(doc: dict, *, lang: str = "fr", version: str = CURRENT_VERSION, source: str | Path | None = None) -> bytes:
+    """The prefilled form's PDF itself (the candidates' page sends it without storing it):
+    InvalidData with every problem when the document does not pass the validator."""
     _check_lang(lang)
     form = load_form(FORM_ID, version)
     normalized = normalize_document(doc, form)
@@ -109,7 +120,7 @@ def prefill_pdf(doc: dict, out: Path, *, lang: str = "fr", version: str = CURREN
         draw.draw_data_codes(c, placed)
         c.showPage()
     c.save()
-    return _write(out, buf.getvalue())
+    return buf.getvalue()
 
 
 def separator_pdf(

@@ -4,7 +4,7 @@ An application with an empty required field is `incomplete`, out of the queue: t
 loses their place. A machine reading of "nothing there" (a light pen, a box circled rather than
 ticked, a page blank or missing) must not decide that. So:
 
-- `flag_machine_empty` (called by `Registry._settle`, before the review state is derived): every
+- `flag_machine_empty` (called by `settle.settle`, before the review state is derived): every
   required field whose value is empty and was read by the machine from paper (source ocr or omr)
   and is not already waiting for a person is sent to one (reason `empty_required`). The reader
   does so itself (scan.judge); this holds for readings made by any other code too. Data the

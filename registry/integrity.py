@@ -1,6 +1,6 @@
 """`csq registry check`: does what the registry keeps still hold together?
 
-Intake is crash-safe by construction (registry/service.py `register_mail`): an envelope's rows
+Intake is crash-safe by construction (registry/intake.py `register_mail`): an envelope's rows
 are one transaction, and its page images are written before it, by content (images/ab/cd/
 <sha256>.png), so an intake cut short leaves at most image files that no row names yet, and
 running the intake again finds them in place and uses them (no second copy). This check

@@ -84,9 +84,9 @@ class Application(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     file_no: Mapped[str] = mapped_column(String(16), unique=True)
     channel: Mapped[str] = mapped_column(String(8))
-    # The status derived from the columns below (service.py `_stored_status`), except the
+    # The status derived from the columns below (records.py `stored_status`), except the
     # ranking's verdict: a complete application in the queue reads "ranked" or "beyond_cap"
-    # through its queue_places row (service.py `status_column`).
+    # through its queue_places row (records.py `status_column`).
     status: Mapped[str] = mapped_column(String(16))  # indexed with the id (ix_applications_status)
     # What the machine and staff concluded about the content alone.
     review_state: Mapped[str] = mapped_column(String(16))

@@ -1,8 +1,9 @@
-"""The online channel at a portal's rush hour: many submissions, one transaction.
+"""The online channel: one submission at a time, or many in one transaction at rush hour.
 
-`Registry.submit_online` registers one application per transaction, letter included: right
-for `csq online submit`, but a portal's import job on deadline day sends hundreds a second.
-Here the API's submissions that arrive together are registered together ("group commit"):
+`submit()` (`Registry.submit_online`) registers one application per transaction, letter
+included: right for `csq online submit`, but a portal's import job on deadline day sends
+hundreds a second. The API's submissions that arrive together are registered together
+("group commit"):
 
 - `prepare()` validates one document (the same validator and normalization as
   `submit_online`) into a frozen `OnlineSubmission`, before it waits for a transaction: a
@@ -32,7 +33,11 @@ from sqlalchemy import exc as sa_exc
 from errors import ConflictError, CsqError, DatabaseError, InvalidData
 from registry.models import applications, audit_events, field_values, idempotency_keys
 from registry.priority import PriorityDate, as_utc, draw_key, online_priority, person_key
-from registry.service import ONLINE_ACTOR, Registry, _encode, _now
+from registry import acknowledgments
+from registry.intake import allocate_file_nos, intake_result
+from registry.people import lock_person
+from registry.records import ONLINE_ACTOR, RegistryParts, encode, now, stored_status
+from registry.settle import settle
 from scan.model import IntakeResult
 from templates.spec import load_form
 from templates.validation import normalize_document, validate
@@ -52,11 +57,11 @@ class OnlineSubmission:
 
     @property
     def person(self) -> str | None:
-        """Passport number and birth date, as `_settle` keys a person (None if either is missing)."""
-        return person_key(_encode(self.values.get("passport_number")), _encode(self.values.get("birth_date")))
+        """Passport number and birth date, as `settle` keys a person (None if either is missing)."""
+        return person_key(encode(self.values.get("passport_number")), encode(self.values.get("birth_date")))
 
 
-def prepare(registry: Registry, doc: dict, *, submitted_at: datetime | None = None,
+def prepare(registry: RegistryParts, doc: dict, *, submitted_at: datetime | None = None,
             idempotency_key: str | None = None) -> OnlineSubmission:
     """Validate one document as `submit_online` does; InvalidData lists its problems."""
     form = load_form()
@@ -66,10 +71,26 @@ def prepare(registry: Registry, doc: dict, *, submitted_at: datetime | None = No
     if problems:
         shown = "; ".join(str(p) for p in problems[:3]) + ("; …" if len(problems) > 3 else "")
         raise InvalidData(f"the application has {len(problems)} problem(s), nothing registered: {shown}", problems)
-    moment = as_utc(submitted_at or _now(), registry.policy)
+    moment = as_utc(submitted_at or now(), registry.policy)
     digest = hashlib.sha256(json.dumps(normalized, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
     return OnlineSubmission(values=normalized["fields"], submitted_at=moment, priority=online_priority(moment, registry.policy),
                             digest=digest, idempotency_key=idempotency_key)
+
+
+def submit(registry: RegistryParts, doc: dict, *, submitted_at: datetime | None = None,
+           idempotency_key: str | None = None, by: str = ONLINE_ACTOR) -> IntakeResult:
+    """An application from the online portal: validated in full, then registered as
+    complete (fields final: source "online", confidence 1), its letter written. A naive
+    `submitted_at` is Montreal time. The same `idempotency_key` again returns the first
+    application (`created=False`); with a different document it is a ConflictError.
+    The API registers many at once (`register_batch`); this is the same, one."""
+    submission = prepare(registry, doc, submitted_at=submitted_at, idempotency_key=idempotency_key)
+    outcome = register_batch(registry, [submission], by=by)[0]
+    if outcome.error is not None:
+        raise outcome.error
+    if outcome.written:
+        acknowledgments.try_letter(registry, outcome.result.file_no)
+    return outcome.result
 
 
 @dataclass(frozen=True)
@@ -81,7 +102,7 @@ class BatchOutcome:
     written: bool = False  # a new registration (its letter is still to write)
 
 
-def register_batch(registry: Registry, batch: list[OnlineSubmission], *, by: str = ONLINE_ACTOR) -> list[BatchOutcome]:
+def register_batch(registry: RegistryParts, batch: list[OnlineSubmission], *, by: str = ONLINE_ACTOR) -> list[BatchOutcome]:
     """Register `batch` in one transaction; one outcome per submission, in order.
 
     If another process commits one of the batch's idempotency keys meanwhile, the
@@ -97,7 +118,7 @@ def register_batch(registry: Registry, batch: list[OnlineSubmission], *, by: str
     return [_register_alone(registry, submission, by) for submission in batch]
 
 
-def _register_alone(registry: Registry, submission: OnlineSubmission, by: str) -> BatchOutcome:
+def _register_alone(registry: RegistryParts, submission: OnlineSubmission, by: str) -> BatchOutcome:
     try:
         return _register(registry, [submission], by)[0]
     except sa_exc.IntegrityError:
@@ -109,7 +130,7 @@ def _register_alone(registry: Registry, submission: OnlineSubmission, by: str) -
                             f"({registry.db.explain(exc)}); nothing of it was kept: send it again") from exc
 
 
-def _register(registry: Registry, batch: list[OnlineSubmission], by: str) -> list[BatchOutcome]:
+def _register(registry: RegistryParts, batch: list[OnlineSubmission], by: str) -> list[BatchOutcome]:
     form = load_form()
     outcomes: list[BatchOutcome | None] = [None] * len(batch)
     replays: dict[int, str] = {}  # index -> file number registered before (same key)
@@ -143,7 +164,7 @@ def _register(registry: Registry, batch: list[OnlineSubmission], by: str) -> lis
             for i, (file_no, status) in zip(run, _insert(registry, conn, form, [batch[i] for i in run], by)):
                 outcomes[i] = BatchOutcome(IntakeResult(file_no=file_no, status=status, pages=0, created=True), written=True)
         for i, file_no in replays.items():
-            outcomes[i] = BatchOutcome(registry._intake_result(conn, file_no, created=False))
+            outcomes[i] = BatchOutcome(intake_result(registry, conn, file_no, created=False))
     for i, j in same_as.items():
         first = outcomes[j].result
         outcomes[i] = BatchOutcome(IntakeResult(file_no=first.file_no, status=first.status, pages=first.pages, created=False))
@@ -180,20 +201,20 @@ def _key_conflict(key: str, file_no: str) -> ConflictError:
     return ConflictError(f"idempotency key {key!r} was used for another document (file {file_no}): use a new key for a new application")
 
 
-def _insert(registry: Registry, conn: Connection, form, batch: list[OnlineSubmission], by: str) -> list[tuple[str, str]]:
+def _insert(registry: RegistryParts, conn: Connection, form, batch: list[OnlineSubmission], by: str) -> list[tuple[str, str]]:
     """Insert the batch's applications, fields, keys and events; settle them. Returns
     (file number, stored status) per submission, in order."""
     policy = registry.policy
-    now = _now()
+    moment = now()
     by_year: dict[int, list[int]] = defaultdict(list)
     for n, s in enumerate(batch):
         by_year[s.priority.day.year].append(n)
     file_nos: list[str] = [""] * len(batch)
     for year, members in sorted(by_year.items()):
-        for n, file_no in zip(members, registry._allocate_file_nos(conn, year, CHANNEL, len(members))):
+        for n, file_no in zip(members, allocate_file_nos(registry, conn, year, CHANNEL, len(members))):
             file_nos[n] = file_no
     # A validated online document is complete: no field in doubt, no rule broken (the
-    # review state `_settle` would compute), and its person key is known at once.
+    # review state `settle` would compute), and its person key is known at once.
     keys = [s.person for s in batch]
     ids = conn.execute(applications.insert().returning(applications.c.id, sort_by_parameter_order=True), [
         dict(file_no=file_no, channel=CHANNEL, status="received", review_state="complete",
@@ -201,38 +222,38 @@ def _insert(registry: Registry, conn: Connection, form, batch: list[OnlineSubmis
              received_date=s.priority.day, submitted_at=s.submitted_at,
              own_priority_date=s.priority.day, priority_date=s.priority.day, priority_rule=s.priority.rule,
              draw_key=draw_key(policy.draw_seed, file_no), form_id=form.form_id, form_version=form.version,
-             person_key=key, registered_at=now, registered_by=by, updated_at=now, problems="")
+             person_key=key, registered_at=moment, registered_by=by, updated_at=moment, problems="")
         for s, file_no, key in zip(batch, file_nos, keys)
     ]).scalars().all()
     _insert_field_rows(conn, [
-        (app_id, f.name, _encode(s.values.get(f.name)))
+        (app_id, f.name, encode(s.values.get(f.name)))
         for s, app_id in zip(batch, ids)
         for f in form.fields
-    ], now, by)
-    keyed = [{"key": s.idempotency_key, "application_id": app_id, "request_sha256": s.digest, "created_at": now}
+    ], moment, by)
+    keyed = [{"key": s.idempotency_key, "application_id": app_id, "request_sha256": s.digest, "created_at": moment}
              for s, app_id in zip(batch, ids) if s.idempotency_key is not None]
     if keyed:
         conn.execute(idempotency_keys.insert(), keyed)
     conn.execute(audit_events.insert(), [
-        {"at": now, "actor": by, "action": "registered", "file_no": file_no, "field": None, "old": None, "new": CHANNEL,
+        {"at": moment, "actor": by, "action": "registered", "file_no": file_no, "field": None, "old": None, "new": CHANNEL,
          "detail": json.dumps({"submitted_at": s.submitted_at.isoformat(), "priority_date": s.priority.day.isoformat(),
                                "idempotency_key": s.idempotency_key})}
         for s, file_no in zip(batch, file_nos)
     ])
 
     # Someone already known by passport and birth date (or twice in this batch) is settled
-    # the one careful way, `_settle` (duplicates, earliest priority); the rest stand alone.
+    # the one careful way, `settle` (duplicates, earliest priority); the rest stand alone.
     shared = _shared_person_keys(registry, conn, sorted({k for k in keys if k is not None}))
     linked = [app_id for app_id, key in zip(ids, keys) if key in shared]
     alone = [app_id for app_id, key in zip(ids, keys) if key not in shared]
     for app_id in linked:
-        registry._settle(conn, app_id, by, registering=True)
+        settle(registry, conn, app_id, by, registering=True)
     if alone:
-        conn.execute(update(applications).where(applications.c.id.in_(alone)).values(status=registry._stored_status()))
+        conn.execute(update(applications).where(applications.c.id.in_(alone)).values(status=stored_status(registry.policy)))
     stored = dict(conn.execute(select(applications.c.id, applications.c.status).where(applications.c.id.in_(ids))).all())
     if alone:
         conn.execute(audit_events.insert(), [
-            {"at": now, "actor": by, "action": "status", "file_no": file_no, "field": "status", "old": None,
+            {"at": moment, "actor": by, "action": "status", "file_no": file_no, "field": "status", "old": None,
              "new": stored[app_id], "detail": "review state complete"}
             for app_id, file_no, key in zip(ids, file_nos, keys) if key not in shared
         ])
@@ -264,12 +285,12 @@ def _insert_field_rows(conn: Connection, rows: list[tuple[int, str, str | None]]
     conn.exec_driver_sql(statement, list(full))
 
 
-def _shared_person_keys(registry: Registry, conn: Connection, keys: list[str]) -> set[str]:
+def _shared_person_keys(registry: RegistryParts, conn: Connection, keys: list[str]) -> set[str]:
     """The keys held by more than one application (the batch's own rows included)."""
     if not keys:
         return set()
     for key in keys:  # as `_resolve_person` does, in one order: no deadlock
-        registry._lock_person(conn, key)
+        lock_person(registry, conn, key)
     counted = conn.execute(
         select(applications.c.person_key).where(applications.c.person_key.in_(keys))
         .group_by(applications.c.person_key).having(func.count() > 1)

@@ -184,7 +184,7 @@ T = TypeVar("T", bound=Placed)
 
 def priority_order(items: Iterable[T]) -> list[T]:
     """Earliest priority date first; equal dates by draw key (file number only to be total).
-    The database sorts with the same key (service.py `_ORDER`); a test holds them together."""
+    The database sorts with the same key (ranking.py `ORDER`); a test holds them together."""
     return sorted(items, key=lambda p: (p.priority_date, p.draw_key, p.file_no))
 
 

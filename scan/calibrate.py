@@ -2,6 +2,7 @@
 
     python -m scan.calibrate --corpus DIR [--corpus DIR2]  # corpora of samples.generate (truth.json per envelope)
     python -m scan.calibrate --generate 60 --seed 11       # generate one first (held-out hands, mixed damage)
+    python -m scan.calibrate --generate 60 --seed 11 --generator other  # ... by samples.othergen's other drawing code
 
 Reads every envelope (the page results are cached beside the corpus, so refitting costs
 seconds), judges every field, compares it with the truth, and prints:
@@ -63,7 +64,7 @@ def read_corpus(corpus: Path, *, workers: int | None = None, refresh: bool = Fal
 
 def field_records(envelopes: list[Envelope], *, today: date | None = None) -> list[dict]:
     """One row per field of every envelope: truth, reading, confidence, verdict."""
-    from samples.bench import score_fields
+    from bench.scan import score_fields
     from scan.pipeline import assemble
 
     rows = []
@@ -301,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, action="append", help="a corpus folder made by samples.generate (repeat to pool several)")
     parser.add_argument("--generate", type=int, default=0, help="generate this many envelopes first (into --corpus)")
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--generator", choices=("ours", "other"), default="ours",
+                        help="with --generate: samples.generate (ours) or samples.othergen (other drawing code)")
     parser.add_argument("--target", type=float, default=0.0025, help="wrong share allowed among final fields")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--refresh", action="store_true", help="read the pages again instead of using the cache")
@@ -308,7 +311,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="the day the rules see as today")
     args = parser.parse_args(argv)
     corpora = args.corpus or [Path(f"calibration-corpus-{args.seed}")]
-    if args.generate:
+    if args.generate and args.generator == "other":
+        from samples.othergen import generate_corpus as generate_other
+
+        generate_other(corpora[0], count=args.generate, seed=args.seed)
+    elif args.generate:
         from samples.generate import generate_corpus
 
         generate_corpus(corpora[0], count=args.generate, seed=args.seed, fonts="holdout", damage="mixed")

@@ -24,7 +24,7 @@ import numpy as np
 import pypdfium2 as pdfium
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from errors import InputFileError
+from errors import InputFileError, UnreadablePage
 from scan import thresholds as t
 
 FILE_TYPES = ("pdf", "tiff", "png", "jpeg")
@@ -145,6 +145,15 @@ def _check_pixels(width: float, height: float, path: Path, index: int) -> None:
         )
 
 
+def _too_small(size: str, path: Path, index: int) -> None:
+    raise UnreadablePage(
+        f"is {size}, smaller than a business card at the lowest scanner resolution (72 dpi): it is not a "
+        "scanned page; scan the sheet again at 200-300 dpi, or leave this file out of the envelope",
+        path=str(path),
+        page=index + 1,
+    )
+
+
 # ------------------------------------------------------------------------------- PDF
 
 
@@ -187,11 +196,13 @@ def _render_pdf_page(pdf: pdfium.PdfDocument, index: int, path: Path) -> PageIma
     try:
         page = pdf[index]
         width_pt, height_pt = page.get_size()
+        if min(width_pt, height_pt) < t.MIN_PAGE_SHORT_SIDE_PX:  # points: the 72-dpi pixels of the rule
+            _too_small(f"{width_pt / 72:.2g}x{height_pt / 72:.2g} inches", path, index)
         _check_pixels(width_pt * dpi / 72, height_pt * dpi / 72, path, index)
         bitmap = page.render(scale=dpi / 72, grayscale=True)
         pixels = np.array(bitmap.to_numpy(), copy=True)
         page.close()
-    except InputFileError:
+    except (InputFileError, UnreadablePage):
         raise
     except Exception as exc:  # pdfium raises bare PdfiumError/ValueError for a damaged page
         raise InputFileError(f"cannot render this PDF page ({exc}): export or scan it again", path=str(path), page=index + 1) from None
@@ -245,6 +256,8 @@ def _image_frame(image: Image.Image, index: int, path: Path) -> PageImage:
         raise
     except Exception as exc:  # Pillow raises OSError, ValueError, struct.error, ... on bad tags or data
         raise InputFileError(f"cannot decode this page ({type(exc).__name__}: {exc}): scan it again", path=str(path), page=index + 1) from None
+    if min(gray.shape) < t.MIN_PAGE_SHORT_SIDE_PX:  # after decoding: a damaged file is told as damaged
+        _too_small(f"{gray.shape[1]}x{gray.shape[0]} pixels", path, index)
     pixels, dpi = _normalised(gray, dpi)
     return PageImage(str(path), index, pixels, dpi)
 

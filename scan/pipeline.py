@@ -476,6 +476,16 @@ def assemble(
     )
 
 
+def read_pages(files: list[Path], *, workers: int | None = None, progress: Progress | None = None,
+               stats: StageTimes | None = None) -> list[PageResult]:
+    """Every page of these files read, in scan order, not yet split or assembled: for a caller
+    that decides from the pages what they are (the mailroom's folder: a stack or one envelope)."""
+    tasks = _tasks(files)
+    if progress is not None:
+        progress(0, len(tasks), "reading")
+    return list(run_pages(tasks, workers=workers, progress=progress, stats=stats))
+
+
 def read_envelope(
     files: list[Path],
     *,
@@ -486,10 +496,7 @@ def read_envelope(
     today: date | None = None,
 ) -> EnvelopeReading:
     """The scanned pages of ONE envelope (any order, orientation, files) as one reading."""
-    tasks = _tasks(files)
-    if progress is not None:
-        progress(0, len(tasks), "reading")
-    results = list(run_pages(tasks, workers=workers, progress=progress, stats=stats))
+    results = read_pages(files, workers=workers, progress=progress, stats=stats)
     return assemble(results, envelope_image=envelope_image, today=today)
 
 

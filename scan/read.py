@@ -17,7 +17,6 @@ and recognises; scan/judge.py decides what the value is and whether a person mus
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -25,6 +24,7 @@ import numpy as np
 from scan import thresholds as t
 from scan.align import box_to_px
 from scan.engines import CellRecognizer, CharGuess, LineReading, OcrEngine
+from scan.typed_glyphs import glyph_match
 from templates.spec import Box, FieldSpec, PageSpec
 
 
@@ -601,43 +601,6 @@ def read_signature(image: np.ndarray, page: PageSpec, f: FieldSpec) -> RawField:
 
 
 # ------------------------------------------------------------------------------ prefilled
-
-
-@lru_cache(maxsize=512)
-def _typed_glyph(char: str) -> np.ndarray | None:
-    """The letter as forms/ types it (its monospaced font, size) at 200 dpi, softened like a scan,
-    cut to its ink plus a margin; None if that font is not installed (the check is then skipped)."""
-    from PIL import Image, ImageDraw, ImageFont
-
-    from forms.draw import TYPED_FONT_FILE, TYPED_FONT_SIZE
-
-    if not TYPED_FONT_FILE.exists():
-        return None
-    size = TYPED_FONT_SIZE * t.WORKING_DPI / 72
-    font = ImageFont.truetype(str(TYPED_FONT_FILE), round(size))
-    canvas = Image.new("L", (round(size * 2), round(size * 2)), 255)
-    ImageDraw.Draw(canvas).text((size / 2, size / 2), char, font=font, fill=0)
-    glyph = np.asarray(canvas)
-    ys, xs = np.nonzero(glyph < 128)
-    if ys.size == 0:
-        return None
-    m = t.GLYPH_MARGIN_PX
-    glyph = glyph[max(0, ys.min() - m) : ys.max() + m + 1, max(0, xs.min() - m) : xs.max() + m + 1]
-    return cv2.GaussianBlur(glyph, (0, 0), t.GLYPH_BLUR_SIGMA)
-
-
-def glyph_match(interior: np.ndarray, char: str) -> float:
-    """Best normalised correlation of the typed `char` anywhere in the cell interior (1 = same)."""
-    glyph = _typed_glyph(char)
-    if glyph is None:
-        return 1.0
-    gh, gw = glyph.shape
-    pad_y, pad_x = max(0, gh - interior.shape[0] + 2), max(0, gw - interior.shape[1] + 2)
-    paper = int(_paper_level(interior))
-    area = cv2.copyMakeBorder(interior, pad_y, pad_y, pad_x, pad_x, cv2.BORDER_CONSTANT, value=paper)
-    if area.std() < 1:
-        return 0.0
-    return float(cv2.matchTemplate(area, glyph, cv2.TM_CCOEFF_NORMED).max())
 
 
 def typed_text(value, f: FieldSpec) -> str:

@@ -13,6 +13,11 @@ RESAMPLE_TOLERANCE = 1.1  # a 210 dpi page is not worth resampling
 MAX_PAGE_PIXELS = 200_000_000  # a letter page at 1200 dpi is 135 Mpx; above this is a bomb or a bad tag
 ASSUMED_PAGE_LONG_SIDE_IN = 11.0  # no usable dpi tag: assume letter (A4 is 6 % longer: alignment absorbs it)
 PLAUSIBLE_LONG_SIDE_IN = (4.0, 18.0)  # a tagged dpi giving a page outside this is ignored
+# The smallest picture that can still be a scanned page: a business card's short side (2 in) at
+# 72 dpi, the lowest resolution any scanner or phone writes, is 144 px; a letter page's short side
+# at 72 dpi is 612 px. Below this no resolution makes it a sheet of paper (a 40x60 icon, a thumbnail).
+# PDF pages are measured in points, 1/72 in, so the same 144 is a 2-inch side there.
+MIN_PAGE_SHORT_SIDE_PX = 144
 PNG_COMPRESSION = 1  # zlib level for stored page images (with the RLE strategy: on a noisy grey scan
 # 12 % faster and 15 % smaller than level 1's default strategy, 3x faster than level 6)
 SUPPORTING_MAX_DPI = 200  # pages kept as pictures (supporting documents) are stored at most at this
@@ -81,8 +86,11 @@ TICK_AROUND_MIN = 0.03  # ink share of that ring, around a box read empty, from 
 TICK_FILLED_CLEAN_OUTSIDE = 0.01  # a lone blacked-in box is taken as the answer, final, only this clean around
 SIGNATURE_INSET_PX = 4
 GLYPH_MARGIN_PX = 3  # white kept around a typed letter used as a template
-GLYPH_BLUR_SIGMA = 0.8  # the template softened like a 200 dpi scan
-GLYPH_MIN_MATCH = 0.85  # CALIBRATED: typed cells match their own letter at >= 0.91 (724 cells, damaged scans), another letter at a median 0.63
+GLYPH_BLUR_SIGMA = 1.0  # cell and template softened alike: a grey and a bilevel scan of a letter then agree
+GLYPH_SUPERSAMPLE = 8  # templates drawn this much larger (no hinting), then averaged down
+GLYPH_PHASES = 2  # sub-pixel offsets per axis (half a pixel): 4 templates a letter
+GLYPH_MIN_MATCH = 0.85  # CALIBRATED (scan/typed_glyphs.py, 2026-12-04): typed cells match their own letter at >= 0.96 (median 0.98-0.99;
+# 150/200/300 dpi, grey and bilevel, damaged scans; 0.91 at 150 dpi binarized at 80), letters written over at 0.37-0.76
 ABOVE_BAND = (0.12, 0.85)  # band above a cell searched for a corrected letter, in cell heights
 ABOVE_MIN_INK_SHARE = 0.04  # CALIBRATED: handwriting share of that band (printed label excluded) ...
 ABOVE_MIN_EXTENT = 0.4  # ... spanning this share of its height: 8/8 corrections of the corpus found, 11 of

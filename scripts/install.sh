@@ -36,4 +36,12 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e ".[dev]"
   touch "$stamp"
 fi
+# axe-core (npm) checks the pages' accessibility in the browser tests; pinned by package-lock.json.
+if [ ! -f node_modules/axe-core/axe.min.js ] || [ package-lock.json -nt node_modules/axe-core/axe.min.js ]; then
+  if command -v npm >/dev/null; then
+    npm ci --no-audit --no-fund --loglevel=error >/dev/null && touch node_modules/axe-core/axe.min.js
+  else
+    echo "npm is missing: the accessibility checks of the browser tests will fail (apt-get install npm)" >&2
+  fi
+fi
 echo "csq-intake installed: $(.venv/bin/csq --help >/dev/null && echo ok)" >&2

@@ -20,7 +20,7 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from errors import CsqError
 from registry import review_claims
-from station import api, auth, http_errors, limits, pages
+from station import api, auth, http_errors, limits, mailroom_page, pages, public
 from station.images import PageImages
 from station.online_intake import SubmissionBatcher
 from templates.spec import load_form
@@ -72,12 +72,16 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-def create_app(db_url: str, data_dir: Path) -> FastAPI:
+def create_app(db_url: str, data_dir: Path, *, public_only: bool = False) -> FastAPI:
+    """The station. `public_only`: the candidates' pages alone (no staff route, no image, no
+    API), for a host open to the Internet while the review station stays inside."""
     from registry.service import Registry
 
     data_dir = Path(data_dir)
     load_form()  # the template parsed once, now, rather than inside the first request
     registry = Registry.open(db_url, data_dir)
+    if public_only:
+        return _public_app(registry)
     review_claims.ensure_schema(registry.db)
     images = PageImages(data_dir)
     station = Station(registry=registry, images=images, templates=make_environment(), desk=ReviewDesk(registry, images),
@@ -97,10 +101,13 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     app = FastAPI(title="csq-intake station", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url="/api/openapi.json")
     app.state.station = station
+    app.state.templates = station.templates
     http_errors.install(app)
     app.add_route("/api/applications", api.submit_application, methods=["POST"])
     app.include_router(api.router)
     app.include_router(pages.router)
+    app.include_router(mailroom_page.router)
+    public.install(app, registry, station.templates)
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.add_middleware(
         SessionMiddleware,
@@ -115,8 +122,29 @@ def create_app(db_url: str, data_dir: Path) -> FastAPI:
     return app
 
 
+def _public_app(registry) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        registry.close()
+
+    app = FastAPI(title="csq-intake: candidates' pages", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
+    http_errors.install(app)
+    public.install(app, registry, make_environment())
+    app.add_api_route("/healthz", pages.health)
+    app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory station.app:app_from_env [--workers N]`: the registry and data
     folder from CSQ_DATABASE_URL and CSQ_DATA_DIR, as `csq` reads them."""
     return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
                       Path(os.environ.get("CSQ_DATA_DIR", "csq-data")))
+
+
+def public_app_from_env() -> FastAPI:
+    """The candidates' pages alone (`csq serve --public`), for `uvicorn --factory`."""
+    return create_app(os.environ.get("CSQ_DATABASE_URL", "sqlite:///csq-data/registry.db"),
+                      Path(os.environ.get("CSQ_DATA_DIR", "csq-data")), public_only=True)

@@ -93,7 +93,7 @@ def respond(request: Request, status: int, message: str, *, problems: list[dict]
         if extra:
             body.update(extra)
         return JSONResponse(body, status_code=status, headers=headers)
-    env = request.app.state.station.templates
+    env = request.app.state.templates
     response = render(env, request, "error.html", status_code=status, status=status, heading=HEADINGS.get(status, str(status)),
                       message=message, problems=problems or [], back_url=request.headers.get("referer"))
     for k, v in (headers or {}).items():

@@ -1,6 +1,6 @@
 """Every threshold and magic number of the review station and the online API, in one place.
 
-Change them here, never inline: the tests and station/bench.py read the same names.
+Change them here, never inline: the tests and bench/station.py read the same names.
 """
 
 from __future__ import annotations
@@ -85,9 +85,22 @@ QUEUE_PAGE_SIZE = 50
 STATS_MAX_DAYS = 366  # the review statistics page looks back at most this far
 HISTORY_PAGE_SIZE = 200
 
-# --- benchmark targets (station/bench.py) ----------------------------------------------
+# --- benchmark targets (bench/station.py) ----------------------------------------------
 BENCH_REVIEW_PENDING_FIELDS = 10_000
 BENCH_REVIEW_REQUESTS = 200
 BENCH_REVIEW_P99_TARGET_MS = 100.0
 BENCH_API_CLIENTS = 2_000
 BENCH_API_TARGET_PER_S = 500.0
+
+# --- the candidates' pages (station/public.py) -------------------------------------------
+# A prefilled PDF costs 0.1-0.3 s of one core: at most this many are made at once per
+# process (the others wait in line), and a request whose estimated wait exceeds
+# PREFILL_MAX_WAIT_S is answered at once "busy, try again in N s" (503, Retry-After).
+PREFILL_CONCURRENCY = 2
+PREFILL_MAX_WAIT_S = 20.0
+PREFILL_ESTIMATE_S = 0.15  # the first estimate of a PDF's time, before any was made
+# Status look-ups per client address: enough for a few typing slips, too few to walk the
+# registry's file numbers (sequential, with a public check digit) with a guessed birth date.
+STATUS_LOOKUPS_PER_WINDOW = 10
+STATUS_WINDOW_S = 15 * 60
+STATUS_THROTTLE_MAX_KEYS = 100_000

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from station import limits
-from station import testing as T
+import station_fixtures as T
 from station.app import create_app
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")

@@ -1,8 +1,8 @@
-"""samples/bench.py: scoring against truth, and a tiny end-to-end run through scan + registry."""
+"""bench/scan.py: scoring against truth, and a tiny end-to-end run through scan + registry."""
 
 from __future__ import annotations
 
-from samples.bench import machine, score_fields, summarize
+from bench.scan import machine, score_fields, summarize
 from templates.spec import load_form
 
 
@@ -45,7 +45,7 @@ def test_machine_is_described():
 
 
 def test_tiny_end_to_end_bench(tmp_path):
-    from samples.bench import run_scan_bench
+    from bench.scan import run_scan_bench
 
     report = run_scan_bench(count=2, seed=5, db_url=f"sqlite:///{tmp_path / 'bench.db'}", data_dir=tmp_path / "data",
                             workdir=tmp_path, show=False)

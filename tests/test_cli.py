@@ -86,6 +86,44 @@ def test_separator_sheets(tmp_path):
     assert (tmp_path / "sep.pdf").exists()
 
 
+@pytest.mark.parametrize(
+    "args,needles",
+    [
+        (["registry", "queue", "--jsn"], ["--jsn", "did you mean --json?", "Usage: csq registry queue [OPTIONS]"]),
+        (["registry", "nosuch"], ["No such command 'nosuch'", "Usage: csq registry"]),
+        (["forms", "prefill"], ["Missing argument", "Usage: csq forms prefill"]),
+    ],
+)
+def test_a_usage_mistake_is_exit_2_with_the_usage_line_through_main(args, needles):
+    """The `csq` entry point (cli.main), captured by typer's CliRunner: a mistyped option is a
+    usage mistake, not an 'unexpected' crash (exit 15)."""
+    from typer.testing import CliRunner
+
+    with CliRunner().isolation() as (stdout, stderr, _):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main(args)
+        sys.stderr.flush()  # the isolation's text wrapper buffers
+        err = stderr.getvalue().decode()
+    assert exit_.value.code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "unexpected" not in err, err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_a_mistyped_option_of_the_installed_csq_names_the_option_meant(tmp_path):
+    installed = Path(sys.executable).with_name("csq")  # the venv's console script, as a clerk runs it
+    if not installed.exists():
+        pytest.skip(f"{installed} is not installed (make install)")
+    env = {**os.environ, "CSQ_DATA_DIR": str(tmp_path / "csq-data")}
+    env.pop("CSQ_DATABASE_URL", None)
+    proc = subprocess.run([str(installed), "registry", "queue", "--jsn"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert_one_line_error(proc, "--jsn", "--json", "Usage: csq registry queue")
+    assert not proc.stdout and not (tmp_path / "csq-data" / "registry.db").exists()
+
+
 def _commands(group, prefix: str = ""):
     # typer's groups are not click.Group instances: walk anything that has sub-commands
     for name, cmd in group.commands.items():

@@ -187,6 +187,10 @@ def inputs(tmp_path_factory) -> Path:
     w("bomb-just-over.png", bomb_png(15_000, 14_000))  # 210 Mpx: over the 200 Mpx limit, under Pillow's own 2x
     w("bad-crc.png", png_bytes(8, 8, zlib.compress(b"\x00\xff" * 36), crc_ok=False))
     w("bad-tags.tif", tiff_with_bad_tags())
+    Image.new("L", (40, 60), 255).save(d / "icon-40x60.png")  # issue 11: not a page at any resolution
+    Image.new("1", (143, 900), 1).save(d / "strip-143px.tif", compression="group4")
+    w("label-1x1.5in.pdf", raw_pdf([b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+                                    b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 72 108] >>"]))
     w("bomb.tif", tiff_bomb())
     w("text.jpg", b"this is not a picture\n")
     w("picture.gif", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
@@ -284,6 +288,7 @@ def refused(station: Path, code: ExitCode, needles: tuple[str, ...], *args: str,
 # ----------------------------------------------------------------------- refused scans
 
 I = ExitCode.input_file
+U = ExitCode.unreadable_page
 SCAN_REFUSALS = [
     # (case, file, exit code, what the line must say)
     ("empty file", "empty.pdf", I, ("empty.pdf", "empty", "scan it again")),
@@ -301,6 +306,10 @@ SCAN_REFUSALS = [
     ("truncated JPEG", "truncated.jpg", I, ("truncated.jpg", "scan it again")),
     ("text named .jpg", "text.jpg", I, ("text.jpg", "not a PDF, TIFF, PNG or JPEG", "export the scan")),
     ("a GIF", "picture.gif", I, ("picture.gif", "not a PDF, TIFF, PNG or JPEG")),
+    # far too small to be a scanned page (shorter side under a business card's at 72 dpi): unreadable
+    ("a 40x60 px picture", "icon-40x60.png", U, ("icon-40x60.png", "40x60 pixels", "not a scanned page", "scan the sheet again")),
+    ("a TIFF strip 143 px wide", "strip-143px.tif", U, ("strip-143px.tif, page 1", "143x900 pixels", "not a scanned page")),
+    ("a PDF page of 1x1.5 inches", "label-1x1.5in.pdf", U, ("label-1x1.5in.pdf, page 1", "inches", "not a scanned page")),
 ]
 
 
@@ -313,6 +322,11 @@ def test_one_bad_file_refuses_the_whole_envelope(inputs, station):
     """A good page and a truncated file: nothing of the envelope is registered."""
     refused(station, I, ("truncated.pdf", "damaged or truncated"),
             "scan", "ingest", str(inputs / "person-a.pdf"), str(inputs / "truncated.pdf"), "--postmark", "2026-02-20")
+
+
+def test_a_picture_too_small_for_a_page_refuses_the_whole_envelope(inputs, station):
+    refused(station, U, ("icon-40x60.png", "not a scanned page"),
+            "scan", "ingest", str(inputs / "person-a.pdf"), str(inputs / "icon-40x60.png"), "--postmark", "2026-02-17")
 
 
 @pytest.mark.parametrize("case, args, needles", [

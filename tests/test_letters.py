@@ -8,7 +8,7 @@ import pdfplumber
 import pytest
 
 from errors import NotFound
-from registry import letters
+from registry import acknowledgments, letters
 from registry.service import Registry
 from test_registry import POLICY, envelope, person
 
@@ -120,7 +120,7 @@ def test_letter_is_cheap(registry):
 
     result = registry.register_mail(envelope(), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
     with registry.db.read() as conn:
-        content = registry._letter_content(conn, result.file_no)
+        content = acknowledgments.letter_content(registry, conn, result.file_no)
     start = time.perf_counter()
     for _ in range(10):
         letters.render_letter(content)

@@ -310,7 +310,9 @@ def test_failure_half_way_leaves_no_rows(registry, monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("disk pulled out mid-intake")
 
-    monkeypatch.setattr(Registry, "_insert_fields", broken)
+    from registry import intake
+
+    monkeypatch.setattr(intake, "_insert_fields", broken)
     with pytest.raises(RuntimeError):
         registry.register_mail(envelope(), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
     assert row_counts(registry) == before
@@ -859,10 +861,10 @@ def test_supervisor_sets_the_postmark(registry):
 def test_users(registry, monkeypatch):
     from argon2 import PasswordHasher
 
-    from registry import service
+    from registry import staff
 
     # Light argon2 parameters keep the suite fast; the real ones are argon2-cffi's defaults.
-    monkeypatch.setattr(service, "_password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(staff, "_password_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     registry.add_user("rita", "reviewer", "correct horse battery")
     account = registry.verify_user("rita", "correct horse battery")
     assert (account.name, account.role) == ("rita", "reviewer")
@@ -945,7 +947,7 @@ def test_new_rules_apply_to_every_application(db_url, tmp_path):
 
 
 def test_bench_queue_runs(db_url, tmp_path):
-    from registry.bench import bench_queue
+    from bench.ranking import bench_queue
 
     figures = bench_queue(db_url, 600, data_dir=tmp_path / "bench", policy=POLICY)
     assert figures["n"] == 600 and figures["backend"] in db_url

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from errors import InputFileError
+from errors import InputFileError, UnreadablePage
 from scan.load import count_pages, load_page, load_pages, sniff_type
 from test_scan_support import rendered  # noqa: F401  (session fixture)
 
@@ -70,6 +70,18 @@ def test_colour_with_alpha_and_16_bit(tmp_path):
     Image.fromarray(deep).save(tmp_path / "deep.png", dpi=(100, 100))
     (page,) = load_pages(tmp_path / "deep.png")
     assert page.pixels.dtype == np.uint8 and page.pixels.max() > 200
+
+
+def test_a_picture_smaller_than_a_business_card_at_72_dpi_is_no_page(tmp_path):
+    """A business card (2 x 3.5 in) at 72 dpi is 144 x 252 px: still loads (a person looks at it);
+    one pixel narrower, and no resolution makes it a sheet of paper."""
+    Image.new("L", (144, 252), 255).save(tmp_path / "card.png")
+    (page,) = load_pages(tmp_path / "card.png")
+    assert page.pixels.shape == (252, 144)
+    for size in ((143, 252), (252, 143), (40, 60)):
+        Image.new("L", size, 255).save(tmp_path / "small.png")
+        with pytest.raises(UnreadablePage, match=rf"small.png, page 1: is {size[0]}x{size[1]} pixels.*not a scanned page"):
+            list(load_pages(tmp_path / "small.png"))
 
 
 def test_file_that_lies_about_its_extension_loads(rendered, tmp_path):

@@ -1,6 +1,6 @@
 """The review station in process (FastAPI's TestClient): sessions, CSRF, roles, the review
 loop, crops, optimistic locking, claims, postmarks, history. Registry data is built through
-the registry's public API (station/testing.py)."""
+the registry's public API (tests/station_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from PIL import Image
 
 from registry import review_claims
 from station import auth, limits
-from station import testing as T
+import station_fixtures as T
 from station.app import create_app
 from station.images import crop_rect_px
 
@@ -680,14 +680,14 @@ def test_review_statistics_per_person_and_per_field(app, registry):
 def test_review_pace_counts_sittings_not_breaks(registry, monkeypatch):
     from datetime import datetime, timedelta, timezone
 
-    from registry import service
+    from registry import records
 
     files = [T.register_mail_envelope(registry, n, doubtful={"citizenship": "MAROC", "passport_number": f"PC{n:07d}"})
              for n in range(1, 5)]
     t0 = datetime.now(timezone.utc).replace(microsecond=0)
     # Saves 4 s and 6 s apart, then one after a two-hour break: the pace is 5 s, not an hour.
     for file_no, offset in zip(files, (0, 4, 10, 7210)):
-        monkeypatch.setattr(service, "_now", lambda moment=t0 + timedelta(seconds=offset): moment)
+        monkeypatch.setattr(records, "now", lambda moment=t0 + timedelta(seconds=offset): moment)
         registry.review_set(file_no, "citizenship", "MAROC", by="remi", expected_version=field_version(registry, file_no, "citizenship"))
     remi = registry.review_stats(registry.policy.today() - timedelta(days=1))["people"][0]
     assert (remi["saved"], remi["median_seconds_per_field"]) == (4, 5.0)
@@ -712,3 +712,19 @@ def test_a_required_field_read_empty_is_confirmed_empty_by_saving_it_empty(app, 
     app_view = registry.application(file_no)
     assert app_view["status"] == "incomplete" and app_view["fields"]["sex"]["source"] == "manual"
     assert [(e["action"], e["actor"]) for e in app_view["audit"] if e["action"] == "empty_confirmed"] == [("empty_confirmed", "remi")]
+
+
+def test_no_browser_wait_polls_with_eval():
+    """playwright's page.wait_for_function runs its predicate with `eval`, which the station's CSP
+    (`default-src 'self'`) forbids: such a wait errors out whenever its condition is not already
+    true at the first check, i.e. on a loaded machine (issue 11). Waits are locators + expect."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for path in sorted([*root.glob("tests/*.py"), *root.glob("station/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "wait_for_function":
+                found.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not found, f"eval-based waits (use locators and expect): {found}"

@@ -1,5 +1,5 @@
 """The station's benchmark runs end to end on tiny counts (its figures come from
-`python -m station.bench`; here only that it works and checks what it claims)."""
+`python -m bench.station`; here only that it works and checks what it claims)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from registry import bench as registry_bench
-from station import bench, loadbench
-from station import testing as T
+from bench import load as loadbench
+from bench import ranking as registry_bench
+from bench import station as bench
+import station_fixtures as T
 from test_cli import ROOT, assert_one_line_error
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")

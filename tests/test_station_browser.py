@@ -1,14 +1,21 @@
 """The review station in a real browser: headless Debian Chromium driven by playwright,
 against uvicorn on 127.0.0.1. Only what needs a browser is here: the keyboard loop (type +
-Enter, Tab, Alt+P) and the swap of the next field without a page load."""
+Enter, Tab, Alt+P) and the swap of the next field without a page load.
+
+Waits are locators and `expect` (they retry in playwright's own injected code), never
+`page.wait_for_function`: its predicate is run with `eval`, which the station's CSP
+(`default-src 'self'`) forbids, so it fails whenever the condition is not already true at its
+first check, i.e. on a loaded machine (issue 11). `page.evaluate` runs once over the DevTools
+protocol and is not held to the CSP: it is used only to act or to read, not to wait."""
 
 from __future__ import annotations
 
 import os
 
 import pytest
+from playwright.sync_api import expect
 
-from station import testing as T
+import station_fixtures as T
 from station.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")]
@@ -51,13 +58,13 @@ def test_correct_a_field_with_the_keyboard(browser, site):
     server, registry, file_no = site
     page = log_in(browser, server, "remi")
     page.wait_for_selector('.field-card[data-field="family_name"]')
-    assert page.evaluate("document.activeElement.id") == "value"
+    expect(page.locator("#value")).to_be_focused()
     page.evaluate("window.__same_page = true")  # survives only if no page load happens
     page.keyboard.type("GAGNÉ-TREMBLAY")  # the reading is selected: typing replaces it
     page.keyboard.press("Enter")
     page.wait_for_selector('.field-card[data-field="birth_date"]')
     assert page.evaluate("window.__same_page") is True
-    assert page.evaluate("document.activeElement.id") == "value"
+    expect(page.locator("#value")).to_be_focused()
     row = next(r for r in registry.export_rows() if r["file_no"] == file_no)
     assert row["fields"]["family_name"] == {"value": "GAGNÉ-TREMBLAY", "source": "manual", "confidence": 1.0,
                                             "needs_review": False}
@@ -75,10 +82,10 @@ def test_tab_postpones_and_alt_p_shows_the_whole_page(browser, site):
     page.wait_for_selector('.field-card[data-field="family_name"]')
     page.keyboard.press("Alt+P")
     page.wait_for_selector("#page-dialog[open] .field-outline")
-    page.wait_for_function("document.querySelector('#page-dialog img').naturalWidth > 0")
+    expect(page.locator("#page-dialog img")).not_to_have_js_property("naturalWidth", 0)  # the scan is loaded
     page.keyboard.press("Escape")
     page.wait_for_selector("#page-dialog", state="hidden")
-    assert page.evaluate("document.activeElement.id") == "value"
+    expect(page.locator("#value")).to_be_focused()
     page.keyboard.press("Tab")
     page.wait_for_selector('.field-card[data-field="birth_date"]')
     assert any(e["field"] == "family_name" for e in registry.review_list())  # postponed, still waiting
@@ -131,16 +138,16 @@ def test_group_verification_with_the_keyboard(browser, tmp_path, tmp_path_factor
     with T.LiveServer(app) as server:
         page = log_in(browser, server, "remi")
         page.goto(f"{server.url}/review/groups")
-        page.wait_for_function("document.activeElement.type === 'submit'")  # the biggest group's button
+        expect(page.locator(":focus")).to_have_attribute("type", "submit")  # the biggest group's button
         page.keyboard.press("Enter")
         page.wait_for_url("**/review/group?*")
         page.wait_for_selector(".group-item")
         assert page.locator(".group-item").count() == 3
-        page.wait_for_function("document.activeElement.type === 'submit'")  # confirm has the focus
+        expect(page.locator(":focus")).to_have_attribute("type", "submit")  # confirm has the focus
         page.keyboard.press("Shift+Tab")  # back to the last field's tick
         page.keyboard.press("Space")
-        assert page.locator("input[name=confirm]:checked").count() == 2
-        unticked = page.evaluate("document.activeElement.value")
+        expect(page.locator("input[name=confirm]:checked")).to_have_count(2)
+        unticked = page.locator("input[name=confirm]:focus").get_attribute("value")
         page.keyboard.press("Tab")
         page.keyboard.press("Enter")
         page.wait_for_selector(f'.field-card[data-file-no="{unticked}"][data-field="citizenship"]')  # it comes next, alone

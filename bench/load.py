@@ -9,11 +9,11 @@ registry is checked against what each side was told:
 - online: every submission answered 200/201 (none left without an answer after its retries,
   each retry with the same Idempotency-Key), every accepted key has exactly one file ("lost":
   a file number told to a client that the registry does not hold; "duplicated": online files
-  beyond one per accepted key), a replayed key gets the same file (station.bench.online_accounting);
+  beyond one per accepted key), a replayed key gets the same file (bench.station.online_accounting);
 - mail: every envelope of the stack is registered exactly once (the batch's file numbers
   are the registry's mail files, one per envelope generated).
 
-Figures: submissions/s and latency p50/p99/max (each HTTP attempt, as station.bench.bench_api
+Figures: submissions/s and latency p50/p99/max (each HTTP attempt, as bench.station.bench_api
 measures), pages/min of the batch under that load (its wall time, start-up included), how
 long the two ran at the same time, the load average and the cores. A benchmark, not a test:
 a shared machine gives noisy figures, hence the load average beside them. Bounded in time:
@@ -40,9 +40,9 @@ from pathlib import Path
 from typing import Callable
 
 from errors import BadArguments
-from registry.bench import bench_registry
-from station import bench
-from station import testing as T
+from bench import live
+from bench import station as bench
+from bench.ranking import bench_registry
 
 ROOT = Path(__file__).resolve().parent.parent
 def _quiet(_line: str) -> None:
@@ -94,7 +94,7 @@ def run_load_bench(*, clients: int = 2000, submissions: int | None = None, worke
             say(f"registry: {db_how}")
             say(f"generating a stack of {stack_envelopes} envelope(s) behind separator sheets")
             stack = generate_stack(folder / "stack", stack_envelopes, seed)
-            port = T.free_port()
+            port = live.free_port()
             server = bench.start_server(db_url, data_dir, port, workers)
             load_before = _load_average()
             batch = None

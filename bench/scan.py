@@ -34,6 +34,8 @@ from templates.spec import load_form
 from templates.validation import is_empty, normalize_value
 
 TICK_TYPES = ("choice", "checkbox")
+# Which code draws the envelopes: samples.generate, or samples.othergen (independent drawing code).
+GENERATORS = ("ours", "other")
 # How the reader words each page problem the truth expects (loosely: it writes for people).
 PROBLEM_WORDS = {"missing": ("missing",), "duplicated": ("duplicat", "times"), "blank": ("blank",)}
 
@@ -162,16 +164,25 @@ def _stage_recorder():
 
 
 def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdir: Path, prefilled_share: float = 0.25,
-                   damage: str = "mixed", fonts: str = "holdout", console=None, show: bool = True) -> dict:
-    """Generate, ingest and score `count` envelopes; print a table (stderr) and return the figures."""
+                   damage: str = "mixed", fonts: str = "holdout", console=None, show: bool = True,
+                   generator: str = "ours") -> dict:
+    """Generate, ingest and score `count` envelopes; print a table (stderr) and return the figures.
+    generator: "ours" (samples.generate) or "other" (samples.othergen: other drawing code;
+    prefilled_share, damage and fonts are then its own)."""
     from registry.service import Registry
     from samples.generate import generate_corpus
+    from samples.othergen import generate_corpus as generate_other, wrong_final_by_kind
     from scan.pipeline import read_envelope
 
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {GENERATORS}, not {generator!r}")
     workdir = Path(workdir)
-    corpus_dir = workdir / f"bench-corpus-{seed}-{count}"
+    corpus_dir = workdir / (f"bench-corpus-{seed}-{count}" if generator == "ours" else f"bench-corpus-other-{seed}-{count}")
     start = time.perf_counter()
-    samples = generate_corpus(corpus_dir, count=count, seed=seed, fonts=fonts, damage=damage, prefilled_share=prefilled_share)
+    if generator == "other":
+        samples = generate_other(corpus_dir, count=count, seed=seed)
+    else:
+        samples = generate_corpus(corpus_dir, count=count, seed=seed, fonts=fonts, damage=damage, prefilled_share=prefilled_share)
     generate_s = time.perf_counter() - start
 
     form = load_form()
@@ -248,7 +259,9 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
             for r in all_rows if not r["correct"] and r["final"]
         ][:12],
         "most_silent_errors": dict(silent.most_common(8)),
-        "setup": {"count": count, "seed": seed, "fonts": fonts, "damage": damage, "prefilled_share": prefilled_share,
+        "wrong_final_by_kind": wrong_final_by_kind(
+            all_rows, tick_styles={s.truth["envelope"]: s.truth["writer"].get("tick_styles", {}) for s in samples}),
+        "setup": {"generator": generator, "count": count, "seed": seed, "fonts": fonts, "damage": damage, "prefilled_share": prefilled_share,
                   "corpus": str(corpus_dir)},
         "machine": machine(),
     }
@@ -305,9 +318,20 @@ def print_report(report: dict, console=None) -> None:
     console.print(f"machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, Tesseract {m['tesseract']}")
     if report["most_silent_errors"]:
         console.print("wrong but final (look here first): " + ", ".join(f"{k} ×{v}" for k, v in report["most_silent_errors"].items()))
+    by_kind = report.get("wrong_final_by_kind")
+    if by_kind and by_kind["wrong_final"]:
+        console.print("wrong but final, by kind of error: " + ", ".join(
+            f"{k} {n} ({by_kind['share_of_all'][k] * 100:.2f} %)" for k, n in by_kind["counts"].items() if n))
+        for kind, examples in by_kind["examples"].items():
+            console.print(f"  {kind}: " + "; ".join(examples))
+        if by_kind["tick_read_empty_by_style"]:
+            console.print("  tick boxes read empty, by how they were ticked: "
+                          + ", ".join(f"{k} {n}" for k, n in by_kind["tick_read_empty_by_style"].items()))
+    if by_kind:
+        console.print(f"required fields final and empty: {by_kind['required_final_empty']}")
 
 
-if __name__ == "__main__":  # python -m samples.bench COUNT SEED
+if __name__ == "__main__":  # python -m bench.scan COUNT SEED
     import tempfile
 
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10

@@ -1,9 +1,11 @@
-"""Registry data and a live server for the station's tests, browser tests and benchmark.
+"""Scanned envelopes ready-made, as scan/ hands them over, and staff accounts: registry data
+for the station's benchmark (bench/station.py), its screenshots and the tests.
 
 Everything is built through the registry's public API, as the mail and online channels do:
 `submit_online` for online files, `register_mail` with an EnvelopeReading whose pages are
 real images (the blank form rendered by forms/, rasterized at 200 dpi with pypdfium2, the
-candidate's letters drawn into the comb cells with Pillow).
+candidate's letters drawn into the comb cells with Pillow), with the fields the reader
+doubted chosen by the caller.
 """
 
 from __future__ import annotations
@@ -12,13 +14,8 @@ import contextlib
 import hashlib
 import io
 import json
-import re
-import socket
-import threading
-import time
 from datetime import date
 from functools import lru_cache
-from html import unescape
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
@@ -27,7 +24,7 @@ from scan.model import EnvelopeReading, FieldReading, PageRecord
 from station import limits
 from templates.spec import FieldSpec, load_form
 
-SAMPLE_DOCUMENT = Path(__file__).resolve().parent.parent / "samples" / "prefill-example.json"
+SAMPLE_DOCUMENT = Path(__file__).resolve().parent / "prefill-example.json"
 HAND_FONTS = ("/usr/share/fonts/truetype/humor-sans/Humor-Sans.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
 PASSWORD = "correct-horse-battery"  # every test account's password (10+ characters)
 STAFF = {"clara": "clerk", "remi": "reviewer", "sophie": "supervisor", "rachel": "reviewer"}
@@ -237,10 +234,6 @@ def envelope_png(postmark: str = "2026-10-06") -> bytes:
 DEFAULT_DOUBTS = {"family_name": "GAGNE-TREMELAY", "birth_date": "1990-04-11", "sex": "F"}
 
 
-# The (file number, version) of each field a group page shows, as its hidden inputs carry them.
-GROUP_SHOWN = re.compile(r'name="shown" value="([^":]+):(\d+)"')
-
-
 def register_mail_envelope(registry, serial: int, *, doubtful: dict | None = None, postmark: date | None = date(2026, 10, 6),
                            received: date = date(2026, 10, 9), doubtful_separator: bool = False) -> str:
     reading = envelope_reading(serial, doubtful=DEFAULT_DOUBTS if doubtful is None else doubtful)
@@ -253,89 +246,3 @@ def register_mail_envelope(registry, serial: int, *, doubtful: dict | None = Non
 def add_staff(registry) -> None:
     for name, role in STAFF.items():
         registry.add_user(name, role, PASSWORD)
-
-
-def staff_database(path: Path) -> Path:
-    """A registry file holding only the test accounts. Hashing a password with argon2 takes
-    about half a second on purpose: tests copy this file instead of hashing again."""
-    from registry.service import Registry
-
-    if not path.exists():
-        with Registry.open(f"sqlite:///{path}", path.parent / "unused-data") as registry:
-            add_staff(registry)
-    return path
-
-
-def copy_database(template: Path, folder: Path) -> str:
-    """A private copy of a closed SQLite registry; its URL."""
-    import shutil
-
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "registry.db"
-    shutil.copyfile(template, target)
-    return f"sqlite:///{target}"
-
-
-# ----------------------------------------------------------------------- in-process client
-
-CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-HIDDEN_INPUT = re.compile(r'<input type="hidden" name="(file_no|field|version)" value="([^"]*)">')
-VALUE_INPUT = re.compile(r'<input id="value" name="value" class="value" value="([^"]*)"')
-
-
-def login_csrf(client, name: str, password: str = PASSWORD) -> str:
-    """Log an in-process client in as `name`; return the session's CSRF token."""
-    token = CSRF_INPUT.search(client.get("/login").text).group(1)
-    r = client.post("/login", data={"username": name, "password": password, "csrf_token": token, "next": "/queue"},
-                    follow_redirects=False)
-    if r.status_code != 303:
-        raise RuntimeError(f"login of {name} failed: HTTP {r.status_code}")
-    return CSRF_INPUT.search(client.get("/queue").text).group(1)
-
-
-def current_card(html: str) -> dict:
-    """The form fields of the field card in a page or fragment: what Enter would post."""
-    fields = dict(HIDDEN_INPUT.findall(html))
-    value = VALUE_INPUT.search(html)
-    fields["value"] = unescape(value.group(1)) if value else ""
-    return fields
-
-
-# -------------------------------------------------------------------------- live server
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """uvicorn serving an app on 127.0.0.1 in a thread, for a real browser or HTTP client."""
-
-    def __init__(self, app, *, port: int | None = None):
-        import uvicorn
-
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> "LiveServer":
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError(f"uvicorn did not start on {self.url}")
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]

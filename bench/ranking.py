@@ -1,9 +1,12 @@
-"""Benchmark of the registry at intake scale: rank and list a million applications.
+"""Benchmark of the registry at intake scale (`csq bench queue`): rank and list a million applications.
 
 Not a test: `bench_queue(db_url, n)` fills an EMPTY registry with `n` synthetic
 applications by the fastest path each backend has (executemany on SQLite, COPY on
 PostgreSQL; this part is not timed), then times what staff run on intake day: `rank(cap)`
 and reading the whole queue in priority order. Target: rank + queue under 5 s at 1,000,000.
+
+`bench_registry(db, folder)`: the throw-away registry each registry benchmark (queue, api,
+load) runs in, a PostgreSQL database created and dropped or SQLite in a temporary folder.
 """
 
 from __future__ import annotations
