@@ -581,6 +581,24 @@ def review_reject(
     _emit(result, as_json, f"#{change_id} rejected: {result['file_no']} {result['field']} stays as it was")
 
 
+@review_app.command("confirm-empty")
+def review_confirm_empty(
+    ctx: typer.Context,
+    file_no: str = typer.Argument(..., help="The application's file number."),
+    by: Optional[str] = typer.Option(None, "--by", help="Who confirms (an active staff account; default: the system user, audited as system:NAME)."),
+    reason: str = typer.Option("blank_page", "--reason", help="blank_page, page_missing or left_empty."),
+    fields: list[str] = typer.Option([], "--field", help="Only this required field (repeat for more); default: every one read with no ink."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON document."),
+) -> None:
+    """Confirm empty the required fields of one envelope read empty (a blank page, a page missing):
+    the application then becomes incomplete, in your name (audited field by field)."""
+    registry = _open_registry(ctx)
+    result = registry.confirm_empty(file_no, by=_actor(registry, by), reason=reason, fields=tuple(fields))
+    left = f"; still to decide one by one (ink seen): {', '.join(result['left'])}" if result["left"] else ""
+    _emit(result, as_json, f"{result['file_no']}: {len(result['confirmed'])} field(s) confirmed empty "
+                           f"(status {result['status']}){left}")
+
+
 # ---------------------------------------------------------------------------- letters
 
 

@@ -3,6 +3,8 @@
 - `review_list`: the fields (and separator postmarks) waiting for a person, best priority first;
 - `review_set`: a person's value for one field, checked, stored as "manual" with the
   machine's reading kept, audited, a concurrent change refused (ConflictError);
+- `confirm_empty`: a person confirms required fields read empty (a whole envelope's, or named
+  ones; review_set of '' on a required field too), empty_fields.py doing the storing;
 - a supervisor's decisions: `set_postmark`, `withdraw` (each with its reason, audited);
 - `corrected_readings`: the handwritten fields people saved, what the reader can learn from.
 The application's status follows every change (settle.py). The station's claims on the
@@ -18,6 +20,7 @@ from sqlalchemy import select, true, update
 
 from errors import BadArguments, ConflictError, InvalidData, NotFound
 from registry import identity_changes
+from registry import empty_fields
 from registry.filenumber import normalize_file_no
 from registry.models import applications, envelopes, field_values, pages
 from registry.priority import RULE_SUPERVISOR, mail_priority
@@ -102,6 +105,8 @@ def _review_set(registry: RegistryParts, file_no: str, field: str, value, *, by:
             raise NotFound(f"form {form.form_id} {form.version} has no field {field!r}: see `csq forms layout --json` for the names") from None
         parsed = normalize_value(spec, _parse_typed(value, spec.type))
         problems = check_field(spec, parsed, today=registry.policy.today())
+        if [p.code for p in problems] == ["required"]:  # left empty: a person confirms it so
+            return _confirm_empty(registry, conn, app, form, by, "left_empty", (field,), expected_version)
         if problems:
             raise InvalidData(f"{file_no} {field}: " + "; ".join(str(p) for p in problems), problems)
         row = conn.execute(select(field_values).where(field_values.c.application_id == app.id, field_values.c.name == field)).first()
@@ -146,6 +151,36 @@ def _review_set(registry: RegistryParts, file_no: str, field: str, value, *, by:
     return {"file_no": file_no, "field": field, "value": parsed, "version": version, "status": status,
             "review_state": review_state, "machine_value": decode(machine, field, form),
             "needs_review": (([POSTMARK_FIELD] if app.postmark_needs_review else []) + list(waiting))}
+
+
+def confirm_empty(registry: RegistryParts, file_no: str, *, by: str, reason: str = "blank_page",
+                  fields: tuple[str, ...] = ()) -> dict:
+    """A person confirms empty the required fields waiting with no value: `fields`, or all
+    those of the envelope the reader saw no ink in (a blank page, a page missing). Audited
+    field by field (empty_fields.confirm_empty); the application then becomes `incomplete`
+    under that person's name."""
+    file_no, by = normalize_file_no(file_no), check_actor(by)
+    with registry.db.write() as conn:
+        app = application_row(registry, conn, file_no)
+        return _confirm_empty(registry, conn, app, form_of(app.form_id, app.form_version), by, reason, tuple(fields), None)
+
+
+def _confirm_empty(registry: RegistryParts, conn, app, form, by: str, reason: str, fields: tuple[str, ...],
+                   expected_version: int | None) -> dict:
+    def audit(**event):
+        write_audit(conn, actor=by, action="empty_confirmed", file_no=app.file_no, **event)
+
+    done = empty_fields.confirm_empty(conn, app.id, form, by=by, reason=reason, fields=fields,
+                                      expected_version=expected_version, audit=audit)
+    settle(registry, conn, app.id, by)
+    settled = application_row(registry, conn, app.file_no)
+    waiting = conn.execute(select(field_values.c.name).where(
+        field_values.c.application_id == app.id, field_values.c.needs_review == true()).order_by(field_values.c.id)).scalars().all()
+    version = conn.execute(select(field_values.c.version).where(
+        field_values.c.application_id == app.id, field_values.c.name == fields[0])).scalar_one() if len(fields) == 1 else None
+    return {"file_no": app.file_no, **({"field": fields[0], "value": None, "version": version} if len(fields) == 1 else {}),
+            **done, "status": settled.status, "review_state": settled.review_state,
+            "needs_review": ([POSTMARK_FIELD] if settled.postmark_needs_review else []) + list(waiting)}
 
 
 def _conflict(file_no: str, field: str, expected: int, row) -> ConflictError:

@@ -13,6 +13,7 @@ the work and says it in its docstring —
 - people.py: one application per person, the others duplicates of it;
 - ranking.py: the ranking and the queue in priority order; rules.py: the published rules;
 - review.py: the review list, people's corrections, a supervisor's decisions;
+- empty_fields.py: required fields read empty, sent to a person (settle) and confirmed by one (review);
 - staff.py: staff accounts; acknowledgments.py: the acknowledgment letters;
 - export.py: the export; application_view.py: one application and the audit trail;
 - records.py: what they all share (stored values, status expressions, audit writing).
@@ -142,6 +143,12 @@ class Registry:
         identity that would move another file is held for a supervisor (identity_changes.py)."""
         return review.review_set(self, file_no, field, value, by=by, expected_version=expected_version,
                                  confirmation=confirmation)
+
+    def confirm_empty(self, file_no: str, *, by: str, reason: str = "blank_page", fields: tuple[str, ...] = ()) -> dict:
+        """A person confirms empty the required fields of one envelope read empty (all those the
+        reader saw no ink in, or `fields`): audited, the application then `incomplete`
+        (review.confirm_empty over empty_fields.py)."""
+        return review.confirm_empty(self, file_no, by=by, reason=reason, fields=tuple(fields))
 
     def set_postmark(self, file_no: str, postmark: date | None, *, by: str, reason: str, _action: str = "set_postmark") -> dict:
         """A supervisor's decision on a mail application's postmark (None: illegible)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, not_, select, update
 
+from registry import empty_fields
 from registry.models import applications, field_values, queue_places
 from registry.people import resolve_alone, resolve_person
 from registry.priority import PriorityPolicy, person_key
@@ -28,6 +29,7 @@ def settle(registry: RegistryParts, conn: Connection, app_id: int, actor: str, *
     (each change audited; a new registration gets one event with its first status)."""
     app = conn.execute(select(applications).where(applications.c.id == app_id)).one()
     form = form_of(app.form_id, app.form_version)
+    empty_fields.flag_machine_empty(conn, app_id, form)  # an empty required field read from paper: a person decides
     rows = conn.execute(
         select(field_values.c.name, field_values.c.value, field_values.c.needs_review)
         .where(field_values.c.application_id == app_id)

@@ -82,7 +82,7 @@ def field_records(envelopes: list[Envelope], *, today: date | None = None) -> li
                 "kind": env.truth.get("kind"),
                 "confidence": f.confidence,
                 "reasons": list(f.reasons),
-                "other_reasons": [r for r in f.reasons if r not in ("low_confidence", "empty")],
+                "other_reasons": [r for r in f.reasons if r not in ("low_confidence", "empty_required")],
                 "recognizer": evidence.get("recognizer", ""),
                 "opinion": str(evidence.get("second_opinion", "")).split(":")[0],
                 "p_read": evidence.get("p_read"),

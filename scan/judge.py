@@ -21,6 +21,7 @@ import itertools
 from dataclasses import replace
 import json
 import math
+import unicodedata
 from datetime import date
 
 from scan import priors
@@ -30,6 +31,12 @@ from scan.model import FieldReading
 from scan.read import RawField
 from templates.spec import FieldSpec, FormSpec, vocabulary
 from templates.validation import check_field, normalize_value, validate
+
+
+# A required field read empty: never final. The reading may be right (the candidate left it
+# blank, the page is blank) or not (a pen too light, ink around a box); either way it costs the
+# candidate their place, so a person confirms it (registry: confirm_empty, one action an envelope).
+EMPTY_REQUIRED = "empty_required"
 
 
 def _odds(p: float) -> float:
@@ -47,7 +54,7 @@ def _evidence(payload: dict) -> str:
 
 def _reading(raw: RawField, f: FieldSpec, value, text: str, confidence: float, reasons: list[str], evidence: dict) -> FieldReading:
     reasons = list(dict.fromkeys(reasons))
-    review = any(r != "empty" for r in reasons)
+    review = bool(reasons)
     return FieldReading(
         name=f.name,
         value=value,
@@ -154,6 +161,58 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
             info["snapped_from"] = best
         return top, each_entry * top_p / total, info
     return best, free / total, info
+
+
+def vocabulary_overrules(cells: list[CharGuess | None], span: range, read: str, listed: str, second: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(position in the value, cell) of every box where the listed value puts another character
+    than the one read there with confidence: the ICR sure of it (VOCABULARY_OVERRULE_P or more, the
+    listed one not a candidate worth VOCABULARY_OVERRULE_RATIO of it) and Tesseract reading the
+    same. The ICR alone is not enough: on the bench (seed 1) 15 listed values overruled an ICR box
+    read at 0.80-0.98, all 15 right; in 3 of them Tesseract read the box alike (hence the 0.99)."""
+    out = []
+    for k, (i, a, b) in enumerate(zip(span, read, listed)):
+        g = cells[i]
+        if a == b or g is None or i >= len(second) or second[i] != a:
+            continue
+        if g.p >= t.VOCABULARY_OVERRULE_P and g.prob(b) < g.p * t.VOCABULARY_OVERRULE_RATIO:
+            out.append((k, i))
+    return out
+
+
+# Combining marks drawn above a letter (grave, acute, circumflex, tilde, macron, breve, dot,
+# diaeresis, ring, double acute, caron): a letter with one explains a stroke over it.
+MARKS_ABOVE = frozenset(chr(c) for c in (0x300, 0x301, 0x302, 0x303, 0x304, 0x306, 0x307, 0x308, 0x30A, 0x30B, 0x30C))
+
+
+def has_mark_above(ch: str) -> bool:
+    return any(c in MARKS_ABOVE for c in unicodedata.normalize("NFD", ch))
+
+
+def unexplained_marks(raw: RawField, chosen: str, span: range) -> list[int]:
+    """Cells (0-based) with a separate mark above the letter's body (scan.read) whose chosen
+    character has no mark above it."""
+    return [i for i in raw.marks_above if i in span and i - span.start < len(chosen)
+            and chosen[i - span.start] != " " and not has_mark_above(chosen[i - span.start])]
+
+
+def bilevel_close_calls(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, second: tuple[str, ...]) -> list[int]:
+    """On a bilevel scan, the cells (0-based) of digits with another digit close behind: the ICR's
+    runner-up worth BILEVEL_RUNNER_RATIO of it, or Tesseract reading there a digit the ICR also
+    saw (BILEVEL_SHARED_RATIO of it): both readers pointing at the same other digit."""
+    if not raw.bilevel:
+        return []
+    out = []
+    for k, i in enumerate(span):
+        g = cells[i]
+        if g is None or k >= len(chosen) or not chosen[k].isdigit():
+            continue
+        p_chosen = g.prob(chosen[k])
+        runner = any(c.isdigit() and c != chosen[k] and p >= t.BILEVEL_RUNNER_RATIO * p_chosen for c, p in [(g.best, g.p), *g.alternatives])
+        other = i < len(second) and len(second[i]) == 1 and second[i].isdigit() and second[i] != chosen[k]
+        shared = other and g.prob(second[i]) >= t.BILEVEL_SHARED_RATIO * p_chosen
+        if runner or shared:
+            out.append(i)
+    return out
 
 
 def field_char(ch: str, allowed: str) -> str:
@@ -396,7 +455,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         if raw.line_visibility < t.LINE_VISIBLE_MIN:
             # The scan lost the printed lines: a light pen may have been lost with them.
             return _reading(raw, f, None, "", t.DOUBTFUL_EMPTY_CONFIDENCE, ["faint_scan"], evidence)
-        return _reading(raw, f, None, "", t.EMPTY_CONFIDENCE, ["empty"] if f.required else [], evidence)
+        return _reading(raw, f, None, "", t.EMPTY_CONFIDENCE, [EMPTY_REQUIRED] if f.required else [], evidence)
 
     span = range(written[0], written[-1] + 1)
     best = "".join(cells[i].best if cells[i] is not None else " " for i in span)
@@ -432,6 +491,12 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary), t.LISTED_PRIOR.get(f.vocabulary, t.VOCABULARY_PRIOR))
         evidence.update(info)
         if snapped != chosen:
+            overruled = vocabulary_overrules(cells, span, chosen, snapped, second if raw.recognizer == "icr" else ())
+            if overruled:
+                # The list may choose among readings the ICR found plausible, never against a box it
+                # read with confidence (ALGÉRIE written, its final E sure: not ALGERIA, final).
+                evidence["vocabulary_overrules"] = [[i, cells[i].best, round(cells[i].p, 4), snapped[k]] for k, i in overruled]
+                reasons.append("vocabulary_disagrees")
             chosen, value = snapped, normalize_value(f, snapped)
         confidence = posterior
     evidence["p_read"] = round(confidence, 6)
@@ -459,6 +524,18 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     if raw.ink_above:
         reasons.append("correction")
         evidence["ink_above"] = list(raw.ink_above)
+    close = bilevel_close_calls(raw, cells, chosen, span, second if raw.recognizer == "icr" else ()) if f.type in ("digits", "date") else []
+    if close:
+        # A 1-bit scan loses thin strokes and merges close ones: a digit the readers nearly read
+        # as another (1 and 7, 0 and 1) is not final there.
+        reasons.append("bilevel_close_call")
+        evidence["close_digits"] = close
+    unexplained = unexplained_marks(raw, chosen, span) if f.type == "text" else []
+    if unexplained:
+        # A separate stroke over a letter read without an accent (an É read E): the ink is not
+        # what the value says; a person looks.
+        reasons.append("unexplained_mark")
+        evidence["unexplained_marks"] = unexplained
     if confidence < t.FINAL_MIN_CONFIDENCE[kind]:
         reasons.append("low_confidence")
     return _reading(raw, f, value, best.strip(), confidence, reasons, evidence)
@@ -473,7 +550,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     specks = [m.value for m in raw.marks if m.state == "speck"]
     marks = tuple(replace(m, state="empty") if m.state == "speck" else m for m in raw.marks)
     text = " ".join(f"{m.value}:{m.state}({m.fill:.2f})" for m in marks)
-    evidence = {"marks": [[m.value, m.fill, m.outside, m.state] for m in raw.marks]}
+    evidence = {"marks": [[m.value, m.fill, m.outside, m.state, m.around] for m in raw.marks]}
     states = [m.state for m in marks]
     ticked = [m.value for m in marks if m.state == "ticked"]
     filled = [m.value for m in marks if m.state == "filled"]
@@ -492,7 +569,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             # a person confirms it.
             value, conf, reasons = True, t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
         if f.required and value is False and not reasons:
-            reasons = ["empty"]
+            reasons = [EMPTY_REQUIRED]
     else:
         answers = ticked + filled
         if len(ticked) == 1 and not faint:
@@ -516,9 +593,21 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["cancelled_only"]
         else:
             value, conf = None, t.OMR_CLEAR_CONFIDENCE
-            reasons = ["empty"] if f.required else []
+            reasons = [EMPTY_REQUIRED] if f.required else []
     if specks and value in (None, False) and conf >= t.OMR_CLEAR_CONFIDENCE:
         value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["speck"]
+    # Ink around a box its reading calls empty is ink the reading does not explain: a box circled
+    # or slashed through, a check whose body lies outside. Never final; a lone circled box where
+    # nothing else is marked is offered as the answer.
+    circled = [m.value for m in marks if m.state == "empty" and m.around >= t.TICK_AROUND_MIN]
+    if circled:
+        evidence["ink_around"] = circled
+        if f.type == "checkbox" and value is False:
+            value = True
+        elif f.type == "choice" and value is None and len(circled) == 1 and not (ticked or filled or faint):
+            value = circled[0]
+        conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
+        reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["ink_around_box"]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)
@@ -535,7 +624,7 @@ def judge_signature(raw: RawField, f: FieldSpec) -> FieldReading:
     if raw.ink >= t.SIGNATURE_MIN_INK and raw.spread >= t.SIGNATURE_MIN_SPREAD:
         return _reading(raw, f, True, text, t.OMR_CLEAR_CONFIDENCE, [], evidence)
     if raw.ink < t.SIGNATURE_EMPTY_INK:
-        return _reading(raw, f, False, text, t.OMR_CLEAR_CONFIDENCE, ["empty"] if f.required else [], evidence)
+        return _reading(raw, f, False, text, t.OMR_CLEAR_CONFIDENCE, [EMPTY_REQUIRED] if f.required else [], evidence)
     return _reading(raw, f, None, text, t.OMR_DOUBT_CONFIDENCE, ["faint_signature"], evidence)
 
 

@@ -522,7 +522,7 @@ def read_separator(result: PageResult, *, today: date | None = None) -> Separato
     postmark, illegible, received = fields["postmark_date"], fields["postmark_illegible"], fields["received_date"]
 
     def flag(r: FieldReading, reason: str) -> FieldReading:
-        return r if reason in r.reasons else replace(r, needs_review=True, reasons=tuple(x for x in r.reasons if x != "empty") + (reason,))
+        return r if reason in r.reasons else replace(r, needs_review=True, reasons=tuple(x for x in r.reasons if x != "empty_required") + (reason,))
 
     if postmark.value is not None and illegible.value is True:
         postmark, illegible = flag(postmark, "rule:postmark_and_illegible"), flag(illegible, "rule:postmark_and_illegible")

@@ -36,6 +36,10 @@ class Mark:
     fill: float
     outside: float
     state: str  # 'empty', 'speck', 'faint', 'ticked', 'filled', 'cancelled'
+    # Ink share of the ring just beyond the printed line (TICK_AROUND_GAP_PX to TICK_OUTSIDE_PX
+    # out, printed text left out): a box circled, slashed through, or ticked with the body of the
+    # check outside it shows here while its fill stays low.
+    around: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,11 @@ class RawField:
     glyph_match: tuple[float, ...] = ()  # typed fields: how well each cell matches the typed letter expected
     recognizer: str = ""  # who guessed the cells: 'icr', 'tesseract' (no ICR installed), 'typed'
     ink_above: tuple[int, ...] = ()  # cells with handwriting just above them: a letter corrected there
+    # cells with a separate mark above the letter's body (in the cell's top, or just above the cell,
+    # touching its line or not): an accent, unless the chosen character has none (scan.judge)
+    marks_above: tuple[int, ...] = ()
     line_visibility: float = 1.0  # share of the printed box lines seen dark: low when a bilevel scan dropped light ink
+    bilevel: bool = False  # the field's pixels are black and white (a 1-bit scan): thin strokes lost or merged
     # tick boxes
     marks: tuple[Mark, ...] = ()
     # signature
@@ -182,6 +190,17 @@ def line_visibility(image: np.ndarray, boxes: list[tuple[int, int, int, int]]) -
     return round(seen / total, 3) if total else 1.0
 
 
+def is_bilevel(strip: np.ndarray) -> bool:
+    """A 1-bit scan (CCITT G4, a bilevel PDF), aligned: nearly every pixel pure black or white
+    (interpolation greys only the edges) and much of the ink exactly black. A grey or colour scan's
+    ink is never that black (bench seed 1: 0-1.4 % of its dark pixels, bilevel pages 13-56 %)."""
+    dark = strip < 128
+    if np.count_nonzero(dark) < t.MIN_INK_COMPONENT_PX * 10:
+        return False
+    extreme = np.count_nonzero((strip <= t.BILEVEL_BLACK) | (strip >= 255 - t.BILEVEL_BLACK)) / strip.size
+    return extreme >= t.BILEVEL_EXTREME_SHARE and np.count_nonzero(strip[dark] <= t.BILEVEL_BLACK) / np.count_nonzero(dark) >= t.BILEVEL_BLACK_SHARE
+
+
 def is_speck(interior: np.ndarray) -> bool:
     """All the cell's ink is one small compact dot (dust, a toner speck), or nothing."""
     dark = _dark(interior, t.INK_DARK_MARGIN)
@@ -233,6 +252,7 @@ def read_comb(
         interiors.append(clean[by0 - y0 + inset : by1 - y0 - inset + 1, bx0 - x0 + inset : bx1 - x0 - inset + 1])
     inks = [cell_ink(c) for c in interiors]
     visibility = line_visibility(image, boxes)
+    bilevel = is_bilevel(strip)
     marked = []
     for crop, ink in zip(crops, inks):
         marked.append(not icr.is_cell_empty(crop)[0] if icr is not None else ink >= t.CELL_EMPTY_INK)
@@ -260,7 +280,7 @@ def read_comb(
         return RawField(
             name=f.name, type=f.type, page_no=page.index + 1, box=f.bounds, source="ocr", cells=tuple(guesses),
             cell_ink=tuple(round(v, 4) for v in inks), doubtful_cells=tuple(doubtful), offset_px=offset,
-            glyph_match=matches, recognizer="typed", line_visibility=visibility,
+            glyph_match=matches, recognizer="typed", line_visibility=visibility, bilevel=bilevel,
             ink_above=_ink_above(image, boxes, written, printed) if printed is not None and written else (),
         )
     if icr is not None and written:
@@ -279,6 +299,8 @@ def read_comb(
                 ch, p = _tess_char(reading, spans[i])
                 guesses[i] = CharGuess(ch, p * t.TESSERACT_ONLY_DISCOUNT) if ch else CharGuess("?", 0.0)
     above = _ink_above(image, boxes, written, printed) if printed is not None and written else ()
+    # Only words carry accents (scan.judge reads the marks of text fields alone).
+    accents = _marks_above(image, boxes, written, printed, offset, cell_w, cell_h) if printed is not None and written and f.type == "text" else ()
     recognizer = "icr" if icr is not None else "tesseract"
     return RawField(
         name=f.name,
@@ -289,7 +311,9 @@ def read_comb(
         cells=tuple(guesses),
         recognizer=recognizer,
         ink_above=above,
+        marks_above=accents,
         line_visibility=visibility,
+        bilevel=bilevel,
         cell_ink=tuple(round(v, 4) for v in inks),
         doubtful_cells=tuple(doubtful),
         second_opinion=second,
@@ -331,6 +355,99 @@ def _ink_above(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
         if tall and np.count_nonzero(ink) >= t.ABOVE_MIN_INK_SHARE * scan.size:
             out.append(i)
     return tuple(out)
+
+
+def _marks_above(image: np.ndarray, boxes, written: list[int], printed: np.ndarray, offset: tuple[int, int],
+                 cell_w: int, cell_h: int) -> tuple[int, ...]:
+    """Written cells holding, above their letter's body, a separate mark: in the top of the cell,
+    across its top line, or in the band just above it (printed text left out). The body is the
+    ink that reaches into the lower half of the cell; a mark lies wholly above its top, over it,
+    no wider than most of it, and is no lone speck of dust (a stroke, or two dots side by side)."""
+    above = int(cell_h * t.ACCENT_BAND_ABOVE)
+    inset = t.CELL_INSET_PX
+    xs0, ys0 = min(b[0] for b in boxes) - 4, min(b[1] for b in boxes) - above - 4
+    strip = _crop(image, xs0, ys0, max(b[2] for b in boxes) + 5, max(b[3] for b in boxes) + 5)
+    xs0, ys0 = max(0, xs0), max(0, ys0)
+    if strip.size == 0:
+        return ()
+    clean = remove_lines(strip, cell_w, cell_h)
+    dx, dy = offset
+    h_img, w_img = printed.shape
+    out = []
+    for i in written:
+        bx0, by0, bx1, by1 = boxes[i]
+        x0, x1, y0, y1 = bx0 + inset, bx1 - inset + 1, max(0, by0 - above), by1 - inset + 1
+        region = clean[y0 - ys0 : y1 - ys0, x0 - xs0 : x1 - xs0]
+        if region.size == 0 or region.shape[0] != y1 - y0:
+            continue
+        ink = _dark(region, t.ACCENT_DARK_MARGIN).astype(bool)
+        # The printed label above and the cell's own top line are no one's hand (the blank page's
+        # ink, moved as the field's lines were found moved): a line a bilevel scan broke in pieces
+        # is not all removed as a line.
+        px0, py0 = x0 - dx, y0 - dy
+        if 0 <= px0 and px0 + region.shape[1] <= w_img and 0 <= py0 and py0 + region.shape[0] + 8 <= h_img:
+            grown = printed[py0 : py0 + region.shape[0] + 8, px0 : px0 + region.shape[1]]
+            ink &= ~_printed_ink(grown)[: region.shape[0]]
+            # Over the label, its mask with all its slack: a pixel or two of misalignment leaves
+            # slivers of its printed letters that look like strokes (a stroke drawn over the label
+            # is lost with it); near the line, only the line's own ink is taken out.
+            label = max(0, by0 - t.ACCENT_LINE_BRIDGE_PX - y0)
+            ink[:label] &= ~grown[:label]
+        # A letter taller than its cell crosses the top line, which was taken out from under it:
+        # ink straight above and below the line is one stroke again (an accent touching the line
+        # and not the letter stays apart).
+        line = by0 - y0
+        band = slice(max(0, line - t.ACCENT_LINE_BRIDGE_PX), line + t.ACCENT_LINE_BRIDGE_PX + 1)
+        k = 2 * t.ACCENT_LINE_BRIDGE_PX + 3
+        closed = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, 1), np.uint8)).astype(bool)
+        ink[band] |= closed[band]
+        if _separate_mark_above(ink, middle=(by0 + by1) // 2 - y0):
+            out.append(i)
+    return tuple(out)
+
+
+def _printed_ink(mask: np.ndarray) -> np.ndarray:
+    """The printed ink itself, a pixel of slack around it, from the mask grown for alignment slack
+    (reference.printed_mask): grown by 3 px, the cell's top line would hide a stroke touching it."""
+    k = 2 * t.PRINTED_MASK_DILATE_PX + 1
+    core = cv2.erode(mask.astype(np.uint8), np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
+    return cv2.dilate(core, np.ones((3, 3), np.uint8)).astype(bool)
+
+
+def _separate_mark_above(ink: np.ndarray, *, middle: int) -> bool:
+    n, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    body = [s for s in stats[1:] if s[cv2.CC_STAT_AREA] >= t.MIN_INK_COMPONENT_PX and s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT] > middle]
+    if not body:
+        return False
+    top = min(int(s[cv2.CC_STAT_TOP]) for s in body)
+    left = min(int(s[cv2.CC_STAT_LEFT]) for s in body)
+    right = max(int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]) for s in body)
+    # Pieces wholly above the body and over its columns; a stroke across the cell's top line
+    # comes in pieces (the line removed under it), so they are taken together.
+    marks = [s for s in stats[1:] if s[cv2.CC_STAT_AREA] >= t.ACCENT_PIECE_MIN_PX and s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT] + t.ACCENT_MIN_GAP_PX <= top
+             and s[cv2.CC_STAT_LEFT] < right + t.ACCENT_SIDE_SLACK_PX and s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH] > left - t.ACCENT_SIDE_SLACK_PX]
+    if not marks:
+        return False
+    x0 = min(int(s[cv2.CC_STAT_LEFT]) for s in marks)
+    x1 = max(int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]) for s in marks)
+    y0 = min(int(s[cv2.CC_STAT_TOP]) for s in marks)
+    y1 = max(int(s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT]) for s in marks)
+    area = sum(int(s[cv2.CC_STAT_AREA]) for s in marks)
+    if max(x1 - x0, y1 - y0) < t.ACCENT_MIN_SIDE_PX or area < t.ACCENT_MIN_PX:
+        return False  # a small dot: dust as likely as a pen
+    if area < t.ACCENT_MIN_THICKNESS * max(x1 - x0, y1 - y0):
+        return False  # a hair-thin line: the faint edge of a light stroke of the letter, not a pen's mark
+    if area > t.ACCENT_MAX_AREA_SHARE * sum(int(s[cv2.CC_STAT_AREA]) for s in body):
+        return False  # a big part of the letter itself, cut off where a light stroke faded
+    if x1 - x0 > t.ACCENT_MAX_WIDTH * max(1, right - left):
+        # As wide as the letter: its own top bar drawn apart (a T, an I's serif), unless it is
+        # two dots side by side (a diaeresis leaves columns empty between them).
+        covered = np.zeros(x1 - x0, bool)
+        for s in marks:
+            covered[int(s[cv2.CC_STAT_LEFT]) - x0 : int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]) - x0] = True
+        if covered.mean() > t.ACCENT_BAR_COVERAGE:
+            return False
+    return True
 
 
 def _joined_line(interiors: list[np.ndarray], written: list[int]) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
@@ -408,6 +525,12 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
         ring &= ~printed[ay0:ay1, ax0:ax1]
     dark = image[ay0:ay1, ax0:ax1] < level
     outside = float(np.count_nonzero(dark & ring)) / max(1, int(ring.sum()))
+    near = np.ones_like(ring)
+    a = t.TICK_AROUND_GAP_PX
+    near[max(0, y0 - a - ay0) : y1 + a + 1 - ay0, max(0, x0 - a - ax0) : x1 + a + 1 - ax0] = False
+    if printed is not None:
+        near &= ~printed[ay0:ay1, ax0:ax1]
+    around = _ink_share(dark & near, near)
     if fill >= t.TICK_FILLED_MIN:
         state = "cancelled" if outside >= t.TICK_SCRIBBLE_OUTSIDE else "filled"
     elif fill >= t.TICK_MIN:
@@ -420,7 +543,22 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
             state = "speck"  # a small dot: a pen's touch or dust, nothing tells them apart
         else:
             state = "empty"
-    return Mark(value, round(fill, 4), round(outside, 4), state)
+    return Mark(value, round(fill, 4), round(outside, 4), state, round(around, 4))
+
+
+def _ink_share(ink: np.ndarray, area: np.ndarray) -> float:
+    """Share of `area` covered by ink in pieces of some size (dust and JPEG specks left out)."""
+    total = int(area.sum())
+    if not total or np.count_nonzero(ink) < t.MIN_INK_COMPONENT_PX:
+        return 0.0
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    kept = 0
+    for s in stats[1:]:
+        area, side = int(s[cv2.CC_STAT_AREA]), max(int(s[cv2.CC_STAT_WIDTH]), int(s[cv2.CC_STAT_HEIGHT]))
+        # A stroke (a circle's arc, a slash's end) is long; dust is a small compact dot.
+        if area >= t.MIN_INK_COMPONENT_PX and (area > t.SPECK_MAX_PX or side >= t.SPECK_MAX_SIDE_PX):
+            kept += area
+    return kept / total
 
 
 def _largest_light_blob(inside: np.ndarray, paper: float) -> int:

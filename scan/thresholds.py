@@ -57,6 +57,9 @@ MIN_INK_COMPONENT_PX = 6  # smaller dark specks are dust or JPEG noise, not writ
 LINE_VISIBLE_MIN = 0.6  # CALIBRATED: box lines seen below this share: an empty-looking comb field is not trusted
 # empty (bilevel scans with a low threshold drop the red lines and a thin pen's strokes together;
 # grey and colour scans show >= 0.83 on every page of the corpus)
+BILEVEL_BLACK = 8  # a pixel this close to pure black (or white) ...
+BILEVEL_EXTREME_SHARE = 0.75  # ... this share of a field's pixels so, and ...
+BILEVEL_BLACK_SHARE = 0.08  # ... this share of its dark pixels pure black: a bilevel scan
 SPECK_MAX_PX = 24  # a lone mark this small (dark pixels, 200 dpi)...
 SPECK_MAX_SIDE_PX = 8  # ... and this compact, in a box with no written neighbour, is dust
 CELL_EMPTY_INK = 0.006  # interior ink share below which a cell is empty (no ICR installed)
@@ -77,6 +80,9 @@ TICK_LIGHT_MARK_PX = 24  # ... and bigger than a speck (SPECK_MAX_PX) is faint, 
 TICK_FILLED_MIN = 0.65  # CALIBRATED: fill from which a box is blacked in (corpus: x and checks <= 0.57, filled >= 0.95)
 TICK_SCRIBBLE_OUTSIDE = 0.03  # CALIBRATED: ink share of that ring from which a blacked-in box was scribbled out
 # (corpus: boxes filled as the answer <= 0.021, 99 % <= 0.015; scribbled out: 0.04)
+TICK_AROUND_GAP_PX = 3  # the ring where ink AROUND a box is measured starts this far beyond its printed line
+# (the printed mask covers the line itself) and ends at TICK_OUTSIDE_PX; pieces bigger than a speck count
+TICK_AROUND_MIN = 0.03  # ink share of that ring, around a box read empty, from which it is ink the reading cannot explain
 TICK_FILLED_CLEAN_OUTSIDE = 0.01  # a lone blacked-in box is taken as the answer, final, only this clean around
 SIGNATURE_INSET_PX = 4
 GLYPH_MARGIN_PX = 3  # white kept around a typed letter used as a template
@@ -89,6 +95,20 @@ ABOVE_BAND = (0.12, 0.85)  # band above a cell searched for a corrected letter, 
 ABOVE_MIN_INK_SHARE = 0.04  # CALIBRATED: handwriting share of that band (printed label excluded) ...
 ABOVE_MIN_EXTENT = 0.4  # ... spanning this share of its height: 8/8 corrections of the corpus found, 11 of
 # 24,000 written cells flagged without one (share alone flagged 133 in 40 envelopes)
+ACCENT_BAND_ABOVE = 0.3  # an accent may stand above the cell, up to this share of the cell height (touching its line or not)
+ACCENT_MIN_SIDE_PX = 6  # one piece above a letter counts as a mark if this long...
+ACCENT_MIN_PX = 8  # ... and this big (a dust dot is smaller and compact; two dots side by side count: a diaeresis)
+ACCENT_MAX_WIDTH = 0.9  # ... and narrower than this share of the letter's body (a T's bar drawn apart is as wide)
+ACCENT_DARK_MARGIN = 45  # a letter's body and the marks over it: lighter than pen ink (INK_DARK_MARGIN) so a light stroke
+# of the letter is not left out, cutting its top off as a "mark"
+ACCENT_LINE_BRIDGE_PX = 4
+ACCENT_PEN_OVER_LINE = 30  # grey levels a pen crossing a printed line is darker than the line (dropout red ~110-190, pens ~20-90)  # ink straight above and below a cell's top line, this close, is one stroke across it
+ACCENT_PIECE_MIN_PX = 2  # pieces of a mark counted (a stroke across the line comes in pieces)
+ACCENT_SIDE_SLACK_PX = 3
+ACCENT_MIN_THICKNESS = 1.4  # a mark's ink over its length: a pen's stroke is 2 px or more, a sliver of a faint stroke 1
+ACCENT_MAX_AREA_SHARE = 0.2  # a mark has at most this share of the body's ink (an accent ~0.05-0.12 of a capital's)
+ACCENT_MIN_GAP_PX = 2  # empty rows between a mark and the letter's body (a stroke broken in two by a light scan has fewer)
+ACCENT_BAR_COVERAGE = 0.7  # a piece over the letter, as wide as it, spanning this share of its columns, is a bar of the letter  # a mark over the letter overlaps its columns, give or take this
 PRINTED_MASK_DILATE_PX = 3  # the blank template's ink grown by this: alignment slack
 
 # ------------------------------------------------------------------------------ judge
@@ -134,6 +154,14 @@ TOKEN_MIN_CELLS = 3  # words this long or longer are kept all letters or all dig
 TOKEN_MAJORITY = 0.75  # ... when this share of their (probability-weighted) cells agree on the kind
 TOKEN_TYPE_WEIGHT = 6.0  # odds given to a candidate of the word's kind over one of the other kind
 VOCABULARY_PRIOR = 0.9  # chance a country field holds a listed name exactly
+BILEVEL_RUNNER_RATIO = 0.05  # on a bilevel scan, a digit whose runner-up digit has this share of its probability...
+BILEVEL_SHARED_RATIO = 0.002  # ... or that Tesseract reads as another digit the ICR gave this share: a close call (1/7,
+# 0/1 merge when thin strokes are lost: the 1977-for-1971 errors of issue 12). Bench seed 1, 42 numbers and dates final on
+# bilevel pages: at 0.01 and any Tesseract digit, 9 more went to a person (all right, automation 70.0 %); at these, 2
+VOCABULARY_OVERRULE_P = 0.99  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
+# (at 0.8 the list rightly overruled 3 such boxes Tesseract read alike on bench seed 1, 7 on seed 7: held-out hands
+# fool both readers alike, I for T, H for R; at 0.99, 0 and 1)
+VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random
 # string over the ~70 characters of the charset; a stricter 1/70 would snap a name two letters away from a
 # listed one of its length). An ICR reading one letter off a listed name then snaps to it; three off, rarely.

@@ -67,6 +67,12 @@ REASON_TEXTS = {
     "rule:postmark_and_illegible": Bilingual("date et case Illisible à la fois", "a date and the Illegible box both"),
     "rule:postmark_after_received": Bilingual("cachet après la réception", "postmark after the date received"),
     "rule:postmark_in_future": Bilingual("cachet dans le futur", "postmark in the future"),
+    "empty_required": Bilingual("obligatoire, lu vide : confirmez (laissez vide et enregistrez)",
+                                "required, read empty: confirm it (leave it empty and save)"),
+    "ink_around_box": Bilingual("encre autour d'une case (entourée, barrée ?)", "ink around a box (circled, slashed?)"),
+    "unexplained_mark": Bilingual("trait au-dessus d'une lettre (accent ?)", "a mark above a letter (an accent?)"),
+    "vocabulary_disagrees": Bilingual("la liste contredit une case lue", "the list contradicts a box read"),
+    "bilevel_close_call": Bilingual("chiffres proches sur un scan noir et blanc", "close digits on a black-and-white scan"),
 }
 POSTMARK_LABEL = Bilingual("Date du cachet de la poste (feuille séparatrice)", "Postmark date (separator sheet)")
 

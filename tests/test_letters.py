@@ -43,8 +43,9 @@ def test_letter_of_a_complete_mail_application(registry):
 def test_letter_lists_what_to_fix(registry):
     result = registry.register_mail(envelope(person(phone=None, declaration_signed=False)),
                                     postmark=date(2026, 2, 3), received=date(2026, 2, 9))
-    assert result.status == "incomplete"
-    content = " ".join(pdf_text(registry.letter_path(result.file_no)).split())
+    assert result.status == "in_review"  # read empty: a person confirms it before it costs a place
+    assert registry.confirm_empty(result.file_no, by="rita", reason="left_empty")["status"] == "incomplete"
+    content = " ".join(pdf_text(registry.write_letter(result.file_no)).split())
     assert "Incomplète" in content and "À corriger" in content and "To fix" in content
     assert "« Téléphone (indicatif du pays compris) » : ce champ est obligatoire." in content
     assert "“Telephone (with country code)”: this field is required." in content

@@ -526,7 +526,8 @@ def test_rank_and_cap(registry):
         files.append(registry.register_mail(envelope(person(i + 1), tag=f"c{i}", doubtful=doubtful),
                                             postmark=date(2026, 2, day), received=date(2026, 2, 9)).file_no)
     incomplete = registry.register_mail(envelope(person(9, city=None), tag="inc"), postmark=date(2026, 2, 1), received=date(2026, 2, 9))
-    assert incomplete.status == "incomplete"
+    assert incomplete.status == "in_review"  # the city read empty: a person confirms it
+    assert registry.confirm_empty(incomplete.file_no, by="rita", reason="left_empty")["status"] == "incomplete"
 
     summary = registry.rank(3)
     assert (summary["queued"], summary["ranked"], summary["beyond_cap"], summary["being_verified_within_cap"]) == (4, 2, 1, 1)
@@ -746,11 +747,90 @@ def test_review_ends_incomplete_when_the_paper_is_incomplete(registry):
     result = registry.register_mail(envelope(person(phone=None), doubtful=("city",)), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
     assert result.status == "in_review"
     done = registry.review_set(result.file_no, "city", "BRUXELLES", by="rita")
-    assert done["status"] == "incomplete"
+    # The phone read empty is the machine's reading: it waits for a person, it does not exclude.
+    assert done["status"] == "in_review" and done["needs_review"] == ["phone"]
+    assert [(r["field"], r["reason"]) for r in registry.review_list()] == [("phone", "empty_required")]
+    done = registry.review_set(result.file_no, "phone", "", by="rita")  # left empty on the paper: confirmed so
+    assert done["status"] == "incomplete" and done["confirmed"] == ["phone"] and done["needs_review"] == []
+    trail = registry.application(result.file_no)["audit"]
+    assert [(e["action"], e["field"], e["actor"]) for e in trail if e["action"] == "empty_confirmed"] == [("empty_confirmed", "phone", "rita")]
+    assert [(e["new"], e["actor"]) for e in trail if e["action"] == "review_state"][-1] == ("incomplete", "rita")
     assert [p["field"] for p in registry.application(result.file_no)["validation"]] == ["phone"]
     assert registry.queue() == []
     registry.review_set(result.file_no, "phone", "3225550199", by="rita")  # the candidate's answer, keyed in
     assert status_of(registry, result.file_no) == "complete"
+
+
+def test_a_blank_envelope_waits_for_a_person_then_one_action_confirms_it(registry):
+    """A blank form read as all empty: not `incomplete` on the machine's word (issue 12). The
+    readings here are final and empty, as an older reader or another's would hand them over."""
+    blank = {"fields": {}}
+    result = registry.register_mail(envelope(blank, tag="blank"), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
+    required = [f.name for f in load_form().fields if f.required]
+    assert result.status == "in_review" and set(result.needs_review) == set(required)
+    listed = [r for r in registry.review_list() if r["file_no"] == result.file_no]
+    assert {r["reason"] for r in listed} == {"empty_required"}
+    exported = registry.application(result.file_no)["fields"]
+    assert all(exported[name]["needs_review"] for name in required)
+    assert [q["file_no"] for q in registry.queue()] == [result.file_no]  # it keeps its place while a person looks
+
+    with pytest.raises(BadArguments, match="--reason"):
+        registry.confirm_empty(result.file_no, by="rita", reason="because")
+    done = registry.confirm_empty(result.file_no, by="rita", reason="blank_page")
+    assert sorted(done["confirmed"]) == sorted(required) and done["left"] == [] and done["status"] == "incomplete"
+    app = registry.application(result.file_no)
+    assert {app["fields"][n]["source"] for n in required} == {"manual"} and {app["fields"][n]["machine_source"] for n in required} <= {"ocr", "omr"}
+    events = [e for e in app["audit"] if e["action"] == "empty_confirmed"]
+    assert len(events) == len(required) and all(e["actor"] == "rita" and '"blank_page"' in e["detail"] for e in events)
+    assert ("incomplete", "rita") in [(e["new"], e["actor"]) for e in app["audit"] if e["action"] == "review_state"]
+    assert registry.queue() == []
+
+
+def test_confirm_empty_leaves_fields_with_ink_to_be_decided_one_by_one(registry):
+    doc = person(phone=None, city=None)
+    env = envelope(doc, tag="ink")
+    inked = tuple(replace(f, needs_review=True, reasons=("missing",)) if f.name == "city" else f for f in env.fields)
+    result = registry.register_mail(replace(env, fields=inked), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
+    done = registry.confirm_empty(result.file_no, by="rita", reason="left_empty")
+    assert (done["confirmed"], done["left"], done["status"]) == (["phone"], ["city"], "in_review")
+    with pytest.raises(BadArguments, match="not a required field"):
+        registry.confirm_empty(result.file_no, by="rita", reason="left_empty", fields=("mother_tongue",))
+    done = registry.confirm_empty(result.file_no, by="rita", reason="left_empty", fields=("city",))
+    assert done["confirmed"] == ["city"] and done["status"] == "incomplete"
+
+
+def test_a_person_may_empty_a_required_field_the_machine_read_a_value_in(registry):
+    """A circled box offered as the answer, and the person sees no answer there: set empty."""
+    env = envelope(person(), tag="circled")
+    offered = tuple(replace(f, needs_review=True, reasons=("ink_around_box",)) if f.name == "marital_status" else f for f in env.fields)
+    result = registry.register_mail(replace(env, fields=offered), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
+    done = registry.review_set(result.file_no, "marital_status", "", by="rita")
+    assert done["confirmed"] == ["marital_status"] and done["status"] == "incomplete"
+    field = registry.application(result.file_no)["fields"]["marital_status"]
+    assert (field["value"], field["source"], field["machine_source"]) == (None, "manual", "omr")
+    assert field["machine_value"] == person()["fields"]["marital_status"]
+
+
+def test_cli_confirm_empty(registry, db_url, tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+
+    def csq(*args: str) -> subprocess.CompletedProcess:
+        env = {"PATH": "/usr/bin:/bin", "CSQ_DATA_DIR": str(tmp_path / "cli-data"), "PYTHONPATH": str(root)}
+        return subprocess.run([sys.executable, "-m", "cli", "--db", db_url, "review", "confirm-empty", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120)
+
+    result = registry.register_mail(envelope(person(phone=None), tag="cli"), postmark=date(2026, 2, 3), received=date(2026, 2, 9))
+    stranger = csq(result.file_no, "--by", "rita", "--reason", "left_empty")
+    assert stranger.returncode == 2 and "rita" in stranger.stderr  # --by names a staff account
+    registry.add_user("rita", "reviewer", "correct-horse-battery")
+    refused = csq(result.file_no, "--by", "rita", "--reason", "tired")
+    assert refused.returncode != 0 and len(refused.stderr.strip().splitlines()) == 1 and "--reason 'tired'" in refused.stderr
+    proc = csq(result.file_no, "--by", "rita", "--reason", "left_empty", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["confirmed"] == ["phone"] and status_of(registry, result.file_no) == "incomplete"
 
 
 def test_checkbox_values_from_text(registry):

@@ -137,3 +137,23 @@ def test_csq_scan_ingest_into_and_the_same_person_named(tmp_path, scans):
     payload = json.loads(whole.stdout)
     if payload["status"] != "in_review" or payload["same_person_as"]:  # passport and birth date read with confidence
         assert payload["same_person_as"] == [file_no]
+
+
+def test_a_required_field_of_the_rescanned_page_read_empty_goes_to_a_person(registry, readings):
+    """Issue 12 through a rescan: a required field of the page joined, handed over empty and final
+    (as another reader might), waits for a person; the file is not made incomplete by it."""
+    from dataclasses import replace
+
+    from templates.spec import load_form
+
+    form = load_form(readings["page3"].form_id, readings["page3"].version)
+    required = {f.name for f in form.fields if f.required}
+    rescan = readings["page3"]
+    name = next(f.name for f in rescan.fields if f.page_no == 3 and f.name in required)
+    rescan = replace(rescan, fields=tuple(replace(f, value=None, raw="", needs_review=False, reasons=())
+                                          if f.name == name else f for f in rescan.fields))
+    first = registry.register_mail(readings["short"], postmark=date(2026, 3, 2), received=date(2026, 3, 5))
+    registry.join_pages(first.file_no, rescan, by="clara")
+    after = registry.application(first.file_no)
+    assert after["fields"][name]["needs_review"] and "empty_required" in after["fields"][name]["reasons"]
+    assert after["status"] == "in_review"

@@ -120,7 +120,8 @@ def test_empty_fields_required_or_not():
     required = FORM.field("family_name")
     empty = RawField("family_name", "text", 1, required.bounds, "ocr", cells=(None,) * 30, cell_ink=(0.0,) * 30, recognizer="icr")
     reading = judge_comb(empty, required, today=TODAY)
-    assert reading.value is None and not reading.needs_review and reading.reasons == ("empty",)
+    # Read empty and required: never final, a person confirms it (issue 12).
+    assert reading.value is None and reading.needs_review and reading.reasons == ("empty_required",)
     inky = RawField(**{**empty.__dict__, "doubtful_cells": (3,)})
     reading = judge_comb(inky, required, today=TODAY)
     assert reading.needs_review and reading.reasons == ("missing",)
@@ -158,7 +159,7 @@ def test_tick_box_decisions():
     faint_box = judge_marks(RawField(box.name, "checkbox", box.page_index + 1, box.bounds, "omr", marks=(Mark("box", 0.04, 0.0, "faint"),)), box)
     assert faint_box.value is True and faint_box.needs_review and "faint_mark" in faint_box.reasons
     nothing = judge_marks(_marks("marital_status", {}), f)
-    assert nothing.value is None and not nothing.needs_review and nothing.reasons == ("empty",)
+    assert nothing.value is None and nothing.needs_review and nothing.reasons == ("empty_required",)
     only_cancelled = judge_marks(_marks("marital_status", {"SINGLE": "cancelled"}), f)
     assert only_cancelled.value is None and only_cancelled.needs_review
 
@@ -171,7 +172,7 @@ def test_signature_present_absent_or_doubtful():
 
     assert judge_signature(raw(0.05, 0.6), f).value is True
     unsigned = judge_signature(raw(0.0, 0.0), f)
-    assert unsigned.value is False and not unsigned.needs_review
+    assert unsigned.value is False and unsigned.needs_review and unsigned.reasons == ("empty_required",)
     assert judge_signature(raw(0.004, 0.05), f).needs_review
 
 

@@ -77,7 +77,8 @@ def test_checkbox_and_doubtful_marks(rendered):
     assert read["previous_application"].value is True and not read["previous_application"].needs_review
     assert read["french_level"].needs_review  # a dot: meant, perhaps, but a person decides
     assert read["english_level"].needs_review and "multiple_ticks" in read["english_level"].reasons
-    assert read["quebec_family"].value is None and not read["quebec_family"].needs_review
+    # Required and read empty: a person confirms it (issue 12); nothing else seen there.
+    assert read["quebec_family"].value is None and read["quebec_family"].reasons == ("empty_required",)
 
 
 def test_signature_present_or_absent(rendered):
@@ -89,7 +90,7 @@ def test_signature_present_or_absent(rendered):
         image = handwrite(rendered["pages"]["blank"][4], 4, {"declaration_signed": signed}, seed=3)
         aligned, page = _aligned(image, 2)
         reading = judge_field(read_signature(aligned, page, f), f)
-        assert reading.value is signed and not reading.needs_review
+        assert reading.value is signed and reading.reasons == (() if signed else ("empty_required",))
 
 
 @pytest.mark.skipif(cell_recognizer() is None, reason="the comb-cell ICR (scan/models) is not installed")

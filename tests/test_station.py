@@ -900,6 +900,27 @@ def test_review_pace_counts_sittings_not_breaks(registry, monkeypatch):
     assert (remi["saved"], remi["median_seconds_per_field"]) == (4, 5.0)
 
 
+def test_a_required_field_read_empty_is_confirmed_empty_by_saving_it_empty(app, registry):
+    """Issue 12: the reader's "nothing there" never excludes a candidate by itself. The card says
+    so; saving the field empty confirms it, in the reviewer's name, and only then is the file
+    incomplete."""
+    from dataclasses import replace
+
+    reading = T.envelope_reading(7, doubtful={})  # sex read empty, final: as another reader might hand it over
+    reading = replace(reading, fields=tuple(replace(f, value=None, raw="") if f.name == "sex" else f for f in reading.fields))
+    file_no = registry.register_mail(reading, postmark=date(2026, 10, 6), received=date(2026, 10, 9)).file_no
+    assert registry.application(file_no)["status"] == "in_review"
+    client = logged_in(app, "remi")
+    assert "confirm it (leave it empty and save)" in client.get("/review", params={"file_no": file_no, "field": "sex"}).text
+    version = field_version(registry, file_no, "sex")
+    r = client.post("/review/save", data={"file_no": file_no, "field": "sex", "value": "", "version": str(version)},
+                    headers={"X-CSRF-Token": client.csrf, "Accept": "application/json"})
+    assert r.status_code == 200, r.text
+    app_view = registry.application(file_no)
+    assert app_view["status"] == "incomplete" and app_view["fields"]["sex"]["source"] == "manual"
+    assert [(e["action"], e["actor"]) for e in app_view["audit"] if e["action"] == "empty_confirmed"] == [("empty_confirmed", "remi")]
+
+
 def test_no_browser_wait_polls_with_eval():
     """playwright's page.wait_for_function runs its predicate with `eval`, which the station's CSP
     (`default-src 'self'`) forbids: such a wait errors out whenever its condition is not already

@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, text
 from registry.service import Registry
 from samples.generate import generate_corpus
 from scan import worker as scan_worker
+from scan.worker import FORMAT
 from test_cli import ROOT, csq
 from test_registry import POLICY, pg_database, pg_url  # noqa: F401 - fixtures: a throw-away PostgreSQL schema
 
@@ -196,7 +197,7 @@ def test_a_job_no_worker_can_assemble_fails_alone_and_can_be_queued_again(pg_url
     job = json.loads(csq("--db", pg_url, *enqueue, cwd=tmp_path).stdout)["job"]
     engine = create_engine(pg_url)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE scan_pages SET state = 'read', reading = '{\"format\": 1, \"task\": 7}', image_png = ''"))
+        conn.execute(text(f"UPDATE scan_pages SET state = 'read', reading = '{{\"format\": {FORMAT}, \"task\": 7}}', image_png = ''"))
         conn.execute(text("UPDATE scan_jobs SET state = 'ready'"))
     engine.dispose()
     proc = start_worker(pg_url, tmp_path / "csq-data", "--once")

@@ -1,0 +1,338 @@
+"""Ink the reading cannot explain is doubt (issue 12): boxes circled or slashed rather than
+ticked, marks above a letter the chosen character does not have, a listed name chosen over a
+box read with confidence, close digits on bilevel scans. Synthetic boxes and cells drawn here with
+cv2, and real rendered pages marked, damaged, aligned and read."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import cv2
+import numpy as np
+import pytest
+
+from scan import thresholds as t
+from scan.align import box_to_px
+from scan.engines import CharGuess, cell_recognizer, tesseract
+from scan.judge import judge_comb, judge_field, judge_marks
+from scan.read import Mark, RawField, _mark, read_comb, read_marks
+from scan.reference import printed_mask
+from templates.spec import load_form
+from test_scan_read import _aligned
+from test_scan_support import rendered  # noqa: F401
+
+FORM = load_form()
+TODAY = date(2026, 2, 10)
+BOX = (80, 80, 110, 110)  # a tick box of 31 px, as 11 pt at 200 dpi
+
+
+def _box_page() -> tuple[np.ndarray, np.ndarray]:
+    """A white patch with one printed tick box (dropout red scans at ~150 grey) and its printed mask."""
+    image = np.full((200, 220), 245, np.uint8)
+    cv2.rectangle(image, BOX[:2], BOX[2:], 150, 2)
+    printed = cv2.dilate((image < 190).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    return image, printed
+
+
+def _centre() -> tuple[int, int]:
+    return (BOX[0] + BOX[2]) // 2, (BOX[1] + BOX[3]) // 2
+
+
+def test_a_clean_box_and_a_tick_inside_leave_nothing_around():
+    image, printed = _box_page()
+    assert _mark(image, BOX, "A", printed).around == 0.0
+    cv2.line(image, (86, 96), (93, 104), 30, 3)
+    cv2.line(image, (93, 104), (106, 84), 30, 3)
+    mark = _mark(image, BOX, "A", printed)
+    assert mark.state == "ticked" and mark.around < t.TICK_AROUND_MIN
+
+
+@pytest.mark.parametrize("gap", [4, 7, 11])
+def test_a_circle_around_an_empty_box_is_ink_around_it(gap):
+    image, printed = _box_page()
+    cv2.circle(image, _centre(), (BOX[2] - BOX[0]) // 2 + gap, 30, 2, cv2.LINE_AA)
+    mark = _mark(image, BOX, "A", printed)
+    assert mark.state == "empty" and mark.around >= t.TICK_AROUND_MIN
+
+
+@pytest.mark.parametrize("angle", [30, 45, 70])
+def test_a_slash_through_a_box_shows_around_it(angle):
+    image, printed = _box_page()
+    cx, cy = _centre()
+    r = 38  # a slash runs well past the box (a short one past the corners only is a tick)
+    dx, dy = r * np.cos(np.radians(angle)), r * np.sin(np.radians(angle))
+    cv2.line(image, (int(cx - dx), int(cy + dy)), (int(cx + dx), int(cy - dy)), 30, 2, cv2.LINE_AA)
+    mark = _mark(image, BOX, "F", printed)
+    # Read as a tick (a slash is one), or not final: never an empty question, final.
+    reading = judge_marks(_raw("sex", {"F": mark}), FORM.field("sex"))
+    assert (reading.value == "F" and mark.state == "ticked") or (reading.needs_review and mark.around >= t.TICK_AROUND_MIN)
+    thin = image.copy()  # the same slash with a fine pen, barely inside: the ends around the box tell
+    thin[BOX[1] + 3 : BOX[3] - 2, BOX[0] + 3 : BOX[2] - 2] = 245
+    mark = _mark(thin, BOX, "F", printed)
+    assert mark.state == "empty" and mark.around >= t.TICK_AROUND_MIN or mark.state == "faint"
+    assert judge_marks(_raw("sex", {"F": mark}), FORM.field("sex")).needs_review
+
+
+def test_dust_around_a_box_is_not_a_mark():
+    image, printed = _box_page()
+    for x, y in [(70, 70), (120, 90), (95, 120)]:
+        cv2.circle(image, (x, y), 1, 30, -1)
+    assert _mark(image, BOX, "A", printed).around == 0.0
+
+
+def _raw(name: str, marks: dict[str, Mark]) -> RawField:
+    f = FORM.field(name)
+    values = [o.value for o in f.options] if f.type == "choice" else ["box"]
+    out = tuple(marks.get(v, Mark(v, 0.0, 0.0, "empty")) for v in values)
+    return RawField(name, f.type, f.page_index + 1, f.bounds, "omr", marks=out)
+
+
+def test_a_question_read_empty_with_ink_around_a_box_is_never_final():
+    f = FORM.field("marital_status")
+    circled = Mark("MARRIED", 0.004, 0.26, "empty", 0.2)
+    reading = judge_marks(_raw("marital_status", {"MARRIED": circled}), f)
+    # Nothing else marked: the circled box is offered, for a person to confirm.
+    assert reading.needs_review and reading.value == "MARRIED" and reading.reasons == ("ink_around_box",)
+    # Beside a tick, the circle is still unexplained: a person decides between them.
+    ticked = Mark("SINGLE", 0.2, 0.0, "ticked", 0.01)
+    both = judge_marks(_raw("marital_status", {"MARRIED": circled, "SINGLE": ticked}), f)
+    assert both.needs_review and "ink_around_box" in both.reasons and both.value == "SINGLE"
+    # Two circled boxes: nothing offered.
+    two = judge_marks(_raw("marital_status", {"MARRIED": circled, "SINGLE": Mark("SINGLE", 0.004, 0.2, "empty", 0.2)}), f)
+    assert two.needs_review and two.value is None
+    box = FORM.field("previous_application")
+    checked_around = judge_marks(_raw("previous_application", {"box": Mark("box", 0.01, 0.1, "empty", 0.15)}), box)
+    assert checked_around.needs_review and checked_around.value is True and "ink_around_box" in checked_around.reasons
+    # A clean blank question: still final (optional) or a person's (required), never ink_around_box.
+    assert judge_marks(_raw("marital_status", {}), f).reasons == ("empty_required",)
+
+
+def _draw_around(image: np.ndarray, page, name: str, value: str, how: str) -> np.ndarray:
+    f = page.field(name)
+    box = box_to_px(page, f.box if value == "box" else next(o.box for o in f.options if o.value == value))
+    cx, cy = (box[0] + box[2]) // 2, (box[1] + box[3]) // 2
+    half = (box[2] - box[0]) // 2
+    out = image.copy()
+    if how == "circle":
+        cv2.ellipse(out, (cx, cy), (half + 7, half + 5), 10, 20, 380, 40, 2, cv2.LINE_AA)
+    elif how == "slash":
+        cv2.line(out, (cx - half - 9, cy + half + 9), (cx + half + 9, cy - half - 9), 40, 1, cv2.LINE_AA)
+    elif how == "check_outside":  # the check's body beside the box, its tip just inside
+        cv2.line(out, (cx + half - 3, cy), (cx + half + 6, cy + half + 8), 40, 2, cv2.LINE_AA)
+        cv2.line(out, (cx + half + 6, cy + half + 8), (cx + half + 22, cy - half - 6), 40, 2, cv2.LINE_AA)
+    return out
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_circled_and_slashed_boxes_on_a_scanned_page_go_to_a_person(rendered, seed):
+    """A rendered page 1, marked by people who circle or slash instead of ticking, scanned with
+    damage, aligned and read: neither question is final, each says what was seen."""
+    form = load_form()
+    page1 = form.pages[0]
+    image = rendered["pages"]["blank"][0]
+    image = _draw_around(image, page1, "marital_status", "MARRIED", "circle")
+    image = _draw_around(image, page1, "sex", "F", "slash" if seed == 0 else "check_outside")
+    aligned, page = _aligned(image, seed)
+    printed = printed_mask(page.form_id, page.version, page.index)
+    read = {name: judge_field(read_marks(aligned, page, page.field(name), printed), page.field(name)) for name in ("marital_status", "sex")}
+    marital = read["marital_status"]
+    assert marital.needs_review and "ink_around_box" in marital.reasons and marital.value == "MARRIED"
+    sex = read["sex"]
+    assert sex.needs_review and sex.reasons != ("empty_required",), sex
+
+
+# ------------------------------------------------------------------------------ vocabularies
+
+
+def _word(name: str, letters: list[tuple[str, float, tuple]]) -> RawField:
+    f = FORM.field(name)
+    cells = [None] * len(f.cells)
+    for k, (ch, p, alternatives) in enumerate(letters):
+        cells[k] = CharGuess(ch, p, alternatives)
+    text = "".join(ch for ch, _, _ in letters)
+    return RawField(name, f.type, f.page_index + 1, f.bounds, "ocr", cells=tuple(cells), cell_ink=(0.1,) * len(cells),
+                    second_cells=tuple(text) + ("",) * (len(cells) - len(text)), second_opinion=text, recognizer="icr")
+
+
+def test_a_listed_name_never_overrules_a_box_read_with_confidence():
+    """ALGÉRIE written, its accent lost, its final E read surely: the list's ALGERIA is one box
+    away, but that box is the E the reader saw. Offered, not final."""
+    f = FORM.field("country_of_birth")
+    letters = [(c, 0.99, (("0", 0.005),)) for c in "ALGERI"] + [("E", 0.995, (("A", 0.002), ("F", 0.002)))]
+    letters[3] = ("E", 0.99, (("F", 0.005),))  # the accent, a separate stroke, unseen: É not even a candidate
+    reading = judge_comb(_word("country_of_birth", letters), f, today=TODAY)
+    assert reading.value == "ALGERIA" and reading.needs_review and "vocabulary_disagrees" in reading.reasons
+    # Where the recognizer found the listed letter plausible, the list chooses, and may be final.
+    letters[6] = ("E", 0.6, (("A", 0.35), ("F", 0.02)))
+    chosen = judge_comb(_word("country_of_birth", letters), f, today=TODAY)
+    assert chosen.value == "ALGERIA" and "vocabulary_disagrees" not in chosen.reasons
+
+
+# ------------------------------------------------------------------------------ marks above letters
+
+CELL_W, CELL_H = 42, 56  # a comb cell of 15 x 20 pt at 200 dpi
+
+
+def _comb(n: int = 4) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+    """A comb of n printed cells with a printed label above, and its printed mask."""
+    image = np.full((150, 40 + n * CELL_W), 245, np.uint8)
+    boxes = [(20 + k * CELL_W, 70, 20 + (k + 1) * CELL_W, 70 + CELL_H) for k in range(n)]
+    for b in boxes:
+        cv2.rectangle(image, b[:2], b[2:], 150, 2)
+    cv2.putText(image, "Nom / Family name", (22, 62), cv2.FONT_HERSHEY_SIMPLEX, 0.45, 20, 1, cv2.LINE_AA)
+    printed = cv2.dilate((image < 190).astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    return image, printed, boxes
+
+
+def _letter_e(image: np.ndarray, box) -> None:
+    x0, y0, x1, y1 = box
+    left, right, top, bottom = x0 + 12, x1 - 12, y0 + 16, y1 - 9
+    cv2.line(image, (left, top), (left, bottom), 25, 3)
+    for y in (top, (top + bottom) // 2, bottom):
+        cv2.line(image, (left, y), (right - (3 if y != bottom else 0), y), 25, 3)
+
+
+def _accent(image: np.ndarray, box, *, base: int, angle: float, length: int = 9) -> None:
+    """A separate stroke over the letter, its lower end `base` px below the cell's top line."""
+    cx = (box[0] + box[2]) // 2
+    a = np.radians(angle)
+    x_end, y_end = cx + int(round(length * np.cos(a))), box[1] + base - int(round(length * np.sin(a)))
+    cv2.line(image, (cx - 2, box[1] + base), (x_end, y_end), 25, 2, cv2.LINE_AA)
+
+
+def _marked_cells(image, printed, boxes) -> tuple[int, ...]:
+    from scan.read import _marks_above
+
+    return _marks_above(image, boxes, list(range(len(boxes))), printed, (0, 0), CELL_W, CELL_H)
+
+
+def test_plain_letters_under_a_printed_label_show_no_mark():
+    image, printed, boxes = _comb()
+    for b in boxes:
+        _letter_e(image, b)
+    assert _marked_cells(image, printed, boxes) == ()
+
+
+# (px below the cell's top line where the stroke starts, its angle): in the cell's top, crossing
+# the top line, rising from the line itself (not at 20 or 150 degrees there: a stroke lying along
+# the printed line is removed with it, for every reader).
+STROKES = [(9, a) for a in (20, 45, 70, 110, 150)] + [(6, a) for a in (20, 45, 70, 110, 150)] + [(2, a) for a in (45, 70, 110)]
+
+
+@pytest.mark.parametrize(("base", "angle"), STROKES)
+def test_a_separate_stroke_above_a_letter_is_a_mark(base, angle):
+    image, printed, boxes = _comb()
+    for b in boxes:
+        _letter_e(image, b)
+    _accent(image, boxes[1], base=base, angle=angle)
+    assert _marked_cells(image, printed, boxes) == (1,)
+
+
+def test_a_stroke_just_above_the_cell_touching_its_line_is_a_mark():
+    image, printed, boxes = _comb()
+    for b in boxes:
+        _letter_e(image, b)
+    cx, top = (boxes[2][0] + boxes[2][2]) // 2, boxes[2][1]
+    cv2.line(image, (cx - 3, top - 1), (cx + 5, top - 9), 25, 2, cv2.LINE_AA)  # from the line up, over the label's gap
+    assert _marked_cells(image, printed, boxes) == (2,)
+
+
+def test_dust_above_a_letter_and_a_t_drawn_in_two_strokes_are_not_marks():
+    image, printed, boxes = _comb()
+    _letter_e(image, boxes[0])
+    cv2.circle(image, ((boxes[0][0] + boxes[0][2]) // 2, boxes[0][1] + 8), 1, 25, -1)  # a dust dot
+    x0, y0, x1, y1 = boxes[1]
+    cv2.line(image, (x0 + 9, y0 + 14), (x1 - 9, y0 + 14), 25, 3)  # a T whose bar the stem does not touch
+    cv2.line(image, ((x0 + x1) // 2, y0 + 19), ((x0 + x1) // 2, y1 - 9), 25, 3)
+    assert _marked_cells(image, printed[:, :], boxes[:2]) == ()
+
+
+def _cells_read(text: str, marks_above: tuple[int, ...]) -> RawField:
+    letters = [(c, 0.995, (("0", 0.002),)) for c in text]
+    raw = _word("family_name", letters)
+    return RawField(**{**raw.__dict__, "marks_above": marks_above})
+
+
+def test_a_mark_the_chosen_letter_does_not_have_is_never_final():
+    f = FORM.field("family_name")
+    plain = judge_comb(_cells_read("LEBLANC", ()), f, today=TODAY)
+    assert not plain.needs_review
+    dropped = judge_comb(_cells_read("LEBLANC", (1,)), f, today=TODAY)  # a stroke over the E: LÉBLANC?
+    assert dropped.needs_review and "unexplained_mark" in dropped.reasons
+    explained = judge_comb(_cells_read("LÉBLANC", (1,)), f, today=TODAY)  # the É has its stroke
+    assert "unexplained_mark" not in explained.reasons
+
+
+# ------------------------------------------------------------------------------ bilevel digits
+
+
+def test_a_field_scanned_black_and_white_is_known_so(rendered):
+    from test_scan_support import handwrite
+
+    from scan.read import is_bilevel
+
+    page1 = FORM.pages[0]
+    image = handwrite(rendered["pages"]["blank"][0], 0, {"birth_date": "1971-03-17"}, seed=4)
+    x0, y0, x1, y1 = box_to_px(page1, page1.field("birth_date").bounds)
+    grey, _ = _aligned(image, 1)
+    strip = grey[y0 - 8 : y1 + 8, x0 - 8 : x1 + 8]
+    assert not is_bilevel(strip)
+    g4 = np.where(image < 128, 0, 255).astype(np.uint8)  # a 1-bit scan...
+    turned = cv2.getRotationMatrix2D((800, 1000), 0.3, 1.0)  # ... aligned: the warp greys the edges of every stroke
+    aligned = cv2.warpAffine(g4, turned, g4.shape[::-1], flags=cv2.INTER_LINEAR, borderValue=255)
+    assert is_bilevel(aligned[y0 - 8 : y1 + 8, x0 - 8 : x1 + 8])
+
+
+def _digits(name: str, text: str, *, close: dict[int, tuple[str, float]] = {}, bilevel: bool = True, second: str | None = None) -> RawField:
+    f = FORM.field(name)
+    cells = [None] * len(f.cells)
+    for k, ch in enumerate(text):
+        runner = close.get(k, ("8" if ch != "8" else "3", 0.0005))
+        cells[k] = CharGuess(ch, 0.99, (runner,))
+    second = second or text
+    return RawField(name, f.type, f.page_index + 1, f.bounds, "ocr", cells=tuple(cells), cell_ink=(0.1,) * len(cells),
+                    second_cells=tuple(second) + ("",) * (len(cells) - len(second)), second_opinion=second, recognizer="icr",
+                    bilevel=bilevel)
+
+
+def test_close_digits_on_a_bilevel_scan_are_never_final():
+    f = FORM.field("birth_date")
+    clear = judge_comb(_digits("birth_date", "19710317"), f, today=TODAY)
+    assert clear.value == "1971-03-17" and not clear.needs_review
+    seven = {3: ("7", 0.06)}  # the last 1 of 1971 nearly read 7
+    close = judge_comb(_digits("birth_date", "19710317", close=seven), f, today=TODAY)
+    assert close.needs_review and "bilevel_close_call" in close.reasons
+    grey = judge_comb(_digits("birth_date", "19710317", close=seven, bilevel=False), f, today=TODAY)
+    assert "bilevel_close_call" not in grey.reasons  # a grey scan keeps the calibrated verdict
+    # Tesseract reads a 7 the ICR also saw there, faintly: both point at the same other digit.
+    shared = judge_comb(_digits("birth_date", "19710317", close={3: ("7", 0.005)}, second="19770317"), f, today=TODAY)
+    assert shared.needs_review and "bilevel_close_call" in shared.reasons
+    # Tesseract alone (a digit the ICR never considered): its disagreement is the calibrated model's to weigh.
+    alone = judge_comb(_digits("birth_date", "19710317", second="19770317"), f, today=TODAY)
+    assert "bilevel_close_call" not in alone.reasons
+
+
+@pytest.mark.skipif(cell_recognizer() is None, reason="the comb-cell ICR (scan/models) is not installed")
+@pytest.mark.parametrize(("base", "angle"), [(9, 45), (5, 70), (2, 110)])  # in the cell's top, across its top line, rising from it
+def test_an_accent_written_apart_over_a_scanned_letter_is_never_dropped_silently(rendered, base, angle):
+    """LEBLANC written on a rendered page, an accent over its E drawn apart (in the cell's top,
+    across its top line, or rising from it), scanned with damage, aligned, read by both readers,
+    judged: the value is read with its É, or it goes to a person with the mark named."""
+    from test_scan_support import handwrite
+
+    page1 = FORM.pages[0]
+    image = handwrite(rendered["pages"]["blank"][0], 0, {"family_name": "L BLANC"}, seed=5)
+    box = box_to_px(page1, page1.field("family_name").cells[1])
+    _letter_e(image, box)
+    _accent(image, box, base=base, angle=angle, length=10)
+    aligned, page = _aligned(image, 2)
+    printed = printed_mask(page.form_id, page.version, page.index)
+    raw = read_comb(aligned, page, page.field("family_name"), icr=cell_recognizer(), ocr=tesseract(), printed=printed)
+    reading = judge_field(raw, page.field("family_name"), today=TODAY)
+    # A rising stroke is an acute, a falling one a grave: either accent explains it.
+    assert reading.value in ("LÉBLANC", "LÈBLANC") or (reading.needs_review and "unexplained_mark" in reading.reasons), reading
+    plain = handwrite(rendered["pages"]["blank"][0], 0, {"family_name": "L BLANC"}, seed=5)
+    _letter_e(plain, box)  # the same E without the stroke: nothing unexplained
+    aligned, page = _aligned(plain, 2)
+    raw = read_comb(aligned, page, page.field("family_name"), icr=cell_recognizer(), ocr=tesseract(), printed=printed)
+    assert 1 not in raw.marks_above
