@@ -205,10 +205,10 @@ def test_the_online_api_takes_the_names_as_written_and_refuses_another_script_in
 
     from station.app import create_app
 
-    monkeypatch.delenv("CSQ_API_TOKEN", raising=False)
+    monkeypatch.setenv("CSQ_API_TOKEN", "names-test-token-0123456789")  # the API takes submissions only with a token
     app = create_app(f"sqlite:///{tmp_path}/registry.db", tmp_path / "data")
     try:
-        client = TestClient(app)
+        client = TestClient(app, headers={"Authorization": "Bearer names-test-token-0123456789"})
         doc = T.sample_document()
         doc["fields"].update(family_name="nguyễn", given_names=unicodedata.normalize("NFD", "THỊ HẰNG"), city="HÀ NỘI")
         r = client.post("/api/applications", content=json.dumps(doc).encode(), headers={"Content-Type": "application/json"})
