@@ -82,7 +82,7 @@ def register_mail(
             raise ValueError(f"field {f.name}: source {f.source!r} is not a machine source {MACHINE_SOURCES}")
     # Images go to disk before the transaction: they are stored by content, so a failed
     # or repeated intake leaves at most a file that the retry finds already in place.
-    stored_pages = [(page, *registry.images.put(page.image_png)) for page in _pages_of(reading)]
+    stored_pages = store_pages(registry, _pages_of(reading))
     envelope_bytes = envelope_image or reading.envelope_image_png
     stored_envelope = registry.images.put(envelope_bytes) if envelope_bytes else None
     try:
@@ -155,8 +155,25 @@ def _insert_mail(registry: RegistryParts, conn: Connection, reading: EnvelopeRea
     return file_no
 
 
+def store_pages(registry: RegistryParts, records) -> list[tuple[PageRecord, str, str]]:
+    """Each page with the (sha256, path) of what keeps it: the scanned file as received, stored
+    once for all its pages (a page with a view, as the reader makes it), else the page's own PNG
+    (made-up readings, older readers)."""
+    kept: dict[str, tuple[str, str]] = {}
+    stored = []
+    for page in records:
+        if page.view:
+            if page.source_file not in kept:
+                kept[page.source_file] = registry.images.put_file(page.source_file)
+            stored.append((page, *kept[page.source_file]))
+        else:
+            stored.append((page, *registry.images.put(page.image_png)))
+    return stored
+
+
 def insert_pages(conn: Connection, app_id: int, stored_pages: list[tuple[PageRecord, str, str]]) -> None:
-    """The page rows of an application (each page with its stored image's hash and path)."""
+    """The page rows of an application (each page with its stored file's hash and path; with a
+    view, that file is the scan as received and the view says which page of it, turned how)."""
     if not stored_pages:
         return
     conn.execute(pages.insert(), [
@@ -165,6 +182,7 @@ def insert_pages(conn: Connection, app_id: int, stored_pages: list[tuple[PageRec
             "form_version": p.version, "page_no": p.page_no, "document_id": p.document_id,
             "source_file": p.source_file, "source_page": p.source_page, "rotation": p.rotation,
             "pixels_sha256": p.pixels_sha256, "image_sha256": sha, "image_path": rel, "problems": lines(p.problems),
+            "view": p.view or None,
         }
         for p, sha, rel in stored_pages
     ])

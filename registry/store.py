@@ -1,7 +1,10 @@
-"""Files beside the database: scanned images by content, letters by file number.
+"""Files beside the database: scanned files by content, letters by file number.
 
-Images are stored once under their own SHA-256 (`images/ab/cd/<sha>.png`): the same page
-scanned twice, or an intake retried after a crash, finds the file already there. Every file
+A scanned file is stored once, byte for byte as the scanner wrote it, under its own SHA-256
+(`images/ab/cd/<sha>.tif`): the evidence as it came, at the size the scanner chose; its pages
+refer to it by page number (scan/render.py shows them). Registries from before keep a PNG per
+page, stored the same way. The same file scanned twice, or an intake retried after a crash,
+finds the file already there. Every file
 is written to a temporary name in the same folder, flushed to disk, then renamed, so that a
 reader (or a crash) never sees half a file.
 """
@@ -10,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from errors import StorageError
@@ -58,6 +63,44 @@ def write_atomically(path: Path, data: bytes) -> None:
         ) from None
 
 
+_HEAD_BYTES = 16
+
+
+@dataclass(frozen=True)
+class StoredPage:
+    """Where a page's image is kept: `path` relative to the data folder; with `view` (JSON,
+    scan.render.PageView) a scanned file as received, else the page's own PNG."""
+
+    path: str
+    view: str | None = None
+
+
+def _sha256_of(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _copy_atomically(source: Path, path: Path) -> None:
+    """`path` becomes a full copy of `source`, or is left as it was (as write_atomically)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            os.fchmod(fd, FILE_MODE)
+            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StorageError(
+            f"cannot write {path} ({exc.strerror or exc}): check that the data folder (CSQ_DATA_DIR) is writable and the disk has room"
+        ) from None
+
+
 class ImageStore:
     """Content-addressed images under `<data_dir>/images/`."""
 
@@ -74,6 +117,29 @@ class ImageStore:
         path = self.data_dir / rel
         if not path.exists():
             write_atomically(path, data)
+        return sha, rel
+
+    def put_file(self, source: str | os.PathLike) -> tuple[str, str]:
+        """Store the file at `source` as it is (if not already there); return (sha256, relative path)."""
+        source = Path(source)
+        try:
+            with source.open("rb") as handle:
+                head = handle.read(_HEAD_BYTES)
+                handle.seek(0)
+                sha = hashlib.file_digest(handle, "sha256").hexdigest()
+        except OSError as exc:
+            raise StorageError(
+                f"cannot read the scanned file to keep it ({exc.strerror or exc}): leave it in place until its intake is done",
+                path=str(source),
+            ) from None
+        rel = self.relative_path(sha, image_suffix(head))
+        path = self.data_dir / rel
+        if not path.exists():
+            _copy_atomically(source, path)
+            if _sha256_of(path) != sha:  # the file changed while it was copied: do not keep a wrong copy
+                path.unlink(missing_ok=True)
+                raise StorageError("the scanned file changed while it was being stored: wait until the scanner has "
+                                   "finished writing it, then run the intake again", path=str(source))
         return sha, rel
 
     def path(self, relative: str) -> Path:

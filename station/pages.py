@@ -6,6 +6,7 @@ token. Routes stay thin: the work is in station/review.py.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from datetime import timedelta
 
 from urllib.parse import quote
@@ -270,7 +271,7 @@ async def field_crop(request: Request, file_no: str, field: str, staff: Staff = 
 
 @router.get("/images/{file_no}/fields/{field}/page.png")
 def field_page(request: Request, file_no: str, field: str, staff: Staff = Depends(auth.requires("clerk"))):
-    return FileResponse(_station(request).desk.field_page(file_no, field), media_type="image/png", headers=IMAGE_CACHE)
+    return _png(_station(request).desk.field_page(file_no, field))
 
 
 @router.get("/images/{file_no}/pages/{sequence}.png")
@@ -281,7 +282,14 @@ async def page_image(request: Request, file_no: str, sequence: int, thumb: bool 
     if thumb:
         png = await run_in_threadpool(desk.images.thumbnail, stored)
         return Response(png, media_type="image/png", headers=IMAGE_CACHE)
-    return FileResponse(desk.images.full(stored), media_type="image/png", headers=IMAGE_CACHE)
+    return _png(await run_in_threadpool(desk.images.full, stored))
+
+
+def _png(image: Path | bytes) -> Response:
+    """A whole page: a stored PNG served as a file, or a page rendered from its scan."""
+    if isinstance(image, bytes):
+        return Response(image, media_type="image/png", headers=IMAGE_CACHE)
+    return FileResponse(image, media_type="image/png", headers=IMAGE_CACHE)
 
 
 @router.get("/images/{file_no}/envelope.png")
