@@ -162,3 +162,29 @@ def test_a_lost_scan_is_a_404_that_names_it(app, scanned):
         stored.unlink()
     r = _client(app).get(f"/images/{file_no}/pages/1.png")
     assert r.status_code == 404
+
+
+def test_a_stacked_file_is_kept_once_and_its_separator_sheets_show(tmp_path):
+    """A stack of two envelopes in one file: both applications refer to the one stored copy, and
+    each separator sheet (page 0 of its application) is rendered aligned, as the reader saw it."""
+    from registry import review_claims
+    from registry.service import Registry
+    from samples.generate import generate_corpus
+    from scan.pipeline import read_stack
+    from station.images import PageImages
+
+    samples = generate_corpus(tmp_path / "stack", count=2, seed=77, stack=True, kinds=("prefilled",), damage="none",
+                              stack_size=(2, 2))
+    [stack_file] = {Path(f) for s in samples for f in s.files}
+    readings = list(read_stack([stack_file], workers=1, today=date(2026, 11, 23)))
+    with Registry.open(f"sqlite:///{tmp_path}/r.db", tmp_path / "data") as registry:
+        file_nos = [registry.register_mail(r, received=date(2026, 11, 23)).file_no for r in readings]
+        [stored] = _stored_files(registry.data_dir)
+        assert stored.read_bytes() == stack_file.read_bytes()
+        images = PageImages(registry.data_dir)
+        for file_no in file_nos:
+            page = registry.application(file_no)["pages"][0]
+            assert page["kind"] == "separator" and Path(page["image_path"]) == stored
+            separator = review_claims.page_image_path(registry.db, file_no, 0)
+            shown = Image.open(io.BytesIO(images.full(separator)))
+            assert shown.size == (1700, 2200) and np.asarray(shown.convert("L")).min() < 100
