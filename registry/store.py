@@ -41,6 +41,11 @@ def image_suffix(data: bytes) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """`path` holds `data` in full, or is left as it was."""
+    _atomically(path, lambda handle: handle.write(data))
+
+
+def _atomically(path: Path, write) -> None:
+    """`path` holds in full what `write(handle)` writes, or is left as it was."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -50,7 +55,7 @@ def write_atomically(path: Path, data: bytes) -> None:
             # these are scans of passports and letters with addresses.
             os.fchmod(fd, FILE_MODE)
             with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
+                write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(tmp, path)
@@ -81,24 +86,13 @@ def _sha256_of(path: Path) -> str:
 
 
 def _copy_atomically(source: Path, path: Path) -> None:
-    """`path` becomes a full copy of `source`, or is left as it was (as write_atomically)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            os.fchmod(fd, FILE_MODE)
-            with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise StorageError(
-            f"cannot write {path} ({exc.strerror or exc}): check that the data folder (CSQ_DATA_DIR) is writable and the disk has room"
-        ) from None
+    """`path` becomes a full copy of `source`, or is left as it was."""
+
+    def copy(handle) -> None:
+        with source.open("rb") as src:
+            shutil.copyfileobj(src, handle, 1 << 20)
+
+    _atomically(path, copy)
 
 
 class ImageStore:

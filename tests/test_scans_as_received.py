@@ -17,7 +17,7 @@ import pytest
 from PIL import Image
 
 import station_fixtures as T
-from station.app import create_app
+from test_station import app, staff_db  # noqa: F401 (the station with its test accounts)
 
 pytestmark = pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
 
@@ -42,20 +42,6 @@ def scanned(tmp_path_factory):
         shown = ctx.aligned if ctx.aligned is not None else ctx.upright
         old_pngs.append(encode_png(shown))
     return path, reading, old_pngs
-
-
-@pytest.fixture(scope="session")
-def staff_db(tmp_path_factory):
-    return T.staff_database(tmp_path_factory.mktemp("staff") / "registry.db")
-
-
-@pytest.fixture
-def app(tmp_path, monkeypatch, staff_db):
-    monkeypatch.delenv("CSQ_SECRET_KEY", raising=False)
-    monkeypatch.delenv("CSQ_TEMPLATE_DIR", raising=False)
-    application = create_app(T.copy_database(staff_db, tmp_path / "db"), tmp_path / "data")
-    yield application
-    application.state.station.registry.close()
 
 
 def _client(app):
