@@ -174,3 +174,31 @@ def test_a_stacked_file_is_kept_once_and_its_separator_sheets_show(tmp_path):
             separator = review_claims.page_image_path(registry.db, file_no, 0)
             shown = Image.open(io.BytesIO(images.full(separator)))
             assert shown.size == (1700, 2200) and np.asarray(shown.convert("L")).min() < 100
+
+
+def test_a_registry_from_before_upgrades_and_its_png_pages_still_show(tmp_path, scanned):
+    """A registry at revision 0006 (pages stored as PNGs, no view column) opened by this version:
+    migration 0009 adds the column, its pages keep showing from their PNGs, new ones are kept as received."""
+    from alembic import command
+
+    from registry import review_claims
+    from registry.service import Registry
+    from station.images import PageImages
+    from test_registry import head_revision
+
+    path, reading, old_pngs = scanned
+    url = f"sqlite:///{tmp_path}/old.db"
+    legacy = replace(reading, fingerprint="1" * 64,
+                     pages=tuple(replace(p, view="", image_png=png) for p, png in zip(reading.pages, old_pngs)))
+    with Registry.open(url, tmp_path / "data") as registry:
+        old = registry.register_mail(legacy, postmark=date(2026, 3, 2), received=date(2026, 3, 5)).file_no
+        with registry.db.write() as conn:
+            command.downgrade(registry.db.alembic_config(conn), "0006")
+    with Registry.open(url, tmp_path / "data") as registry:
+        assert registry.db.current_revision() == head_revision()
+        new = registry.register_mail(reading, postmark=date(2026, 3, 2), received=date(2026, 3, 5)).file_no
+        images = PageImages(registry.data_dir)
+        shown_old = review_claims.page_image_path(registry.db, old, 0)
+        assert shown_old.view is None and Path(images.full(shown_old)).read_bytes() == old_pngs[0]
+        shown_new = images.full(review_claims.page_image_path(registry.db, new, 0))
+        assert _similar(_grey(shown_new), _grey(old_pngs[0])) > 0.999
