@@ -210,10 +210,17 @@ def _opened(path: Path) -> Image.Image:
         raise NotFound(f"the stored page image cannot be read ({exc}): {path}") from None
 
 
+# PDFium (under pypdfium2) must not be entered by two threads at once, and the server handles
+# requests in threads: one page is rendered at a time (20-75 ms, then cached).
+_RENDER_LOCK = threading.Lock()
+
+
 def _rendered(path: Path, view: str) -> Image.Image:
     from scan.render import render
 
     try:
-        return Image.fromarray(render(path, view))
+        with _RENDER_LOCK:
+            pixels = render(path, view)
+        return Image.fromarray(pixels)
     except (CsqError, ValueError) as exc:
         raise NotFound(f"the stored scan cannot be shown ({exc}): {path}") from None
