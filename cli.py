@@ -511,7 +511,7 @@ def review_export_cells(
     day = _parse_day(since, "--since") if since else None
     rows = _open_registry(ctx).corrected_readings(day)
     fields = [CorrectedField(r["file_no"], r["field"], r["value"], r["machine_value"], Path(r["image"]), r["form_id"],
-                             r["form_version"], r["page_no"]) for r in rows]
+                             r["form_version"], r["page_no"], r.get("view")) for r in rows]
     summary = export_cells(fields, out)
     skipped = sum(summary["fields_skipped"].values())
     _emit(summary, as_json, f"{summary['cells']} cell(s) of {summary['fields_used']} field(s) written to {out} "

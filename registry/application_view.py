@@ -58,6 +58,7 @@ def application(registry: RegistryParts, file_no: str) -> dict:
                 "page_no": p.page_no, "document_id": p.document_id, "source_file": p.source_file,
                 "source_page": p.source_page, "rotation": p.rotation, "pixels_sha256": p.pixels_sha256,
                 "image_sha256": p.image_sha256, "image_path": str(registry.images.path(p.image_path)),
+                "stored_as": "received" if p.view else "png",
                 "problems": split_lines(p.problems),
             }
             for p in page_rows

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -63,6 +64,7 @@ def register_mail(
     received: date | None = None,
     envelope_image: bytes | None = None,
     by: str = MAIL_ACTOR,
+    scans: Mapping[str, bytes] | None = None,
 ) -> IntakeResult:
     """One envelope becomes one application, all its rows in one transaction.
 
@@ -71,7 +73,9 @@ def register_mail(
     counts. A separator postmark read with doubt counts as illegible for now and goes to
     the review list as `postmark_date`. `received` None: the separator's date if read for
     sure, else today. The same envelope again (same fingerprint) returns the application
-    already registered, `created=False`, and writes nothing.
+    already registered, `created=False`, and writes nothing. `scans`: the scanned files'
+    contents by their pages' source_file, when the files are not on this machine (the shared
+    reading queue has them in the database); else each file is read from its path.
     """
     already = _envelope_result(registry, reading.fingerprint)
     if already is not None:
@@ -82,7 +86,7 @@ def register_mail(
             raise ValueError(f"field {f.name}: source {f.source!r} is not a machine source {MACHINE_SOURCES}")
     # Images go to disk before the transaction: they are stored by content, so a failed
     # or repeated intake leaves at most a file that the retry finds already in place.
-    stored_pages = [(page, *registry.images.put(page.image_png)) for page in _pages_of(reading)]
+    stored_pages = store_pages(registry, _pages_of(reading), scans)
     envelope_bytes = envelope_image or reading.envelope_image_png
     stored_envelope = registry.images.put(envelope_bytes) if envelope_bytes else None
     try:
@@ -155,8 +159,28 @@ def _insert_mail(registry: RegistryParts, conn: Connection, reading: EnvelopeRea
     return file_no
 
 
+def store_pages(registry: RegistryParts, records, scans: Mapping[str, bytes] | None = None) -> list[tuple[PageRecord, str, str]]:
+    """Each page with the (sha256, path) of what keeps it: the scanned file as received, stored
+    once for all its pages (a page with a view, as the reader makes it), else the page's own PNG
+    (made-up readings, older readers). The file's content comes from `scans` by name if there,
+    else from its path."""
+    kept: dict[str, tuple[str, str]] = {}
+    stored = []
+    for page in records:
+        if page.view:
+            if page.source_file not in kept:
+                content = (scans or {}).get(page.source_file)
+                kept[page.source_file] = (registry.images.put(content) if content is not None
+                                          else registry.images.put_file(page.source_file))
+            stored.append((page, *kept[page.source_file]))
+        else:
+            stored.append((page, *registry.images.put(page.image_png)))
+    return stored
+
+
 def insert_pages(conn: Connection, app_id: int, stored_pages: list[tuple[PageRecord, str, str]]) -> None:
-    """The page rows of an application (each page with its stored image's hash and path)."""
+    """The page rows of an application (each page with its stored file's hash and path; with a
+    view, that file is the scan as received and the view says which page of it, turned how)."""
     if not stored_pages:
         return
     conn.execute(pages.insert(), [
@@ -165,6 +189,7 @@ def insert_pages(conn: Connection, app_id: int, stored_pages: list[tuple[PageRec
             "form_version": p.version, "page_no": p.page_no, "document_id": p.document_id,
             "source_file": p.source_file, "source_page": p.source_page, "rotation": p.rotation,
             "pixels_sha256": p.pixels_sha256, "image_sha256": sha, "image_path": rel, "problems": lines(p.problems),
+            "view": p.view or None,
         }
         for p, sha, rel in stored_pages
     ])

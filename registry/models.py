@@ -171,9 +171,12 @@ class Page(Base):
     source_page: Mapped[int] = mapped_column(Integer)
     rotation: Mapped[int] = mapped_column(Integer, default=0)
     pixels_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    # The stored file, relative to the data folder: with a view, the scanned file as received
+    # (shared by its pages, page `source_page` of it); without (older registries), the page's PNG.
     image_sha256: Mapped[str] = mapped_column(String(64))
-    image_path: Mapped[str] = mapped_column(Text)  # relative to the data folder
+    image_path: Mapped[str] = mapped_column(Text)
     problems: Mapped[str] = mapped_column(Text, default="")  # one per line
+    view: Mapped[str | None] = mapped_column(Text)  # scan.render.PageView as JSON: turn, alignment
 
 
 class FieldValue(Base):

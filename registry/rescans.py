@@ -32,7 +32,7 @@ from sqlalchemy import delete, select, update
 from errors import ConflictError, NotFound
 from registry import acknowledgments
 from registry.filenumber import normalize_file_no
-from registry.intake import insert_pages, intake_result
+from registry.intake import insert_pages, intake_result, store_pages
 from registry.models import applications, field_values, pages
 from registry.records import RegistryParts, encode, form_of, lines, now, split_lines, write_audit
 from registry.settle import settle
@@ -53,7 +53,7 @@ def join_pages(registry: RegistryParts, file_no: str, reading: EnvelopeReading, 
     if not new_pages:
         raise NotFound(f"no page of the application form in these scans: nothing to add to {file_no}; "
                        "scan the form's pages themselves")
-    stored = [(page, *registry.images.put(page.image_png)) for page in new_pages]
+    stored = store_pages(registry, new_pages)
     with registry.db.write() as conn:
         app = conn.execute(select(applications).where(applications.c.file_no == file_no)).first()
         if app is None:

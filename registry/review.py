@@ -255,7 +255,8 @@ def corrected_readings(registry: RegistryParts, since: date | None = None) -> li
     learn from (scan/corrections.py cuts their boxes for the ICR's training)."""
     query = (
         select(applications.c.file_no, field_values.c.name, field_values.c.value, field_values.c.machine_value,
-               field_values.c.page_no, field_values.c.updated_at, pages.c.image_path, pages.c.form_id, pages.c.form_version)
+               field_values.c.page_no, field_values.c.updated_at, pages.c.image_path, pages.c.view, pages.c.form_id,
+               pages.c.form_version)
         .select_from(field_values.join(applications, applications.c.id == field_values.c.application_id)
                      .join(pages, (pages.c.application_id == field_values.c.application_id)
                            & (pages.c.page_no == field_values.c.page_no) & (pages.c.kind == "form")))
@@ -272,7 +273,7 @@ def corrected_readings(registry: RegistryParts, since: date | None = None) -> li
                 continue  # a page scanned twice: its first copy
             seen.add((r.file_no, r.name))
             out.append({"file_no": r.file_no, "field": r.name, "value": r.value, "machine_value": r.machine_value,
-                        "page_no": r.page_no, "image": str(registry.images.path(r.image_path)), "form_id": r.form_id,
+                        "page_no": r.page_no, "image": str(registry.images.path(r.image_path)), "view": r.view, "form_id": r.form_id,
                         "form_version": r.form_version})
     return out
 

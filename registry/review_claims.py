@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from registry.models import NAMING, UTCDateTime, applications, audit_events, envelopes, field_values, pages, queue_places
+from registry.store import StoredPage
 
 # The claims live in their own metadata: the registry's models describe the registry's
 # tables, and this one belongs to the station's workflow (see migrations/versions).
@@ -63,7 +64,7 @@ class WaitingField:
     version: int | None  # None for a postmark (it has no field version)
     page_no: int | None
     box: tuple[float, float, float, float] | None
-    page_image: str | None  # path of the aligned page image, relative to the data folder
+    page_image: StoredPage | None  # the stored page the field was read on
     form_id: str | None
     form_version: str | None
     rank: int | None
@@ -168,13 +169,14 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _page_image(conn, application_id: int, page_no: int | None, kind: str) -> str | None:
-    query = select(pages.c.image_path).where(pages.c.application_id == application_id, pages.c.kind == kind)
+def _page_image(conn, application_id: int, page_no: int | None, kind: str) -> StoredPage | None:
+    query = select(pages.c.image_path, pages.c.view).where(pages.c.application_id == application_id, pages.c.kind == kind)
     if kind == "form":
         if page_no is None:
             return None
         query = query.where(pages.c.page_no == page_no)
-    return conn.execute(query.order_by(pages.c.sequence).limit(1)).scalar()
+    row = conn.execute(query.order_by(pages.c.sequence).limit(1)).first()
+    return StoredPage(row.image_path, row.view) if row is not None else None
 
 
 def _held_by_other(user: str, now: datetime, application_id, field):
@@ -485,13 +487,14 @@ def queue_page(db, *, offset: int, limit: int, now: datetime | None = None, with
 # file (fields, validation, audit) and is kept for the application page.
 
 
-def page_image_path(db, file_no: str, sequence: int) -> str | None:
+def page_image_path(db, file_no: str, sequence: int) -> StoredPage | None:
     """The stored image of an application's page, by its position in the envelope."""
     with db.read() as conn:
-        return conn.execute(
-            select(pages.c.image_path).join(applications, applications.c.id == pages.c.application_id)
+        row = conn.execute(
+            select(pages.c.image_path, pages.c.view).join(applications, applications.c.id == pages.c.application_id)
             .where(applications.c.file_no == file_no, pages.c.sequence == sequence).order_by(pages.c.id).limit(1)
-        ).scalar()
+        ).first()
+    return StoredPage(row.image_path, row.view) if row is not None else None
 
 
 def envelope_image_path(db, file_no: str) -> str | None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Iterator, Mapping
 
 from registry import (
     acknowledgments,
@@ -86,10 +86,11 @@ class Registry:
     # ---------------------------------------------------------------- intake (intake.py, online.py)
 
     def register_mail(self, reading: EnvelopeReading, *, postmark: date | None = None, received: date | None = None,
-                      envelope_image: bytes | None = None, by: str = MAIL_ACTOR) -> IntakeResult:
+                      envelope_image: bytes | None = None, by: str = MAIL_ACTOR,
+                      scans: Mapping[str, bytes] | None = None) -> IntakeResult:
         """One envelope becomes one application (intake.register_mail)."""
         return intake.register_mail(self, reading, postmark=postmark, received=received,
-                                    envelope_image=envelope_image, by=by)
+                                    envelope_image=envelope_image, by=by, scans=scans)
 
     def mail_dates(self, reading: EnvelopeReading, postmark: date | None, received: date | None) -> MailDates:
         """The postmark and received dates of an envelope, from the clerk and the separator."""

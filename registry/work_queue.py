@@ -359,7 +359,11 @@ class ScanQueue:
                 return False
             pages = conn.execute(select(p.c.state, p.c.reading, p.c.image_png, p.c.error)
                                  .where(p.c.job_id == job.id).order_by(p.c.sequence)).all()
-            files = conn.execute(select(f.c.name).where(f.c.job_id == job.id).order_by(f.c.position)).scalars().all()
+            scanned = conn.execute(select(f.c.name, f.c.content).where(f.c.job_id == job.id).order_by(f.c.position)).all()
+            files = [r.name for r in scanned]
+            # The registry keeps each scan as received: from the queue, since the station's files
+            # need not be on this worker's machine.
+            scans = {r.name: bytes(r.content) for r in scanned if r.content is not None}
             results, error = [], None
             failed = [r.error for r in pages if r.state == "failed"]
             if failed:
@@ -367,7 +371,7 @@ class ScanQueue:
             else:
                 try:
                     for reading in self._envelopes(scanner, job, [(r.reading, r.image_png) for r in pages], files):
-                        results.append(self._register(job, reading))
+                        results.append(self._register(job, reading, scans))
                 except DatabaseError:
                     raise  # the registry is unreachable: roll back, the job stays ready for a later try
                 except CsqError as exc:  # an incomplete stack, dates that contradict: the clerk must act
@@ -396,9 +400,9 @@ class ScanQueue:
         else:
             yield from scanner.stack(pages, files, today=today)
 
-    def _register(self, job, reading) -> dict:
+    def _register(self, job, reading, scans: dict[str, bytes]) -> dict:
         received = job.received or job.created_at.astimezone().date()
-        return self.registry.register_mail(reading, postmark=job.postmark, received=received).to_json()
+        return self.registry.register_mail(reading, postmark=job.postmark, received=received, scans=scans).to_json()
 
 
 def _internal(exc: Exception, where: str) -> str:

@@ -24,10 +24,11 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from errors import StorageError
+from errors import CsqError, StorageError
 from scan import icr
 from scan.load import encode_png
 from scan.read import locate
+from scan.render import render
 from templates.spec import load_form
 
 # Box-per-character types; a date is typed YYYY-MM-DD but written in the boxes of its layout.
@@ -43,10 +44,11 @@ class CorrectedField:
     field: str
     value: str
     machine_value: str | None
-    image: Path  # the stored, aligned page image it was read on
+    image: Path  # the stored file the page is kept in: the scan as received, or (older registries) its aligned PNG
     form_id: str
     form_version: str
     page_no: int
+    view: str | None = None  # with the scan as received: how the reader saw the page (scan/render.py)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,16 @@ def cells_of(corrected: CorrectedField, page_image: np.ndarray) -> tuple[list[Tr
     return [TrainingCell(corrected.file_no, corrected.field, i, value[i], machine[i].strip(), crops[i]) for i in written], None
 
 
+def _page_image(corrected: CorrectedField) -> np.ndarray | None:
+    """The aligned page the field was read on, rendered as the station renders it; None if lost."""
+    if not corrected.view:
+        return cv2.imread(str(corrected.image), cv2.IMREAD_GRAYSCALE)
+    try:
+        return render(corrected.image, corrected.view)
+    except (CsqError, ValueError):
+        return None
+
+
 def export_cells(fields: Iterable[CorrectedField], out: Path) -> dict:
     """Write each usable field's cells as PNG under out/cells/ and one line per cell in
     out/labels.jsonl (written anew: running again gives the same folder). Returns a summary."""
@@ -98,11 +110,12 @@ def _export(fields: Iterable[CorrectedField], out: Path) -> dict:
     used, skipped, chars = 0, Counter(), Counter()
     changed_cells = 0
     lines = []
-    pages: dict[Path, np.ndarray | None] = {}
+    pages: dict[tuple[Path, str | None], np.ndarray | None] = {}
     for corrected in fields:
-        if corrected.image not in pages:
-            pages[corrected.image] = cv2.imread(str(corrected.image), cv2.IMREAD_GRAYSCALE)
-        image = pages[corrected.image]
+        key = (corrected.image, corrected.view)
+        if key not in pages:
+            pages[key] = _page_image(corrected)
+        image = pages[key]
         if image is None:
             skipped["page image missing or unreadable"] += 1
             continue

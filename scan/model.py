@@ -40,13 +40,17 @@ class PageRecord:
     source_page: int  # 0-based page (or frame) within source_file
     kind: str  # one of PAGE_KINDS
     pixels_sha256: str  # hash of the decoded scan pixels: the same paper scanned twice hashes the same
-    image_png: bytes  # form pages: aligned upright at 200 dpi; others: upright original, downscaled
+    # Registries from before scans were kept as received, and made-up readings: the page as a PNG
+    # (form pages aligned upright at 200 dpi; others upright, downscaled). The reader leaves it empty.
+    image_png: bytes = b""
     form_id: str | None = None
     version: str | None = None
     page_no: int | None = None  # 1-based, from the page code
     document_id: str | None = None  # prefilled forms
     rotation: int = 0  # degrees the scan was turned to be upright
     problems: tuple[str, ...] = ()
+    # How to show the page again from source_file as received (scan.render.PageView as JSON).
+    view: str = ""
 
 
 @dataclass(frozen=True)

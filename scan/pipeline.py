@@ -47,6 +47,7 @@ from errors import CsqError, IncompleteStack, InputFileError, UnreadablePage
 from scan import thresholds as t
 from scan.model import EnvelopeReading, FieldReading, PageRecord, SeparatorReading
 from scan.read import RawField
+from scan.render import PageView, aligned_view
 from templates.codes import PageCode
 from templates.spec import CURRENT_VERSION, FORM_ID, SEPARATOR_ID, FormSpec, load_form
 
@@ -84,7 +85,7 @@ class PageContext:
 
 @dataclass(frozen=True)
 class PageResult:
-    """What a worker sends back: small values only (the page image as PNG bytes)."""
+    """What a worker sends back: small values only (no pixels: the page is shown from its file)."""
 
     task: PageTask
     record: PageRecord
@@ -223,39 +224,42 @@ def stage_read(ctx: PageContext) -> PageContext:
 
 
 def page_record(ctx: PageContext) -> PageRecord:
-    from scan.load import encode_png
-
+    """The page as the registry keeps it: no pixels, only how to show it again from the file as
+    received (scan/render.py): the page number, the turn, the alignment or the downscale."""
     identity = ctx.identity
     code = identity.page_code if identity is not None else None
     if ctx.aligned is not None:
-        kind, image = identity.kind, ctx.aligned
+        from scan.align import canonical_size
+        from scan.identify import template_page
+
+        kind = identity.kind
+        view = aligned_view(ctx.task.index, identity.quarter_turns, ctx.alignment.matrix,
+                            canonical_size(template_page(identity.page_code)))
     else:
         kind = "unreadable" if ctx.unreadable else (identity.kind if identity is not None else "unreadable")
-        image = ctx.upright if ctx.upright is not None else ctx.pixels
-        image = _at_most(image, ctx.dpi)
+        turns = identity.quarter_turns if identity is not None and ctx.upright is not None else 0
+        view = PageView(ctx.task.index, turns, scale=_downscale(ctx.dpi))
     return PageRecord(
         sequence=ctx.task.sequence,
         source_file=ctx.task.path,
         source_page=ctx.task.index,
         kind=kind,
         pixels_sha256=ctx.pixels_sha256,
-        image_png=encode_png(image) if image is not None else b"",
         form_id=code.form_id if code else None,
         version=code.version if code else None,
         page_no=code.page_no if code else None,
         document_id=code.document_id if code else None,
         rotation=identity.rotation if identity is not None else 0,
         problems=tuple(dict.fromkeys(ctx.problems)),
+        view=view.to_json(),
     )
 
 
-def _at_most(image: np.ndarray | None, dpi: float) -> np.ndarray | None:
-    import cv2
-
-    if image is None or not dpi or dpi <= t.SUPPORTING_MAX_DPI:
-        return image
-    s = t.SUPPORTING_MAX_DPI / dpi
-    return cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
+def _downscale(dpi: float) -> float | None:
+    """Supporting documents are shown at most at SUPPORTING_MAX_DPI (a 600 dpi photo need not be)."""
+    if not dpi or dpi <= t.SUPPORTING_MAX_DPI:
+        return None
+    return t.SUPPORTING_MAX_DPI / dpi
 
 
 def process_page(task: PageTask) -> PageResult:
@@ -272,9 +276,7 @@ def process_page(task: PageTask) -> PageResult:
         message = f"internal error while reading this page ({type(exc).__name__}: {exc}); please report it"
         print(f"csq scan: {task.path}, page {task.index + 1}: {message}", file=sys.stderr)
         ctx = replace(ctx, unreadable=message, problems=ctx.problems + (message,), aligned=None, raw_fields=())
-    start = time.perf_counter()
     record = page_record(ctx)
-    ctx = ctx.timed("encode", start)
     alignment = None
     if ctx.alignment is not None:
         a = ctx.alignment

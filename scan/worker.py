@@ -62,7 +62,8 @@ def prepare() -> None:
 
 
 def read_page(path: str, index: int, sequence: int, *, source_name: str | None = None) -> tuple[str, bytes]:
-    """One page read by every page stage: (reading as JSON text, page image PNG).
+    """One page read by every page stage: (reading as JSON text, page image PNG: empty since the
+    registry keeps the scan as received and the reading says how to show the page).
 
     `source_name` is the file name the station gave (the worker reads a local copy). A page
     that cannot be decoded raises InputFileError, as in `scan ingest`."""

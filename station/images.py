@@ -1,4 +1,8 @@
-"""Field crops, page thumbnails and full pages, cut with Pillow from the stored page PNGs.
+"""Field crops, page thumbnails and full pages, cut with Pillow from the stored pages.
+
+A page is stored as the scanned file it came in, as received, with the view the reader used
+(scan/render.py: page number, turn, alignment): it is rendered from that file on demand, then
+cached like the crops. Pages of older registries are a PNG each and are shown from it.
 
 A reviewer decides from the crop alone most of the time, so the crop must be sharp and come
 at once: it is cut with a margin around the field's box, scaled up by an integer factor
@@ -18,7 +22,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from errors import NotFound
+from errors import CsqError, NotFound
 from station import limits
 
 Box = tuple[float, float, float, float]
@@ -107,22 +111,23 @@ class PageImages:
         p = Path(stored_path)
         return p if p.is_absolute() else self.data_dir / p
 
-    def _identity(self, path: Path) -> str:
+    def _source(self, stored) -> tuple[Path, str | None]:
+        """(file, view) of a stored page: a registry.store.StoredPage, or a PNG's path."""
+        if hasattr(stored, "view"):
+            return self.resolve(stored.path), stored.view or None
+        return self.resolve(stored), None
+
+    def _identity(self, path: Path, view: str | None = None) -> str:
         try:
             st = path.stat()
         except OSError:
             raise NotFound(f"the stored page image is missing: {path}") from None
-        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
+        return f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}|{view or ''}"
 
-    def _page(self, path: Path, identity: str) -> Image.Image:
+    def _page(self, path: Path, identity: str, view: str | None = None) -> Image.Image:
         img = self._pages.get(identity)
         if img is None:
-            try:
-                with Image.open(path) as opened:
-                    opened.load()
-                    img = opened.convert("L") if opened.mode not in ("L", "RGB") else opened.copy()
-            except OSError as exc:
-                raise NotFound(f"the stored page image cannot be read ({exc}): {path}") from None
+            img = _rendered(path, view) if view else _opened(path)
             self._pages.put(identity, img)
         return img
 
@@ -153,15 +158,15 @@ class PageImages:
     def crop(self, stored_path, box: Box, *, page_height_pt: float, cells: tuple[Box, ...] = ()) -> bytes:
         """The field's crop as PNG bytes: box + margin, scaled up CROP_SCALE times; with the
         comb `cells` of the field, blank cells at the end are left out (see limits)."""
-        path = self.resolve(stored_path)
-        identity = self._identity(path)
+        path, view = self._source(stored_path)
+        identity = self._identity(path, view)
         trim = limits.CROP_TRIM_BLANK_CELLS and len(cells) > 1 and len({round(c[1]) for c in cells}) == 1
         params = (f"crop|{identity}|{tuple(round(v, 3) for v in box)}|{page_height_pt}|{limits.CROP_MARGIN_PT}|"
                   f"{limits.CROP_SCALE}|{trim and (limits.INK_LEVEL, limits.INK_MIN_PIXELS, limits.CELL_INSET)}")
         key = hashlib.sha256(params.encode()).hexdigest()
 
         def make() -> bytes:
-            page = self._page(path, identity)
+            page = self._page(path, identity, view)
             shown = _trimmed(page, box, cells, page_height_pt) if trim else box
             rect = crop_rect_px(shown, page_height_pt=page_height_pt, image_size=page.size)
             piece = page.crop(rect)
@@ -171,21 +176,51 @@ class PageImages:
         return self._cached(key, make)
 
     def thumbnail(self, stored_path, *, width: int = limits.THUMBNAIL_WIDTH_PX) -> bytes:
-        path = self.resolve(stored_path)
-        identity = self._identity(path)
+        path, view = self._source(stored_path)
+        identity = self._identity(path, view)
         key = hashlib.sha256(f"thumb|{identity}|{width}".encode()).hexdigest()
 
         def make() -> bytes:
-            page = self._page(path, identity)
+            page = self._page(path, identity, view)
             height = max(1, round(page.height * width / page.width))
             # Downscaling: an averaging filter keeps thin strokes visible in the thumbnail.
             return _png_bytes(page.resize((width, height), Image.Resampling.BOX))
 
         return self._cached(key, make)
 
-    def full(self, stored_path) -> Path:
-        """The stored PNG itself (served as a file)."""
-        path = self.resolve(stored_path)
-        if not path.is_file():
-            raise NotFound(f"the stored page image is missing: {path}")
-        return path
+    def full(self, stored_path) -> Path | bytes:
+        """The whole page as PNG: an older registry's stored PNG itself (a Path, served as a
+        file), or the page rendered from its scan as received (bytes, cached on disk)."""
+        path, view = self._source(stored_path)
+        if view is None:
+            if not path.is_file():
+                raise NotFound(f"the stored page image is missing: {path}")
+            return path
+        identity = self._identity(path, view)
+        key = hashlib.sha256(f"page|{identity}".encode()).hexdigest()
+        return self._cached(key, lambda: _png_bytes(self._page(path, identity, view)))
+
+
+def _opened(path: Path) -> Image.Image:
+    try:
+        with Image.open(path) as opened:
+            opened.load()
+            return opened.convert("L") if opened.mode not in ("L", "RGB") else opened.copy()
+    except OSError as exc:
+        raise NotFound(f"the stored page image cannot be read ({exc}): {path}") from None
+
+
+# PDFium (under pypdfium2) must not be entered by two threads at once, and the server handles
+# requests in threads: one page is rendered at a time (20-75 ms, then cached).
+_RENDER_LOCK = threading.Lock()
+
+
+def _rendered(path: Path, view: str) -> Image.Image:
+    from scan.render import render
+
+    try:
+        with _RENDER_LOCK:
+            pixels = render(path, view)
+        return Image.fromarray(pixels)
+    except (CsqError, ValueError) as exc:
+        raise NotFound(f"the stored scan cannot be shown ({exc}): {path}") from None

@@ -6,6 +6,7 @@ token. Routes stay thin: the work is in station/review.py.
 from __future__ import annotations
 
 import math
+import pathlib
 from datetime import timedelta
 
 from urllib.parse import quote
@@ -368,7 +369,7 @@ async def field_crop(request: Request, file_no: str, field: str, staff: Staff = 
 def field_page(request: Request, file_no: str, field: str, staff: Staff = Depends(auth.requires("clerk"))):
     page = _station(request).desk.field_page(file_no, field)
     _saw(request, staff, file_no, f"page of {field}")
-    return FileResponse(page, media_type="image/png", headers=IMAGE_CACHE)
+    return _png(page)
 
 
 @router.get("/images/{file_no}/pages/{sequence}.png")
@@ -380,7 +381,14 @@ async def page_image(request: Request, file_no: str, sequence: int = Path(..., g
     if thumb:
         png = await run_in_threadpool(desk.images.thumbnail, stored)
         return Response(png, media_type="image/png", headers=IMAGE_CACHE)
-    return FileResponse(desk.images.full(stored), media_type="image/png", headers=IMAGE_CACHE)
+    return _png(await run_in_threadpool(desk.images.full, stored))
+
+
+def _png(image: pathlib.Path | bytes) -> Response:
+    """A whole page: a stored PNG served as a file, or a page rendered from its scan."""
+    if isinstance(image, bytes):
+        return Response(image, media_type="image/png", headers=IMAGE_CACHE)
+    return FileResponse(image, media_type="image/png", headers=IMAGE_CACHE)
 
 
 @router.get("/images/{file_no}/envelope.png")

@@ -455,7 +455,7 @@ class ReviewDesk:
             raise NotFound(f"application {file_no} has no page image for field {field!r}")
         return self.images.full(item.page_image)
 
-    def page_image(self, file_no: str, sequence: int) -> str:
+    def page_image(self, file_no: str, sequence: int):
         path = claims.page_image_path(self.db, normalize_file_no(file_no), sequence)
         if path is None:
             raise NotFound(f"application {file_no} has no page {sequence}")

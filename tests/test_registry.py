@@ -384,7 +384,10 @@ def test_batch_pages_are_numbered_once_separator_first(registry, scanned_stack):
         assert [p["sequence"] for p in stored] == list(range(len(reading.pages) + 1))
         assert [p["kind"] for p in stored] == ["separator"] + [p.kind for p in reading.pages]
         assert [p["pixels_sha256"] for p in stored] == [reading.separator.page.pixels_sha256] + [p.pixels_sha256 for p in reading.pages]
-        assert len({p["image_path"] for p in stored}) == len(stored)
+        # One stacked file, kept once as received: every page is a different page of it.
+        assert len({(p["image_path"], p["source_page"]) for p in stored}) == len(stored)
+        assert {p["stored_as"] for p in stored} == {"received"}
+        assert {p["image_sha256"] for p in stored} == {hashlib.sha256(Path(reading.pages[0].source_file).read_bytes()).hexdigest()}
 
 
 # ------------------------------------------------------------------------ online intake

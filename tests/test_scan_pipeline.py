@@ -73,12 +73,21 @@ def test_reading_the_same_files_again_gives_the_same_fingerprint(prefilled_readi
     assert len(first.fingerprint) == 64
 
 
-def test_page_images_are_aligned_pngs(prefilled_reading):
-    _, reading = prefilled_reading
-    from scan.load import decode_png
+def test_pages_carry_no_png_but_a_view_that_renders_the_aligned_page_again(prefilled_reading):
+    from scan.pipeline import PageContext, PageTask, stage_align, stage_identify, stage_load
+    from scan.render import PageView, render
 
-    image = decode_png(reading.pages[0].image_png)
+    _, reading = prefilled_reading
+    page = reading.pages[0]
+    assert page.image_png == b""  # no PNG encoded on the hot path
+    view = PageView.from_json(page.view)
+    assert view.page == page.source_page and view.matrix is not None
+    image = render(page.source_file, page.view)
     assert image.shape == (2200, 1700)
+    ctx = PageContext(PageTask(page.source_file, page.source_page, 0))
+    for stage in (stage_load, stage_identify, stage_align):
+        ctx = stage(ctx)
+    assert np.array_equal(image, ctx.aligned)  # the very pixels the reader read
 
 
 def test_typed_value_changed_by_hand_is_flagged(rendered, tmp_path):

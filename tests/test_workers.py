@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,7 +98,11 @@ def test_four_workers_read_each_page_once_and_register_what_one_station_does(sta
     # Two stations queue the same scans; four workers read them.
     many = tmp_path / "many"
     many.mkdir()
-    proc = csq("--db", pg_url, "scan", "enqueue", str(stack), "--stack", "--received", RECEIVED, "--station", "mailroom-1",
+    # The station's copy of the stack is gone before the workers run (they may be on another
+    # machine): the registry keeps the scan as received from the queue.
+    station_copy = many / f"stack{stack.suffix}"
+    shutil.copyfile(stack, station_copy)
+    proc = csq("--db", pg_url, "scan", "enqueue", str(station_copy), "--stack", "--received", RECEIVED, "--station", "mailroom-1",
                "--json", cwd=many)
     assert proc.returncode == 0, proc.stderr
     queued = json.loads(proc.stdout)
@@ -106,8 +111,9 @@ def test_four_workers_read_each_page_once_and_register_what_one_station_does(sta
                "--received", RECEIVED, "--station", "mailroom-2", "--json", cwd=many)
     assert proc.returncode == 0, proc.stderr
     total_pages = queued["pages"] + json.loads(proc.stdout)["pages"]
-    again = csq("--db", pg_url, "scan", "enqueue", str(stack), "--stack", "--received", RECEIVED, "--json", cwd=many)
+    again = csq("--db", pg_url, "scan", "enqueue", str(station_copy), "--stack", "--received", RECEIVED, "--json", cwd=many)
     assert json.loads(again.stdout) == {**queued, "created": False}  # queued twice: one job
+    station_copy.unlink()
 
     data = many / "csq-data"
     workers = [start_worker(pg_url, data, "--once") for _ in range(4)]
@@ -126,8 +132,10 @@ def test_four_workers_read_each_page_once_and_register_what_one_station_does(sta
     jobs = queue_rows(pg_url, "SELECT state, assembled_by, result FROM scan_jobs ORDER BY id")
     assert [j.state for j in jobs] == ["done", "done"]
     assert [len(json.loads(j.result)) for j in jobs] == [3, 1]
-    # The scans are not kept once registered.
+    # The scans are not kept in the queue once registered, but in the registry, once each, as received.
     assert queue_rows(pg_url, "SELECT count(*) FROM scan_files WHERE content IS NOT NULL")[0][0] == 0
+    kept = sorted(p.read_bytes() for p in (data / "images").rglob("*") if p.is_file())
+    assert kept == sorted([stack.read_bytes(), (ENVELOPE / "env-0003.pdf").read_bytes()])
 
     mine, theirs = exported(pg_url, data), exported(single_url, one / "csq-data")
     assert len(mine) == 4
