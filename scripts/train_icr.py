@@ -966,7 +966,8 @@ def main(argv: list[str] | None = None) -> int:
         assert drift < 1e-3, f"cv2.dnn and PyTorch disagree by {drift}"
         figures[name] = split_figures(name, lg, y, font_index, temperature)
         if previous is not None and name.startswith("holdout"):
-            figures[name]["previous_model"] = split_figures(name, *previous_logits(previous, x), y, font_index)
+            previous_lg, previous_temperature = previous_logits(previous, x)
+            figures[name]["previous_model"] = split_figures(name, previous_lg, y, font_index, previous_temperature)
 
     batch = data["holdout"][0][:300, None].astype(np.float32) / 255.0
     net.setInput(batch)
