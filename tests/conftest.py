@@ -1,9 +1,12 @@
 """Fixtures shared by the test modules: a throw-away PostgreSQL database per test session
-and a fresh schema of it per test (skipped when no server answers on 127.0.0.1:5432)."""
+and a fresh schema of it per test (skipped when no server answers on 127.0.0.1:5432); the ICR
+training script as a module."""
 
 from __future__ import annotations
 
+import importlib.util
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -39,3 +42,13 @@ def pg_url(pg_database):
     yield PG_URL.format(database=pg_database, schema=schema)
     with psycopg.connect(PG_SERVER.replace("dbname=test", f"dbname={pg_database}"), autocommit=True) as conn:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(scope="session")
+def train_icr():
+    """scripts/train_icr.py imported as a module (it is a script, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train_icr.py"
+    spec = importlib.util.spec_from_file_location("train_icr", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

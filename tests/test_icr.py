@@ -16,7 +16,10 @@ from scan import icr
 from scan.icr import CharGuess, CombCellRecognizer, IcrError, is_cell_empty, preprocess_cell
 from templates.spec import DIGIT_CHARSET, TEXT_CHARSET
 
-CLASSES = TEXT_CHARSET.replace(" ", "")
+# The characters handprint draws in every font (icr-v1's classes): the held-out cells below.
+CLASSES = "ABCDEFGHIJKLMNOPQRSTUVWXYZÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ0123456789-'.@/"
+# The Latin capitals beyond French the model must know (issue 14).
+BEYOND_FRENCH = "ÁÍÓÚÑÃÕÅØŁŞ"
 # The committed model measured, on cells in fonts it never trained on (sidecar, thousands of
 # cells): 0.81 of clean text cells (0.77 scan-damaged), 0.93 of digits in a digits field. The goal
 # is 0.95; it is not met: these floors guard against a regression, a few points below measured.
@@ -38,7 +41,8 @@ def _holdout_cells(n: int, seed: int, chars: str = CLASSES) -> tuple[list[np.nda
 
 def test_model_and_sidecar_describe_each_other(recognizer):
     card = recognizer.card
-    assert card.classes == CLASSES
+    assert set(CLASSES) <= set(card.classes)  # the form's charsets may grow: extra characters are no candidates
+    assert len(set(card.classes)) == len(card.classes)
     assert set(card.raw["holdout_fonts"]) == {f.name for f in HOLDOUT_FONTS}
     assert set(card.raw["train_fonts"]) == {f.name for f in TRAIN_FONTS}
     assert 0.2 < card.temperature < 5
@@ -107,6 +111,74 @@ def test_nothing_to_classify_and_unknown_charset(recognizer):
     assert recognizer.classify([], TEXT_CHARSET) == []
     with pytest.raises(ValueError):
         recognizer.classify([np.full((56, 42), 255, np.uint8)], "abc")
+
+
+def test_a_charset_with_characters_the_model_does_not_know(recognizer):
+    # A field may allow letters the model has no class for (the validator's charset grows on
+    # its own): they are just never candidates, the others read as before.
+    cells, _ = _holdout_cells(30, seed=18)
+    unknown = "ǾƵẞ"
+    assert not set(unknown) & set(recognizer.classes)
+    known = recognizer.classify(cells, TEXT_CHARSET)
+    wider = recognizer.classify(cells, TEXT_CHARSET + unknown)
+    for a, b in zip(known, wider):
+        assert a.best == b.best and abs(a.p - b.p) < 1e-6
+        assert not {c for c, _ in b.alternatives} & set(unknown)
+
+
+# --- issues 12 and 14: cells of the training script's held-out recipes (other seeds) -----------
+
+# icr-v1 measured on these cells: 0.50 of French accented letters whose accent is a separate
+# stroke (0.20 read as the plain letter), 0.115 of 1s and 7s swapped in 1-bit 150/200 dpi cells,
+# 0.695 of plain letters with a stray mark. Floors under that: a new model must not do worse.
+STROKES_MIN_ACCURACY = 0.42
+STROKES_MAX_ACCENT_DROPPED = 0.28
+BILEVEL_MAX_ONE_SEVEN = 0.18
+STRAY_MIN_ACCURACY = 0.6
+STRAY_MAX_READ_MARKED = 0.06
+LATIN_MIN_ACCURACY = 0.6  # once the model knows them
+FRENCH_FIELD = CLASSES + " "
+
+
+def _recipe_cells(train_icr, recipe: str, n: int, seed: int, chars: str | None = None) -> tuple[list[np.ndarray], list[str]]:
+    rng = np.random.default_rng(seed)  # other seeds than the script's: cells it never measured
+    made = []
+    while len(made) < n:
+        char, cell = train_icr.labelled_cell(recipe, rng)
+        if chars is None or char in chars:
+            made.append((char, cell))
+    return [cell for _, cell in made], [char for char, _ in made]
+
+
+def test_reads_accents_written_as_separate_strokes(recognizer, train_icr):
+    cells, truth = _recipe_cells(train_icr, "strokes", 200, seed=41, chars=FRENCH_FIELD)
+    guesses = recognizer.classify(cells, FRENCH_FIELD)
+    accuracy = np.mean([g.best == t for g, t in zip(guesses, truth)])
+    dropped = np.mean([g.best == train_icr.hand_marks(t)[0] for g, t in zip(guesses, truth)])
+    assert accuracy >= STROKES_MIN_ACCURACY, accuracy
+    assert dropped <= STROKES_MAX_ACCENT_DROPPED, dropped
+
+
+def test_ones_and_sevens_of_1bit_scans(recognizer, train_icr):
+    cells, truth = _recipe_cells(train_icr, "bilevel", 200, seed=43, chars="17")
+    guesses = recognizer.classify(cells, DIGIT_CHARSET)
+    swapped = np.mean([{g.best, t} == {"1", "7"} for g, t in zip(guesses, truth)])
+    assert swapped <= BILEVEL_MAX_ONE_SEVEN, swapped
+
+
+def test_a_stray_mark_beside_a_letter_is_no_accent(recognizer, train_icr):
+    cells, truth = _recipe_cells(train_icr, "stray", 200, seed=44)
+    guesses = recognizer.classify(cells, FRENCH_FIELD)
+    assert np.mean([g.best == t for g, t in zip(guesses, truth)]) >= STRAY_MIN_ACCURACY
+    assert np.mean([train_icr.hand_marks(g.best)[1] != () for g in guesses]) <= STRAY_MAX_READ_MARKED
+
+
+@pytest.mark.xfail(strict=True, reason="icr-v1 has no class for them; scripts/train_icr.py makes icr-v2, not yet trained")
+def test_reads_latin_letters_beyond_french(recognizer, train_icr):
+    assert set(BEYOND_FRENCH) <= set(recognizer.classes)
+    cells, truth = _recipe_cells(train_icr, "latin", 200, seed=42)
+    guesses = recognizer.classify(cells, recognizer.classes)
+    assert np.mean([g.best == t for g, t in zip(guesses, truth)]) >= LATIN_MIN_ACCURACY
 
 
 def test_a_sidecar_from_other_preprocessing_is_refused(tmp_path):
