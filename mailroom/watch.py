@@ -97,12 +97,7 @@ class Folder:
     def claim(self, path: Path) -> Path | None:
         """Move the file into .processing/ under a name that says who holds it; None when
         another watcher took it first (the rename is atomic: one of them wins)."""
-        claimed = self.root / PROCESSING_DIR / f"{path.name}@{self.host}@{os.getpid()}"
-        try:
-            os.rename(path, claimed)
-        except FileNotFoundError:
-            return None
-        return claimed
+        return self._take(path, path.name)
 
     def orphans(self) -> list[Path]:
         """Files claimed on this host by a process that is gone (a kill -9, a power cut)."""
@@ -115,10 +110,13 @@ class Folder:
         return sorted(found, key=lambda p: (_mtime(p), p.name))
 
     def reclaim(self, orphan: Path) -> Path | None:
-        original = orphan.name.rsplit("@", 2)[0]
+        """An orphan taken over by this process (another watcher may take it first)."""
+        return self._take(orphan, self.original_name(orphan))
+
+    def _take(self, source: Path, original: str) -> Path | None:
         claimed = self.root / PROCESSING_DIR / f"{original}@{self.host}@{os.getpid()}"
         try:
-            os.rename(orphan, claimed)
+            os.rename(source, claimed)
         except FileNotFoundError:
             return None
         return claimed

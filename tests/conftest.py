@@ -52,3 +52,20 @@ def train_icr():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium, headless, driven by playwright (the browser tests' one browser per module)."""
+    import os
+
+    import station_fixtures as T
+
+    if not os.path.exists(T.CHROMIUM):
+        pytest.fail(f"{T.CHROMIUM} is missing: scripts/install.sh installs Debian's chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=T.CHROMIUM, args=T.CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -5,7 +5,6 @@ axe-core (npm, node_modules/axe-core) finds no WCAG 2.1 A/AA violation on any of
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Using `htt
 
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 WCAG_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(T.CHROMIUM):
-        pytest.fail(f"{T.CHROMIUM} is missing: scripts/install.sh installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=T.CHROMIUM, args=T.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")

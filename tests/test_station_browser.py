@@ -10,7 +10,6 @@ protocol and is not held to the CSP: it is used only to act or to read, not to w
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from datetime import date
 
@@ -21,18 +20,6 @@ import station_fixtures as T
 from station.app import create_app
 
 pytestmark = [pytest.mark.browser, pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not os.path.exists(T.CHROMIUM):
-        pytest.fail(f"{T.CHROMIUM} is missing: scripts/install.sh installs Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=T.CHROMIUM, args=T.CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
