@@ -124,22 +124,28 @@ def _problems_text(problems, shown: int = 5, width: int = 300) -> str:
     return "; ".join(parts)
 
 
-def _actor(registry, by: str | None) -> str:
-    """Who the audit trail names for this command: --by must be an active staff account
-    (`csq users list`); without --by, the system user who ran it (`system:<user>`)."""
-    if by is None:
-        import getpass
+def _actor(registry, by: str | None, *, unknown_is_system: bool = False) -> str:
+    """Who the audit trail names for this command: an active staff account given by --by
+    (`csq users list`), else the system user who ran it (`system:<user>`): never free text.
+    Staff-account commands refuse an unknown --by (exit 2); the contract's `review set … --by
+    USER` (`unknown_is_system`) records the system user instead and says so on stderr, so that
+    a script written to docs/interface.md keeps working and the trail still names a real person."""
+    import getpass
 
-        try:
-            who = getpass.getuser()
-        except (KeyError, OSError):  # no name for this uid (a container)
-            who = f"uid{os.getuid()}"
-        return f"system:{who}"
+    try:
+        system = f"system:{getpass.getuser()}"
+    except (KeyError, OSError):  # no name for this uid (a container)
+        system = f"system:uid{os.getuid()}"
+    if by is None:
+        return system
     name = by.strip()
-    if not any(u["name"] == name and u["active"] for u in registry.list_users()):
-        raise BadArguments(f"--by {by!r} is not an active staff account: give one (`csq users list`), "
-                           "or leave --by out to record the system user who runs the command")
-    return name
+    if any(u["name"] == name and u["active"] for u in registry.list_users()):
+        return name
+    if unknown_is_system:
+        sys.stderr.write(f"csq: --by {by!r} is not an active staff account (`csq users list`): recorded as {system}\n")
+        return system
+    raise BadArguments(f"--by {by!r} is not an active staff account: give one (`csq users list`), "
+                       "or leave --by out to record the system user who runs the command")
 
 
 def _open_registry(ctx: typer.Context):
@@ -529,7 +535,7 @@ def review_set(
 ) -> None:
     """A manual correction of one field (audited; the machine's reading is kept)."""
     registry = _open_registry(ctx)
-    result = registry.review_set(file_no, field, value, by=_actor(registry, by))
+    result = registry.review_set(file_no, field, value, by=_actor(registry, by, unknown_is_system=True))
     if result.get("held"):
         _emit(result, as_json, f"{file_no} {field}: {result['message']}; a supervisor runs `csq review confirm "
                                f"{result['identity_change']} --by NAME` (or reject)")
@@ -593,7 +599,7 @@ def review_confirm_empty(
     """Confirm empty the required fields of one envelope read empty (a blank page, a page missing):
     the application then becomes incomplete, in your name (audited field by field)."""
     registry = _open_registry(ctx)
-    result = registry.confirm_empty(file_no, by=_actor(registry, by), reason=reason, fields=tuple(fields))
+    result = registry.confirm_empty(file_no, by=_actor(registry, by, unknown_is_system=True), reason=reason, fields=tuple(fields))
     left = f"; still to decide one by one (ink seen): {', '.join(result['left'])}" if result["left"] else ""
     _emit(result, as_json, f"{result['file_no']}: {len(result['confirmed'])} field(s) confirmed empty "
                            f"(status {result['status']}){left}")

@@ -217,3 +217,22 @@ def test_review_stats_from_the_cli(tmp_path):
     assert stats["people"] == [] and stats["fields"] == []
     assert "0 field(s) saved" in csq("review", "stats", "--since", "2026-11-01", cwd=tmp_path).stdout
     assert_one_line_error(csq("review", "stats", "--since", "yesterday", cwd=tmp_path), "--since 'yesterday'")
+
+
+def test_review_set_by_someone_who_is_no_staff_account_records_the_system_user(tmp_path):
+    """The contract's `review set … --by USER` keeps working for a script, but the audit trail
+    never names free text: an unknown --by is recorded as the system user, and stderr says so."""
+    from datetime import date
+
+    import station_fixtures as T
+    from registry.service import Registry
+
+    db = tmp_path / "csq-data" / "registry.db"
+    with Registry.open(f"sqlite:///{db}", tmp_path / "csq-data") as registry:
+        file_no = T.register_mail_envelope(registry, 1, postmark=date(2026, 10, 6))
+    proc = csq("review", "set", file_no, "city", "MONTRÉAL", "--by", "the-minister", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "'the-minister' is not an active staff account" in proc.stderr and "recorded as system:" in proc.stderr
+    with Registry.open(f"sqlite:///{db}", tmp_path / "csq-data") as registry:
+        [event] = [e for e in registry.audit_trail(file_no) if e["action"] == "review_set" and e["field"] == "city"]
+    assert event["actor"].startswith("system:") and event["actor"] != "system:"
