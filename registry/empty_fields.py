@@ -23,6 +23,7 @@ from sqlalchemy import Connection, select, update
 
 from errors import BadArguments, ConflictError
 from registry.models import field_values
+from registry.records import saved_by_person
 from templates.spec import FormSpec
 
 EMPTY_REQUIRED = "empty_required"
@@ -95,11 +96,8 @@ def confirm_empty(conn: Connection, app_id: int, form: FormSpec, *, by: str, rea
         if expected_version is not None and r.version != expected_version:
             raise ConflictError(f"{r.name} was changed by {r.updated_by} (version {r.version}, you saw {expected_version}): "
                                 "reload it and decide again")
-        keep_machine = r.source != "manual" and r.machine_source is None
-        conn.execute(update(field_values).where(field_values.c.id == r.id, field_values.c.version == r.version).values(
-            value=None, source="manual", confidence=1.0, needs_review=False, version=r.version + 1, updated_at=now, updated_by=by,
-            **({"machine_value": r.value, "machine_source": r.source, "machine_confidence": r.confidence} if keep_machine else {}),
-        ))
+        conn.execute(update(field_values).where(field_values.c.id == r.id, field_values.c.version == r.version)
+                     .values(**saved_by_person(r, None, by=by, moment=now)))
         if audit is not None:
             audit(field=r.name, old=r.value, new=None,
                   detail=json.dumps({"reason": reason, "machine_reasons": _reasons(r.reasons), "version": r.version + 1}))

@@ -199,13 +199,18 @@ def within_cap(rank: int, cap: int | None) -> bool:
 # ------------------------------------------------------------------------------ persons
 
 
+def passport_as_key(passport_number) -> str:
+    """A passport number as the registry compares it: folded capitals, letters and digits only."""
+    return "".join(ch for ch in fold(str(passport_number)) if ch.isalnum())
+
+
 def person_key(passport_number: str | None, birth_date: str | None) -> str | None:
     """The same person across channels and envelopes: passport number in capitals without
     spaces or dashes, folded (templates.alphabet.fold: a reading or a keyboard that adds an
     accent, 19ÁB12345, is the same number), and date of birth. None when either is missing."""
     if not passport_number or not birth_date:
         return None
-    passport = "".join(ch for ch in fold(str(passport_number)) if ch.isalnum())
+    passport = passport_as_key(passport_number)
     if not passport:
         return None
     return f"{passport}|{birth_date}"

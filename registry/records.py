@@ -186,3 +186,18 @@ def check_reason(reason: str | None, what: str) -> str:
     if not reason:
         raise BadArguments(f"give the reason for {what} (it is kept in the audit trail)")
     return reason
+
+
+MANUAL_SOURCE = "manual"  # a value a person gave (models.FIELD_SOURCES)
+
+
+def saved_by_person(row, value: str | None, *, by: str, moment: datetime) -> dict:
+    """The columns a person's save sets on a field row (a correction, an empty field confirmed):
+    their value, final, the version moved on; the machine's reading is kept the first time a
+    person overrides it, so the trail and the statistics can still compare."""
+    keep_machine = row.source != MANUAL_SOURCE and row.machine_source is None
+    return {
+        "value": value, "source": MANUAL_SOURCE, "confidence": 1.0, "needs_review": False, "version": row.version + 1,
+        "updated_at": moment, "updated_by": by,
+        **({"machine_value": row.value, "machine_source": row.source, "machine_confidence": row.confidence} if keep_machine else {}),
+    }

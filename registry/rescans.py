@@ -34,12 +34,11 @@ from registry import acknowledgments
 from registry.filenumber import normalize_file_no
 from registry.intake import insert_pages, intake_result, store_pages
 from registry.models import applications, field_values, pages
-from registry.records import RegistryParts, encode, form_of, lines, now, split_lines, write_audit
+from registry.records import MANUAL_SOURCE, RegistryParts, encode, form_of, lines, now, split_lines, write_audit
 from registry.settle import settle
 from scan.model import EnvelopeReading, IntakeResult
 
 RESCAN_ACTION = "rescan"
-MANUAL_SOURCE = "manual"
 SAME_PERSON_DAYS = 30
 MISSING_LINE = re.compile(r"^missing page\(s\) [\d, ]+ of \d+$")
 NO_FORM_LINE = "no page of the application form was found in the envelope"

@@ -36,6 +36,7 @@ from registry.records import (
     form_of,
     iso,
     now,
+    saved_by_person,
     write_audit,
 )
 from registry.settle import settle
@@ -121,13 +122,9 @@ def _review_set(registry: RegistryParts, file_no: str, field: str, value, *, by:
                 reasons="", raw="", page_no=None, evidence="", version=1, updated_at=moment, updated_by=by))
             version = 1
         else:
-            keep_machine = row.source != "manual" and row.machine_source is None
             changed = conn.execute(
-                update(field_values).where(field_values.c.id == row.id, field_values.c.version == row.version).values(
-                    value=stored, source="manual", confidence=1.0, needs_review=False, version=row.version + 1,
-                    updated_at=moment, updated_by=by,
-                    **({"machine_value": row.value, "machine_source": row.source, "machine_confidence": row.confidence} if keep_machine else {}),
-                )
+                update(field_values).where(field_values.c.id == row.id, field_values.c.version == row.version)
+                .values(**saved_by_person(row, stored, by=by, moment=moment))
             ).rowcount
             if changed != 1:
                 raise _conflict(file_no, field, row.version, None)

@@ -24,7 +24,7 @@ from errors import BadArguments
 from registry.db import Database
 from registry.filenumber import normalize_file_no
 from registry.models import applications, audit_events, field_values, queue_places
-from registry.priority import person_key
+from registry.priority import passport_as_key, person_key
 from registry.records import status_column, with_places, write_audit
 
 LOOKUP_ACTION = "status_lookup"
@@ -53,10 +53,6 @@ def _iso(value) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _passport(text: str) -> str:
-    return "".join(ch for ch in text.upper() if ch.isalnum())
-
-
 def look_up(db: Database, *, birth_date: str, file_no: str | None = None, passport_number: str | None = None) -> list[FileStatus]:
     """The files of the candidate who gave (file number or passport number) and birth date, or
     an empty list: a wrong number and a wrong date look the same. Counted in the audit trail."""
@@ -76,7 +72,7 @@ def look_up(db: Database, *, birth_date: str, file_no: str | None = None, passpo
                                                                       field_values.c.name == "birth_date"))
                     .where(applications.c.file_no == wanted, field_values.c.value == birth_date)).scalars())
         else:
-            passport = _passport(passport_number or "")
+            passport = passport_as_key(passport_number or "")
             key = person_key(passport, birth_date)
             if key:
                 ids = list(conn.execute(select(applications.c.id).where(applications.c.person_key == key)
