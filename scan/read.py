@@ -24,6 +24,12 @@ import numpy as np
 from scan import thresholds as t
 from scan.align import box_to_px
 from scan.engines import CellRecognizer, CharGuess, LineReading, OcrEngine
+# The pixel measures live in scan/ink.py (shared with scan/accents.py); their old names stay here.
+from scan.ink import crop as _crop
+from scan.ink import dark as _dark
+from scan.ink import line_masks as _line_masks
+from scan.ink import paper_level as _paper_level
+from scan.ink import remove_lines
 from scan.typed_glyphs import glyph_match
 from templates.spec import Box, FieldSpec, PageSpec
 
@@ -86,27 +92,6 @@ class RawField:
 # ------------------------------------------------------------------------------ helpers
 
 
-def _paper_level(strip: np.ndarray) -> float:
-    """The grey of the paper around here: the 90th percentile (a histogram is 20x faster than
-    np.percentile on these small crops)."""
-    if strip.size == 0:
-        return 255.0
-    counts = np.bincount(strip[::2, ::2].ravel(), minlength=256)
-    return float(np.searchsorted(np.cumsum(counts), 0.9 * counts.sum()))
-
-
-def _dark(strip: np.ndarray, margin: float) -> np.ndarray:
-    """Pixels darker than the paper by `margin` grey levels (the paper of a grey or yellowed scan
-    is not 255): box lines and ink alike."""
-    level = min(_paper_level(strip) - margin, t.MAX_DARK_LEVEL)
-    return (strip < level).astype(np.uint8)
-
-
-def _crop(image: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
-    h, w = image.shape[:2]
-    return image[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-
-
 def _best_shift(profile: np.ndarray, positions: list[int], radius: int) -> int:
     """The shift d in [-radius, radius] that puts the most dark pixels on the expected lines."""
     n = len(profile)
@@ -119,22 +104,6 @@ def _best_shift(profile: np.ndarray, positions: list[int], radius: int) -> int:
                 s += profile[q - 1] * 0.5 + profile[q] + profile[q + 1] * 0.5
         scores.append((s, -abs(d), d))
     return max(scores)[2]
-
-
-def _line_masks(dark: np.ndarray, cell_w: int, cell_h: int, *, comb: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(vertical, horizontal) long thin runs of dark pixels: the printed box lines and not the
-    strokes of letters (reading-notes: opening with kernels ~0.8 box high, ~3 boxes wide), nor a
-    box blacked in by a pen (a solid blob would look like a bundle of lines and pull the fit)."""
-    vertical = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(cell_h * t.LINE_KERNEL_HEIGHT)))))
-    # A comb's top and bottom lines run the whole field; a lone tick box's are one box long.
-    width = cell_w * (t.LINE_KERNEL_WIDTH_CELLS if comb else t.LINE_KERNEL_WIDTH_BOX)
-    horizontal = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(width)), 1)))
-    solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((t.SOLID_INK_PX, t.SOLID_INK_PX), np.uint8))
-    if solid.any():
-        solid = cv2.dilate(solid, np.ones((3, 3), np.uint8))
-        vertical &= 1 - solid
-        horizontal &= 1 - solid
-    return vertical, horizontal
 
 
 def locate(image: np.ndarray, page: PageSpec, boxes: tuple[Box, ...]) -> tuple[list[tuple[int, int, int, int]], tuple[int, int]]:
@@ -160,16 +129,6 @@ def locate(image: np.ndarray, page: PageSpec, boxes: tuple[Box, ...]) -> tuple[l
     dx = _best_shift(vertical.sum(axis=0).astype(np.float64), xs, r)
     dy = _best_shift(horizontal.sum(axis=1).astype(np.float64), ys, r)
     return [(a + dx, b + dy, c + dx, d + dy) for a, b, c, d in px], (dx, dy)
-
-
-def remove_lines(strip: np.ndarray, cell_w: int, cell_h: int) -> np.ndarray:
-    """The strip with its box lines painted white (ink crossing a line loses a pixel or two)."""
-    dark = _dark(strip, t.LINE_DARK_MARGIN)
-    vertical, horizontal = _line_masks(dark, cell_w, cell_h)
-    lines = cv2.dilate(vertical | horizontal, np.ones((3, 3), np.uint8))
-    clean = strip.copy()
-    clean[lines > 0] = int(_paper_level(strip))
-    return clean
 
 
 # ------------------------------------------------------------------------------ comb fields
