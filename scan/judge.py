@@ -182,17 +182,27 @@ def vocabulary_overrules(cells: list[CharGuess | None], span: range, read: str, 
 # Combining marks drawn above a letter (grave, acute, circumflex, tilde, macron, breve, dot,
 # diaeresis, ring, double acute, caron): a letter with one explains a stroke over it.
 MARKS_ABOVE = frozenset(chr(c) for c in (0x300, 0x301, 0x302, 0x303, 0x304, 0x306, 0x307, 0x308, 0x30A, 0x30B, 0x30C))
+# ... and below it (dot, diaeresis, ring, comma, cedilla, ogonek, circumflex, breve, tilde, macron
+# below): Ç Ş Ţ Ș Ț Ę Ą Ņ Ģ Ķ Ļ explain a stroke under them.
+MARKS_BELOW = frozenset(chr(c) for c in (0x323, 0x324, 0x325, 0x326, 0x327, 0x328, 0x32D, 0x32E, 0x330, 0x331))
 
 
 def has_mark_above(ch: str) -> bool:
     return any(c in MARKS_ABOVE for c in unicodedata.normalize("NFD", ch))
 
 
-def unexplained_marks(raw: RawField, chosen: str, span: range) -> list[int]:
-    """Cells (0-based) with a separate mark above the letter's body (scan.read) whose chosen
-    character has no mark above it."""
-    return [i for i in raw.marks_above if i in span and i - span.start < len(chosen)
-            and chosen[i - span.start] != " " and not has_mark_above(chosen[i - span.start])]
+def has_mark_below(ch: str) -> bool:
+    return any(c in MARKS_BELOW for c in unicodedata.normalize("NFD", ch))
+
+
+def unexplained_marks(raw: RawField, chosen: str, span: range) -> list[list]:
+    """[cell (0-based), 'above' or 'below'] for each separate mark near a letter's body (scan/accents.py)
+    that the chosen character does not have: a stroke over an E, a cedilla under a C."""
+    out = []
+    for where, cells, has in (("above", raw.marks_above, has_mark_above), ("below", raw.marks_below, has_mark_below)):
+        out += [[i, where] for i in cells if i in span and i - span.start < len(chosen)
+                and chosen[i - span.start] != " " and not has(chosen[i - span.start])]
+    return sorted(out)
 
 
 def bilevel_close_calls(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, second: tuple[str, ...]) -> list[int]:
@@ -532,8 +542,8 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         evidence["close_digits"] = close
     unexplained = unexplained_marks(raw, chosen, span) if f.type == "text" else []
     if unexplained:
-        # A separate stroke over a letter read without an accent (an É read E): the ink is not
-        # what the value says; a person looks.
+        # A separate stroke over (or under) a letter read without one (an É read E, a Ç read C):
+        # the ink is not what the value says; a person looks.
         reasons.append("unexplained_mark")
         evidence["unexplained_marks"] = unexplained
     if confidence < t.FINAL_MIN_CONFIDENCE[kind]:

@@ -96,6 +96,9 @@ ABOVE_MIN_INK_SHARE = 0.04  # CALIBRATED: handwriting share of that band (printe
 ABOVE_MIN_EXTENT = 0.4  # ... spanning this share of its height: 8/8 corrections of the corpus found, 11 of
 # 24,000 written cells flagged without one (share alone flagged 133 in 40 envelopes)
 ACCENT_BAND_ABOVE = 0.3  # an accent may stand above the cell, up to this share of the cell height (touching its line or not)
+ACCENT_BAND_BELOW = 0.3  # ... a cedilla or an ogonek below it, as far (the next field's label starts ~0.45 cell below)
+ACCENT_BODY_BAND = 0.06  # a letter's body: its ink across the cell's middle, this share of the cell height each way
+# (a capital always crosses it; an accent over a letter written small and low may reach down to 0.15 above it)
 ACCENT_MIN_SIDE_PX = 6  # one piece above a letter counts as a mark if this long...
 ACCENT_MIN_PX = 8  # ... and this big (a dust dot is smaller and compact; two dots side by side count: a diaeresis)
 ACCENT_MAX_WIDTH = 0.9  # ... and narrower than this share of the letter's body (a T's bar drawn apart is as wide)
@@ -106,8 +109,10 @@ ACCENT_PEN_OVER_LINE = 30  # grey levels a pen crossing a printed line is darker
 ACCENT_PIECE_MIN_PX = 2  # pieces of a mark counted (a stroke across the line comes in pieces)
 ACCENT_SIDE_SLACK_PX = 3
 ACCENT_MIN_THICKNESS = 1.4  # a mark's ink over its length: a pen's stroke is 2 px or more, a sliver of a faint stroke 1
-ACCENT_MAX_AREA_SHARE = 0.2  # a mark has at most this share of the body's ink (an accent ~0.05-0.12 of a capital's)
-ACCENT_MIN_GAP_PX = 2  # empty rows between a mark and the letter's body (a stroke broken in two by a light scan has fewer)
+ACCENT_MAX_AREA_SHARE = 0.35  # a mark has at most this share of the ink of a letter of the field (an accent ~0.05-0.15 of a capital's; a thick pen's diaeresis on a bilevel scan 0.33)
+ACCENT_MIN_GAP_PX = 1  # empty rows between a mark and the letter's body (a stroke broken in two by a light scan has fewer)
+ACCENT_BELOW_BAR_WIDTH = 0.5  # below a letter, a flat piece this share of its width is its foot (a cedilla or ogonek is a hook)
+ACCENT_BAR_FLAT = 0.5  # ... and no taller than this share of its width (an acute over an I is as tall as wide)
 ACCENT_BAR_COVERAGE = 0.7  # a piece over the letter, as wide as it, spanning this share of its columns, is a bar of the letter  # a mark over the letter overlaps its columns, give or take this
 PRINTED_MASK_DILATE_PX = 3  # the blank template's ink grown by this: alignment slack
 
