@@ -41,6 +41,13 @@ def marks_near(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
     # bilevel scan) lies wholly within it; a pen's stroke across a line runs out of it (one that
     # stays within 4 px of the line is lost: measured, counting it doubted 3x more plain words).
     free = np.bincount(labels[~window], minlength=n)
+    # A stroke that faded in the middle leaves its two ends apart at the pen's darkness and joined
+    # at a fainter one (the printed ink and its slack left out: the lines' halo joins everything).
+    faint = dark(strip, t.ACCENT_FAINT_MARGIN).astype(bool) & ~window
+    faint |= ink
+    _, faint_labels = cv2.connectedComponents(faint.astype(np.uint8), connectivity=8)
+    joined = np.zeros(n, np.int32)
+    joined[labels[ink]] = faint_labels[ink]
     cells = {}
     for i in written:
         bx0, by0, bx1, by1 = boxes[i]
@@ -53,9 +60,9 @@ def marks_near(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
     for i, body in cells.items():
         if body is None:
             continue
-        if _mark(body, stats, free, letter, ink.shape[0], side="above"):
+        if _mark(body, stats, free, joined, letter, ink.shape[0], side="above"):
             out_above.append(i)
-        if _mark(body, stats, free, letter, ink.shape[0], side="below"):
+        if _mark(body, stats, free, joined, letter, ink.shape[0], side="below"):
             out_below.append(i)
     return tuple(out_above), tuple(out_below)
 
@@ -116,11 +123,11 @@ def _body(labels: np.ndarray, stats: np.ndarray, x0: int, y0: int, y1: int) -> t
     return set(ids), int(ys.min()), int(ys.max()) + 1, x0 + int(xs.min()), x0 + int(xs.max()) + 1, len(ys)
 
 
-def _mark(body: tuple, stats: np.ndarray, free: np.ndarray, letter: float, height: int, *, side: str) -> bool:
-    return not why_no_mark(body, stats, free, letter, height, side=side)
+def _mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, letter: float, height: int, *, side: str) -> bool:
+    return not why_no_mark(body, stats, free, joined, letter, height, side=side)
 
 
-def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, letter: float, height: int, *, side: str) -> str:
+def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, letter: float, height: int, *, side: str) -> str:
     """'' when pieces lying wholly above (or below) the letter's body, over its columns, make a
     pen's mark: no lone speck of dust, no hair-thin sliver, no big part of the letter cut off, no
     bar as wide as the letter (a T's top, an L's foot drawn apart), nothing running on out of the
@@ -138,6 +145,10 @@ def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, letter: float,
              and s[cv2.CC_STAT_LEFT] < right + slack and s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH] > left - slack]
     if not found:
         return "no piece apart from the letter"
+    letter_faint = {int(joined[k]) for k in ids}
+    found = [k for k in found if int(joined[k]) not in letter_faint]
+    if not found:
+        return "joined to the letter by a fainter stroke: a stroke of it that faded"
     # A piece wholly within the printed lines' slack is what is left of them (a lump where lines
     # meet, thick on a bilevel scan): a pen's stroke across a line runs out of it.
     found = [k for k in found if free[k]]
@@ -164,7 +175,9 @@ def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, letter: float,
     # Flat marks above a letter are many (a tilde, a macron), below it rare: a flat piece under
     # the body half as wide as it is the letter's foot (an E's or an L's bottom bar drawn apart).
     wide = t.ACCENT_MAX_WIDTH if side == "above" else t.ACCENT_BELOW_BAR_WIDTH
-    flat = all(s[cv2.CC_STAT_HEIGHT] <= t.ACCENT_BAR_FLAT * s[cv2.CC_STAT_WIDTH] for s in marks)
+    # A bar is flat and straight: no taller than its pen's width and a little tilt (a tilde's wave is).
+    flat = all(s[cv2.CC_STAT_HEIGHT] <= min(t.ACCENT_BAR_FLAT * s[cv2.CC_STAT_WIDTH],
+                                            t.ACCENT_BAR_STRAIGHT * s[cv2.CC_STAT_AREA] / s[cv2.CC_STAT_WIDTH] + 1) for s in marks)
     if x1 - x0 > wide * max(1, right - left) and flat:
         # Flat strokes as wide as the letter: its own bar drawn apart (a T, an I's serif), unless
         # they leave columns empty between them. Round dots (a thick pen's diaeresis) or a slanted

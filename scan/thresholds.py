@@ -104,6 +104,8 @@ ACCENT_MIN_PX = 8  # ... and this big (a dust dot is smaller and compact; two do
 ACCENT_MAX_WIDTH = 0.9  # ... and narrower than this share of the letter's body (a T's bar drawn apart is as wide)
 ACCENT_DARK_MARGIN = 45  # a letter's body and the marks over it: lighter than pen ink (INK_DARK_MARGIN) so a light stroke
 # of the letter is not left out, cutting its top off as a "mark"
+ACCENT_FAINT_MARGIN = 25  # a piece joined to its letter by ink this much darker than the paper (lighter than a pen's
+# stroke, darker than JPEG noise on grey paper) is a stroke of the letter that faded, no mark
 ACCENT_LINE_BRIDGE_PX = 4
 ACCENT_PEN_OVER_LINE = 30  # grey levels a pen crossing a printed line is darker than the line (dropout red ~110-190, pens ~20-90)  # ink straight above and below a cell's top line, this close, is one stroke across it
 ACCENT_PIECE_MIN_PX = 2  # pieces of a mark counted (a stroke across the line comes in pieces)
@@ -113,6 +115,8 @@ ACCENT_MAX_AREA_SHARE = 0.35  # a mark has at most this share of the ink of a le
 ACCENT_MIN_GAP_PX = 1  # empty rows between a mark and the letter's body (a stroke broken in two by a light scan has fewer)
 ACCENT_BELOW_BAR_WIDTH = 0.5  # below a letter, a flat piece this share of its width is its foot (a cedilla or ogonek is a hook)
 ACCENT_BAR_FLAT = 0.5  # ... and no taller than this share of its width (an acute over an I is as tall as wide)
+ACCENT_BAR_STRAIGHT = 1.6  # ... and no taller than this many times its stroke's thickness (+1 px): a T's bar drawn
+# with a 5-degree tilt is ~1.5 pen widths tall, a tilde's wave 2.5 or more
 ACCENT_BAR_COVERAGE = 0.7  # a piece over the letter, as wide as it, spanning this share of its columns, is a bar of the letter  # a mark over the letter overlaps its columns, give or take this
 PRINTED_MASK_DILATE_PX = 3  # the blank template's ink grown by this: alignment slack
 

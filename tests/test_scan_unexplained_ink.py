@@ -270,7 +270,7 @@ def _cedilla(image: np.ndarray, box, *, start: int) -> None:
     cv2.line(image, (cx + 3, y + 4), (cx - 3, y + 9), 25, 2, cv2.LINE_AA)
 
 
-@pytest.mark.parametrize("start", [2, -2])  # across its bottom line, just below it
+@pytest.mark.parametrize("start", [4, 2, -2])  # in the cell's bottom, across its bottom line, just below it
 def test_a_cedilla_apart_under_a_letter_is_a_mark_below(start):
     image, printed, boxes = _comb()
     for b in boxes:
@@ -280,10 +280,73 @@ def test_a_cedilla_apart_under_a_letter_is_a_mark_below(start):
 
 
 def test_plain_letters_have_no_mark_above_or_below():
-    image, printed, boxes = _comb()
+    image, printed, boxes = _comb(6)
     for b in boxes:
         _letter_e(image, b)
     assert _marks_near(image, printed, boxes) == ((), ())
+
+
+def test_a_tilde_over_a_letter_is_a_mark_a_straight_bar_is_not():
+    image, printed, boxes = _comb()
+    for b in boxes:
+        _letter_e(image, b)
+    cx, y = (boxes[1][0] + boxes[1][2]) // 2, boxes[1][1] + 7  # a wave as wide as the E, apart from it
+    wave = np.array([(cx - 8 + k, y + int(round(2.5 * np.sin(k / 16 * 2 * np.pi)))) for k in range(17)], np.int32)
+    cv2.polylines(image, [wave], False, 25, 2, cv2.LINE_AA)
+    assert _marks_near(image, printed, boxes) == ((1,), ())
+    image, printed, boxes = _comb()
+    for b in boxes:
+        _letter_e(image, b)
+    cv2.line(image, (cx - 9, y + 1), (cx + 9, y), 25, 2, cv2.LINE_AA)  # straight: the E's own top drawn twice
+    assert _marks_near(image, printed, boxes) == ((), ())
+
+
+def _letter_i(image: np.ndarray, box) -> None:
+    x0, y0, x1, y1 = box
+    cv2.line(image, ((x0 + x1) // 2, y0 + 16), ((x0 + x1) // 2, y1 - 9), 25, 3)
+
+
+# Where the last cell has no printed label above it (the label is over the first cells of a
+# field): a mark there just above the top line, on it, or rising from it.
+# (px from the top line to the dots' centre, their radius: a fine pen's dots to a thick pen's
+# blobs). A fine pen's dots lying on the line itself, within its printed slack, are lost with it.
+@pytest.mark.parametrize(("dy", "radii"), [(-7, (2, 3, 4)), (-3, (3, 4)), (5, (2, 3, 4))])
+def test_a_diaeresis_over_an_i_is_a_mark_whatever_its_dots_size(dy, radii):
+    for radius in radii:
+        image, printed, boxes = _comb(6)
+        for b in boxes[:5]:
+            _letter_e(image, b)
+        _letter_i(image, boxes[5])
+        cx = (boxes[5][0] + boxes[5][2]) // 2
+        for dx in (-6, 6):
+            cv2.circle(image, (cx + dx, boxes[5][1] + dy), radius, 25, -1)
+        assert _marks_near(image, printed, boxes) == ((5,), ()), radius
+
+
+@pytest.mark.parametrize(("base", "angle"), [(2, 60), (2, 110), (0, 75)])
+def test_an_accent_touching_the_top_line_is_a_mark(base, angle):
+    image, printed, boxes = _comb(6)
+    for b in boxes:
+        _letter_e(image, b)
+    _accent(image, boxes[5], base=base, angle=angle, length=12)
+    assert _marks_near(image, printed, boxes) == ((5,), ())
+
+
+def test_a_stroke_of_a_letter_that_faded_is_no_mark():
+    """An I whose stem a light pen left faint below its top: the top is apart from the body at a
+    pen's darkness, joined to it by the faint stroke; with nothing there, it is a mark."""
+    image, printed, boxes = _comb(6)
+    for b in boxes[:5]:
+        _letter_e(image, b)
+    x0, y0, x1, y1 = boxes[5]
+    cx = (x0 + x1) // 2
+    cv2.line(image, (cx, y0 + 8), (cx, y1 - 9), 25, 3)
+    faded = image.copy()
+    faded[y0 + 21 : y0 + 25, cx - 3 : cx + 4] = np.where(image[y0 + 21 : y0 + 25, cx - 3 : cx + 4] < 200, 210, 245)
+    assert _marks_near(faded, printed, boxes) == ((), ())
+    broken = image.copy()  # the same gap left white: a separate stroke over the I's body
+    broken[y0 + 21 : y0 + 25, cx - 3 : cx + 4] = 245
+    assert _marks_near(broken, printed, boxes) == ((5,), ())
 
 
 def test_a_blot_or_a_foot_drawn_apart_under_a_letter_is_no_mark():
