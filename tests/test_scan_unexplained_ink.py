@@ -470,3 +470,36 @@ def test_an_accent_written_apart_over_a_scanned_letter_is_never_dropped_silently
     aligned, page = _aligned(plain, 2)
     raw = read_comb(aligned, page, page.field("family_name"), icr=cell_recognizer(), ocr=tesseract(), printed=printed)
     assert 1 not in raw.marks_above
+
+
+def _letter_n(image: np.ndarray, box) -> None:
+    x0, y0, x1, y1 = box
+    left, right, top, bottom = x0 + 11, x1 - 11, y0 + 20, y1 - 9
+    cv2.line(image, (left, bottom), (left, top), 25, 3)
+    cv2.line(image, (left, top), (right, bottom), 25, 3)
+    cv2.line(image, (right, bottom), (right, top), 25, 3)
+
+
+@pytest.mark.skipif(cell_recognizer() is None, reason="the comb-cell ICR (scan/models) is not installed")
+def test_a_tilde_written_apart_on_a_scanned_page_is_never_dropped_silently(rendered):
+    """PE A written on a rendered page, an N and a tilde over it apart, scanned with damage,
+    aligned, read by both readers, judged: read with its Ñ, or sent to a person with the mark
+    above named. The same N without it: no mark."""
+    from test_scan_support import handwrite
+
+    page1 = FORM.pages[0]
+    box = box_to_px(page1, page1.field("family_name").cells[2])
+    plain = handwrite(rendered["pages"]["blank"][0], 0, {"family_name": "PE A"}, seed=3)
+    _letter_n(plain, box)
+    marked = plain.copy()
+    cx, y = (box[0] + box[2]) // 2, box[1] + 10
+    wave = np.array([(cx - 8 + k, y + int(round(2.5 * np.sin(k / 16 * 2 * np.pi)))) for k in range(17)], np.int32)
+    cv2.polylines(marked, [wave], False, 25, 2, cv2.LINE_AA)
+    printed = printed_mask(page1.form_id, page1.version, page1.index)
+    aligned, page = _aligned(marked, 1)
+    raw = read_comb(aligned, page, page.field("family_name"), icr=cell_recognizer(), ocr=tesseract(), printed=printed)
+    reading = judge_field(raw, page.field("family_name"), today=TODAY)
+    assert reading.value == "PEÑA" or (reading.needs_review and "unexplained_mark" in reading.reasons), reading
+    aligned, page = _aligned(plain, 1)
+    raw = read_comb(aligned, page, page.field("family_name"), icr=cell_recognizer(), ocr=tesseract(), printed=printed)
+    assert 2 not in raw.marks_above and 2 not in raw.marks_below
