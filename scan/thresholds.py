@@ -111,10 +111,12 @@ ACCENT_PEN_OVER_LINE = 30  # grey levels a pen crossing a printed line is darker
 ACCENT_PIECE_MIN_PX = 2  # pieces of a mark counted (a stroke across the line comes in pieces)
 ACCENT_SIDE_SLACK_PX = 3
 ACCENT_MIN_THICKNESS = 1.4  # a mark's ink over its length: a pen's stroke is 2 px or more, a sliver of a faint stroke 1
-ACCENT_MAX_AREA_SHARE = 0.35  # a mark has at most this share of the ink of a letter of the field (an accent ~0.05-0.15 of a capital's; a thick pen's diaeresis on a bilevel scan 0.33)
-ACCENT_MIN_GAP_PX = 1  # empty rows between a mark and the letter's body (a stroke broken in two by a light scan has fewer)
+ACCENT_MAX_AREA_SHARE = 0.35  # a mark has at most this share of the ink of a letter of the field (the median body, or
+# its own if larger): an accent is ~0.05-0.15 of a capital's, a thick pen's round diaeresis on a bilevel scan 0.33
+ACCENT_MIN_GAP_PX = 1  # empty rows between a mark and the letter's body: one (a thick pen's acute over a small I on a
+# bilevel scan leaves one); a stroke a light scan broke in two is told by ACCENT_FAINT_MARGIN instead
 ACCENT_BELOW_BAR_WIDTH = 0.5  # below a letter, a flat piece this share of its width is its foot (a cedilla or ogonek is a hook)
-ACCENT_BAR_FLAT = 0.5  # ... and no taller than this share of its width (an acute over an I is as tall as wide)
+ACCENT_BAR_FLAT = 0.5  # a bar (above or below) is no taller than this share of its width (an acute over an I is as tall as wide)
 ACCENT_BAR_STRAIGHT = 1.6  # ... and no taller than this many times its stroke's thickness (+1 px): a T's bar drawn
 # with a 5-degree tilt is ~1.5 pen widths tall, a tilde's wave 2.5 or more
 ACCENT_BAR_COVERAGE = 0.7  # a piece over the letter, as wide as it, spanning this share of its columns, is a bar of the letter  # a mark over the letter overlaps its columns, give or take this
