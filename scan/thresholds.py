@@ -173,6 +173,9 @@ VOCABULARY_OVERRULE_P = 0.99  # a box the ICR read this surely (the runner-up un
 # (at 0.8 the list rightly overruled 3 such boxes Tesseract read alike on bench seed 1, 7 on seed 7: held-out hands
 # fool both readers alike, I for T, H for R; at 0.99, 0 and 1)
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
+VOCABULARY_MARK_RATIO = 0.5  # a listed name that keeps a box's letter but takes off its mark (BOGOTA for BOGOTÂ read) is
+# not final unless the ICR found the listed letter at least this worth of the one read: a mark is ink on the page, and
+# a list that holds both spellings is no evidence of either (at 0.1, BOGOTÂ read 0.85 with A at 0.14 went final as BOGOTA)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random
 # string over the ~70 characters of the charset; a stricter 1/70 would snap a name two letters away from a
 # listed one of its length). An ICR reading one letter off a listed name then snaps to it; three off, rarely.
