@@ -5,23 +5,17 @@ from __future__ import annotations
 
 from datetime import date
 
-from scan.engines import CharGuess
 from scan.judge import judge_comb
 from scan.read import RawField
 from templates.spec import load_form
+from test_scan_unexplained_ink import _word
 
 FORM = load_form()
 TODAY = date(2026, 2, 10)
 
 
 def _city(letters: list[tuple[str, float, tuple]], field: str = "city") -> RawField:
-    f = FORM.field(field)
-    cells = [None] * len(f.cells)
-    for k, (ch, p, alternatives) in enumerate(letters):
-        cells[k] = CharGuess(ch, p, alternatives)
-    text = "".join(ch for ch, _, _ in letters)
-    return RawField(field, f.type, f.page_index + 1, f.bounds, "ocr", cells=tuple(cells), cell_ink=(0.1,) * len(cells),
-                    second_cells=tuple(text) + ("",) * (len(cells) - len(text)), second_opinion=text, recognizer="icr")
+    return _word(field, letters)
 
 
 def _sure(word: str) -> list[tuple[str, float, tuple]]:
