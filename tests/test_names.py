@@ -117,6 +117,29 @@ def test_the_same_person_with_and_without_accents_is_one_person(tmp_path):
         registry.close()
 
 
+@pytest.mark.parametrize("as_read", ["ÉH1234567", "EH 123.4567", "eh-1234567"])
+def test_the_status_look_up_by_passport_compares_folded_forms_on_a_file_still_without_a_key(tmp_path, as_read):
+    """A passport number read with doubt leaves the file without a person key; the look-up then
+    matches the number as read, and must compare it as the key does (folded, letters and digits
+    only): a reading ÉH1234567 is the candidate's EH1234567, as GARCÍA LÓPEZ is GARCIA LOPEZ."""
+    from sqlalchemy import select
+
+    from registry import status_lookup
+    from registry.models import applications
+    from registry.service import Registry
+    from test_registry import POLICY, envelope, person
+
+    with Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "data", policy=POLICY) as registry:
+        doc = person(7, family_name="GARCÍA LÓPEZ", passport_number=as_read)
+        mail = registry.register_mail(envelope(doc, doubtful=("passport_number",)), postmark=date(2026, 2, 4),
+                                      received=date(2026, 2, 12))
+        with registry.db.read() as conn:  # no key yet: the look-up takes the path on the values as read
+            assert conn.execute(select(applications.c.person_key).where(applications.c.file_no == mail.file_no)).scalar() is None
+        [found] = status_lookup.look_up(registry.db, birth_date="1991-06-30", passport_number="EH1234567")
+        assert found.file_no == mail.file_no
+        assert status_lookup.look_up(registry.db, birth_date="1991-06-30", passport_number="EH1234568") == []
+
+
 def test_a_letter_the_monospaced_face_lacks_is_typed_whole_inside_its_box(tmp_path):
     """NGUYỄN's Ễ (not in DejaVu Sans Mono) is set in DejaVu Sans, centred in its box and low
     enough that its two marks keep clear of the box's top line; the other letters keep their run."""
