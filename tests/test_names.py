@@ -252,7 +252,7 @@ def test_the_online_api_takes_the_names_as_written_and_refuses_another_script_in
 # Three hands the recognizer never trained on (samples.handprint's held-out fonts, marks it lacks
 # drawn by hand) and the independent pen of samples.othergen (every letter and mark as strokes).
 HANDS = ("humor-sans", "dkg", "breip", "othergen")
-# Cases that fail on this branch today (the reader of main, icr-v2): each a final value with a
+# Cases that fail on this branch today (the reader and ICR model of main): each a final value with a
 # mark lost. Strict, so each flips to a failure (remove it here) the day the reader is fixed.
 # A: the ICR reads the marked letter as ANOTHER marked capital of its classes (Â Ä Ï Î Ô for Á Ã
 #    İ Ó Å), so the mark is "explained"; scan/judge.py then snaps the city to the accent-less
