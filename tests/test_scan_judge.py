@@ -338,3 +338,33 @@ def test_the_calibrated_confidence_moves_with_each_piece_of_evidence_the_right_w
         assert after >= before
     elif MODEL_FEATURES[name] < 0:
         assert after <= before
+
+
+def test_an_empty_field_on_a_scan_that_lost_its_lines_is_known_empty_where_the_pen_shows_as_faint():
+    """faint_scan on an empty field is lifted when no box holds a trace of ink and the envelope
+    shows the candidate's pen kept by a scan at least as faint; it stays when the pen is seen only
+    on a clearer scan, or when the field's boxes hold a fragment of ink."""
+    from dataclasses import replace
+
+    from scan.judge import settle_faint_empties
+
+    empty_f = FORM.field("representative_name")
+    empty = replace(_raw("representative_name", ""), cell_ink=(0.0,) * len(empty_f.cells), line_visibility=0.1)
+    pen = replace(_raw("family_name", "TREMBLAY"), line_visibility=0.15)
+    more = replace(_raw("given_names", "JEAN"), line_visibility=0.15)
+
+    def settled(*raws):
+        readings = {r.name: judge_field(r, FORM.field(r.name), today=TODAY) for r in raws}
+        assert readings["representative_name"].reasons == ("faint_scan",)
+        return settle_faint_empties(readings, list(raws), FORM)["representative_name"]
+
+    known = settled(empty, pen, more)
+    assert known.value is None and not known.needs_review and known.confidence == t.EMPTY_CONFIDENCE
+    assert json.loads(known.evidence)["pen_seen"] == 12
+    clearer = settled(empty, replace(pen, line_visibility=0.9), replace(more, line_visibility=0.9))
+    assert clearer.reasons == ("faint_scan",)
+    trace = replace(empty, cell_ink=(0.004,) + (0.0,) * (len(empty_f.cells) - 1))
+    assert settled(trace, pen, more).reasons == ("faint_scan",)
+    required = replace(_raw("family_name", ""), cell_ink=(0.0,) * len(FORM.field("family_name").cells), line_visibility=0.1)
+    readings = {r.name: judge_field(r, FORM.field(r.name), today=TODAY) for r in (required, replace(_raw("given_names", "JEANNE MARIE"), line_visibility=0.1))}
+    assert settle_faint_empties(readings, [required, replace(_raw("given_names", "JEANNE MARIE"), line_visibility=0.1)], FORM)["family_name"].reasons == ("empty_required",)
