@@ -368,3 +368,21 @@ def test_an_empty_field_on_a_scan_that_lost_its_lines_is_known_empty_where_the_p
     required = replace(_raw("family_name", ""), cell_ink=(0.0,) * len(FORM.field("family_name").cells), line_visibility=0.1)
     readings = {r.name: judge_field(r, FORM.field(r.name), today=TODAY) for r in (required, replace(_raw("given_names", "JEANNE MARIE"), line_visibility=0.1))}
     assert settle_faint_empties(readings, [required, replace(_raw("given_names", "JEANNE MARIE"), line_visibility=0.1)], FORM)["family_name"].reasons == ("empty_required",)
+
+
+def test_a_box_tesseracts_vote_chose_against_the_icr_is_no_agreement():
+    """2022-08-30 read 2022-08-10 (other generator, seed 1): the ICR read the 3 at 0.44, the 1 at
+    0.27; Tesseract read 1 and its vote chose it. The readers disagreed on that box: the value is
+    not confirmed by both, and not final; where the ICR's own best is Tesseract's too, it is."""
+    from dataclasses import replace
+
+    f = FORM.field("quebec_stay_to")
+    raw = _raw("quebec_stay_to", "20220830", second="20220810")
+    cells = list(raw.cells)
+    cells[6] = CharGuess("3", 0.44, (("1", 0.27), ("7", 0.25)))
+    voted = judge_comb(replace(raw, cells=tuple(cells)), f, today=TODAY)
+    assert voted.value == "2022-08-10" and voted.needs_review and "low_confidence" in voted.reasons
+    assert json.loads(voted.evidence)["second_opinion"] == "disagree:1"
+    cells[6] = CharGuess("1", 0.44, (("3", 0.27), ("7", 0.25)))
+    agreed = judge_comb(replace(raw, cells=tuple(cells)), f, today=TODAY)
+    assert agreed.value == "2022-08-10" and json.loads(agreed.evidence)["second_opinion"] == "agree"
