@@ -386,3 +386,25 @@ def test_a_box_tesseracts_vote_chose_against_the_icr_is_no_agreement():
     cells[6] = CharGuess("1", 0.44, (("3", 0.27), ("7", 0.25)))
     agreed = judge_comb(replace(raw, cells=tuple(cells)), f, today=TODAY)
     assert agreed.value == "2022-08-10" and json.loads(agreed.evidence)["second_opinion"] == "agree"
+
+
+def test_a_prefilled_value_is_changed_by_hand_only_where_a_box_holds_ink_inside():
+    """The ICR may call a box past the typed value written when nothing is inside it but dust, a
+    hair crossing or bits of its lines (other generator: 28 prefilled fields sent to a person, all
+    right); a letter a hand added leaves ink inside its box."""
+    from dataclasses import replace
+
+    from scan.read import check_typed
+
+    f = FORM.field("city")
+    typed = replace(_raw("city", "RABAT"), recognizer="typed", glyph_match=(0.98,) * 5 + (0.0,) * (len(f.cells) - 5))
+    cells = list(typed.cells)
+    cells[5] = CharGuess("'", 0.3)  # the ICR's emptiness check saw something in box 6
+    ink = [0.2] * 5 + [0.0] * (len(f.cells) - 5)
+    hair = replace(typed, cells=tuple(cells), cell_ink=tuple(ink))
+    assert check_typed(hair, f, "RABAT") == "agree"
+    ink[5] = 0.08  # a letter written there
+    added = replace(hair, cell_ink=tuple(ink))
+    assert check_typed(added, f, "RABAT").startswith("ink in box(es) 6")
+    reading = judge_field(replace(added, source="barcode", barcode_value="RABAT", typed_check=check_typed(added, f, "RABAT")), f, today=TODAY)
+    assert reading.needs_review and "changed_by_hand" in reading.reasons
