@@ -408,3 +408,30 @@ def test_a_prefilled_value_is_changed_by_hand_only_where_a_box_holds_ink_inside(
     assert check_typed(added, f, "RABAT").startswith("ink in box(es) 6")
     reading = judge_field(replace(added, source="barcode", barcode_value="RABAT", typed_check=check_typed(added, f, "RABAT")), f, today=TODAY)
     assert reading.needs_review and "changed_by_hand" in reading.reasons
+
+
+def test_an_empty_field_on_a_faint_scan_is_known_empty_where_the_forms_own_answers_expect_it():
+    """No pen seen as faint elsewhere, but the candidate ticked SINGLE (read final): the spouse's
+    name the form then expects empty is known empty; with the marital status in doubt it is not."""
+    from dataclasses import replace
+
+    from scan.judge import expected_empty, settle_faint_empties
+
+    f = FORM.field("spouse_family_name")
+    spouse = replace(_raw("spouse_family_name", ""), cell_ink=(0.0,) * len(f.cells), line_visibility=0.1)
+
+    def settled(states):
+        raws = [spouse, _marks("marital_status", states)]
+        readings = {r.name: judge_field(r, FORM.field(r.name), today=TODAY) for r in raws}
+        return settle_faint_empties(readings, raws, FORM)["spouse_family_name"], expected_empty(readings, FORM)
+
+    single, expected = settled({"SINGLE": "ticked"})
+    assert single.value is None and not single.needs_review and json.loads(single.evidence)["expected_empty_by"] == "spouse_unexpected"
+    assert "child1_given_names" not in expected  # no count read: the children's section is not known empty
+    married, _ = settled({"MARRIED": "ticked"})
+    assert married.reasons == ("faint_scan",)
+    doubtful, _ = settled({"SINGLE": "faint"})
+    assert doubtful.reasons == ("faint_scan",)
+    counted = {"children_count": judge_field(_raw("children_count", "1"), FORM.field("children_count"), today=TODAY)}
+    assert {"child2_given_names", "child2_birth_date", "child3_given_names", "child3_birth_date"} <= set(expected_empty(counted, FORM))
+    assert "child1_given_names" not in expected_empty(counted, FORM)
