@@ -389,12 +389,19 @@ def transfer(fit_rows: list[dict], report_rows: list[dict], *, target: float, l2
     }
 
 
-def corpora_spec(text: str) -> tuple[str, list[int]]:
-    """'other:4,5,6' -> ('other', [4, 5, 6]): a generator's bench corpora by seed."""
-    generator, _, seeds = text.partition(":")
-    if generator not in BENCH_COUNT or not seeds:
-        raise argparse.ArgumentTypeError(f"{text!r}: GENERATOR:SEEDS, the generator one of {', '.join(BENCH_COUNT)}")
-    return generator, [int(s) for s in seeds.split(",") if s.strip()]
+def corpora_spec(text: str) -> tuple[str, list[int], int | None]:
+    """'other:4,5,6' -> ('other', [4, 5, 6], None): a generator's bench corpora by seed, of the
+    bench's size; 'ours:11/60': 60 envelopes."""
+    generator, _, rest = text.partition(":")
+    seeds, _, count = rest.partition("/")
+    try:
+        numbers = [int(s) for s in seeds.split(",") if s.strip()]
+        size = int(count) if count else None
+    except ValueError:
+        numbers = []
+    if generator not in BENCH_COUNT or not numbers:
+        raise argparse.ArgumentTypeError(f"{text!r}: GENERATOR:SEEDS[/COUNT], the generator one of {', '.join(BENCH_COUNT)}")
+    return generator, numbers, size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -410,7 +417,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--l2", type=float, default=1.0, help="penalty on the confidence model's standardized weights")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="the day the rules see as today")
     parser.add_argument("--fit", type=corpora_spec, action="append", default=[], metavar="GENERATOR:SEEDS",
-                        help="transfer: fit on these bench corpora (ours:1,3,4,5 or other:1,2,3; repeat to pool)")
+                        help="transfer: fit on these bench corpora (ours:1,3,4,5 or other:1,2,3; other:11/60 for 60 envelopes; repeat to pool)")
     parser.add_argument("--report", type=corpora_spec, action="append", default=[], metavar="GENERATOR:SEEDS",
                         help="transfer: report on these bench corpora, never fitted on (other:4,5,6)")
     parser.add_argument("--workdir", type=Path, default=Path("calibration-transfer"),
@@ -419,8 +426,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.fit or args.report:
         if not (args.fit and args.report):
             parser.error("--fit and --report go together")
-        fit_corpora = [bench_corpus(args.workdir, g, s) for g, seeds in args.fit for s in seeds]
-        report_corpora = [bench_corpus(args.workdir, g, s) for g, seeds in args.report for s in seeds]
+        fit_corpora = [bench_corpus(args.workdir, g, s, n) for g, seeds, n in args.fit for s in seeds]
+        report_corpora = [bench_corpus(args.workdir, g, s, n) for g, seeds, n in args.report for s in seeds]
         read = dict(workers=args.workers, refresh=args.refresh, today=args.today)
         report = transfer(corpus_rows(fit_corpora, **read), corpus_rows(report_corpora, **read), target=args.target, l2=args.l2)
         report["setup"] = {"fit": [c.name for c in fit_corpora], "report": [c.name for c in report_corpora], "target": args.target}

@@ -141,6 +141,8 @@ def test_corpora_are_named_by_generator_and_seeds():
 
     from scan.calibrate import corpora_spec
 
-    assert corpora_spec("other:4,5,6") == ("other", [4, 5, 6]) and corpora_spec("ours:2") == ("ours", [2])
+    assert corpora_spec("other:4,5,6") == ("other", [4, 5, 6], None) and corpora_spec("ours:11/60") == ("ours", [11], 60)
     with pytest.raises(argparse.ArgumentTypeError):
         corpora_spec("mine:1")
+    with pytest.raises(argparse.ArgumentTypeError):
+        corpora_spec("ours:x")
