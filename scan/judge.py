@@ -179,6 +179,19 @@ def vocabulary_overrules(cells: list[CharGuess | None], span: range, read: str, 
     return out
 
 
+def listed_rivals(span: range, chosen: str, entries: tuple[str, ...], second: tuple[str, ...]) -> list[str]:
+    """Entries of the list as long as `chosen` and differing from it in at most LISTED_RIVAL_BOXES
+    boxes, in one of which Tesseract reads the entry's character, not the chosen one's."""
+    out = []
+    for entry in entries:
+        if len(entry) != len(chosen) or entry == chosen:
+            continue
+        differ = [(i, b) for i, a, b in zip(span, chosen, entry) if a != b]
+        if len(differ) <= t.LISTED_RIVAL_BOXES and any(i < len(second) and second[i] == b for i, b in differ):
+            out.append(entry)
+    return out
+
+
 # Combining marks drawn above a letter (grave, acute, circumflex, tilde, macron, breve, dot,
 # diaeresis, ring, double acute, caron): a letter with one explains a stroke over it.
 MARKS_ABOVE = frozenset(chr(c) for c in (0x300, 0x301, 0x302, 0x303, 0x304, 0x306, 0x307, 0x308, 0x30A, 0x30B, 0x30C))
@@ -505,6 +518,12 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
                 evidence["vocabulary_overrules"] = [[i, cells[i].best, round(cells[i].p, 4), snapped[k]] for k, i in overruled]
                 reasons.append("vocabulary_disagrees")
             chosen, value = snapped, normalize_value(f, snapped)
+        rivals = listed_rivals(span, chosen, vocabulary(f.vocabulary), second if raw.recognizer == "icr" else ())
+        if chosen in vocabulary(f.vocabulary) and rivals:
+            # Two listed names a box apart, and Tesseract reads that box as the other one has it
+            # (CAMEROUN written, its U read O by the ICR, CAMEROON chosen): the list cannot decide.
+            evidence["listed_rivals"] = rivals
+            reasons.append("vocabulary_disagrees")
         confidence = posterior
     evidence["p_read"] = round(confidence, 6)
     kind = confidence_kind(f, chosen)

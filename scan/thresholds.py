@@ -166,6 +166,9 @@ BILEVEL_SHARED_RATIO = 0.002  # ... or that Tesseract reads as another digit the
 VOCABULARY_OVERRULE_P = 0.99  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
 # (at 0.8 the list rightly overruled 3 such boxes Tesseract read alike on bench seed 1, 7 on seed 7: held-out hands
 # fool both readers alike, I for T, H for R; at 0.99, 0 and 1)
+LISTED_RIVAL_BOXES = 1  # listed names one box apart are rivals: Tesseract reading that box as the other name has
+# it leaves the choice to a person (CAMEROUN written, its U read O by the ICR: CAMEROON final three times on ours seed 5).
+# At 2 boxes: one more caught (ALGÉRIE/ALGERIA) for ~35 right fields sent to a person over 13 corpora; at 1: ~6
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random
 # string over the ~70 characters of the charset; a stricter 1/70 would snap a name two letters away from a

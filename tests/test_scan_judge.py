@@ -435,3 +435,14 @@ def test_an_empty_field_on_a_faint_scan_is_known_empty_where_the_forms_own_answe
     counted = {"children_count": judge_field(_raw("children_count", "1"), FORM.field("children_count"), today=TODAY)}
     assert {"child2_given_names", "child2_birth_date", "child3_given_names", "child3_birth_date"} <= set(expected_empty(counted, FORM))
     assert "child1_given_names" not in expected_empty(counted, FORM)
+
+
+def test_a_listed_name_tesseract_reads_as_its_one_box_rival_is_not_final():
+    """CAMEROUN written, the ICR reads its U as O and the list offers CAMEROON: Tesseract read the
+    U, so the two names a box apart are a person's call; where Tesseract reads the O too, final."""
+    f = FORM.field("country_of_birth")
+    rival = judge_comb(_raw("country_of_birth", "CAMEROON", second="CAMEROUN"), f, today=TODAY)
+    assert rival.value == "CAMEROON" and rival.needs_review and "vocabulary_disagrees" in rival.reasons
+    assert json.loads(rival.evidence)["listed_rivals"] == ["CAMEROUN"]
+    alike = judge_comb(_raw("country_of_birth", "CAMEROON"), f, today=TODAY)
+    assert alike.value == "CAMEROON" and not alike.needs_review
