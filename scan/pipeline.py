@@ -400,7 +400,8 @@ def assemble(
     today: date | None = None,
 ) -> EnvelopeReading:
     """One envelope from its pages' results: page checks, every field judged, the rules."""
-    from scan.judge import apply_rules, judge_field, missing_field, settle_faint_empties
+    from scan.judge import apply_rules, judge_field, missing_field
+    from scan.settle import settle_faint_empties
 
     today = today or date.today()
     pages = tuple(replace(r.record, sequence=k) for k, r in enumerate(results))

@@ -346,7 +346,7 @@ def test_an_empty_field_on_a_scan_that_lost_its_lines_is_known_empty_where_the_p
     on a clearer scan, or when the field's boxes hold a fragment of ink."""
     from dataclasses import replace
 
-    from scan.judge import settle_faint_empties
+    from scan.settle import settle_faint_empties
 
     empty_f = FORM.field("representative_name")
     empty = replace(_raw("representative_name", ""), cell_ink=(0.0,) * len(empty_f.cells), line_visibility=0.1)
@@ -415,7 +415,7 @@ def test_an_empty_field_on_a_faint_scan_is_known_empty_where_the_forms_own_answe
     name the form then expects empty is known empty; with the marital status in doubt it is not."""
     from dataclasses import replace
 
-    from scan.judge import expected_empty, settle_faint_empties
+    from scan.settle import expected_empty, settle_faint_empties
 
     f = FORM.field("spouse_family_name")
     spouse = replace(_raw("spouse_family_name", ""), cell_ink=(0.0,) * len(f.cells), line_visibility=0.1)
