@@ -62,7 +62,7 @@ BILEVEL_EXTREME_SHARE = 0.75  # ... this share of a field's pixels so, and ...
 BILEVEL_BLACK_SHARE = 0.08  # ... this share of its dark pixels pure black: a bilevel scan
 SPECK_MAX_PX = 24  # a lone mark this small (dark pixels, 200 dpi)...
 SPECK_MAX_SIDE_PX = 8  # ... and this compact, in a box with no written neighbour, is dust
-# A field read empty where the scan lost the printed lines is known empty (scan.judge.settle_faint_empties)
+# A field read empty where the scan lost the printed lines is known empty (scan.settle.settle_faint_empties)
 # when the envelope shows the pen kept at a scan as faint: this many written cells, in fields whose line
 # visibility is at most the field's own plus the slack (lines seen in one field of a page vary by ~0.1).
 PEN_SEEN_CELLS = 10  # a name and a date: enough strokes that a pen the scan drops would show broken in them
