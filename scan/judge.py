@@ -199,6 +199,19 @@ def vocabulary_overrules(cells: list[CharGuess | None], span: range, read: str, 
     return out
 
 
+def listed_rivals(span: range, chosen: str, entries: tuple[str, ...], second: tuple[str, ...]) -> list[str]:
+    """Entries of the list as long as `chosen` and differing from it in at most LISTED_RIVAL_BOXES
+    boxes, in one of which Tesseract reads the entry's character, not the chosen one's."""
+    out = []
+    for entry in entries:
+        if len(entry) != len(chosen) or entry == chosen:
+            continue
+        differ = [(i, b) for i, a, b in zip(span, chosen, entry) if a != b]
+        if len(differ) <= t.LISTED_RIVAL_BOXES and any(i < len(second) and second[i] == b for i, b in differ):
+            out.append(entry)
+    return out
+
+
 # Combining marks drawn above a letter (grave, acute, circumflex, tilde, macron, breve, dot,
 # diaeresis, ring, double acute, caron): a letter with one explains a stroke over it.
 MARKS_ABOVE = frozenset(chr(c) for c in (0x300, 0x301, 0x302, 0x303, 0x304, 0x306, 0x307, 0x308, 0x30A, 0x30B, 0x30C))
@@ -273,7 +286,7 @@ def confidence_kind(f: FieldSpec, value: str) -> str:
 
 
 def confidence_features(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, p_read: float, allowed: str,
-                        second: tuple[str, ...] | None = None) -> dict[str, float]:
+                        second: tuple[str, ...] | None = None, overturned: frozenset[int] = frozenset()) -> dict[str, float]:
     """What the calibrated confidence weighs (thresholds.CONFIDENCE_MODEL, fitted per kind by
     scan.calibrate), measured on the chosen string: the ICR's log-odds of the whole string; the
     kind of Tesseract's opinion of the same boxes (undisputed: some read alike, none otherwise;
@@ -282,7 +295,11 @@ def confidence_features(raw: RawField, cells: list[CharGuess | None], chosen: st
     of the chosen character) of the boxes it reads otherwise: a box the ICR was sure of that
     Tesseract misread costs little, a doubtful one much; Tesseract's own confidence in the line
     where it read every box alike (both readers agreeing on a misread shape is the error left at
-    the top). `second`: Tesseract's cells as the opinion was taken (raw.second_cells unless given)."""
+    the top). `second`: Tesseract's cells as the opinion was taken (raw.second_cells unless given).
+    `overturned`: cells whose character Tesseract's vote chose over the ICR's own best
+    (with_second_opinion): there the readers disagreed and the vote settled it, so the box counts
+    as read otherwise, at the ICR's doubt of the chosen character, not as a second confirmation
+    (2022-08-30 read 2022-08-10: the ICR's 3 at 0.44 overturned by Tesseract's 1, then 'all agree')."""
     second = second or raw.second_cells
     agree = disagree = silent = 0
     doubt_disagree = 0.0
@@ -293,7 +310,7 @@ def confidence_features(raw: RawField, cells: list[CharGuess | None], chosen: st
         other = field_char(second[i], allowed) if i < len(second) else ""
         if not other:
             silent += 1
-        elif other == ch:
+        elif other == ch and i not in overturned:
             agree += 1
         else:
             disagree += 1
@@ -461,10 +478,13 @@ def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharG
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     cells = list(raw.cells)
     prior_info: dict = {}
+    overturned: frozenset[int] = frozenset()
     if raw.recognizer == "icr":
         second = tuple(field_char(c, f.charset) if len(c) == 1 else c for c in raw.second_cells)
         cells, prior_info = with_priors(consistent_tokens(lookalike_twins(within_charset(cells, f), f), f), f)
+        own = cells
         cells = with_second_opinion(cells, second)
+        overturned = frozenset(i for i, (a, b) in enumerate(zip(own, cells)) if a is not None and a.best != b.best)
     written = [i for i, g in enumerate(cells) if g is not None]
     evidence: dict = {
         "cells": [[g.best, round(g.p, 4), [[c, round(p, 4)] for c, p in g.alternatives[:2]]] if g else None for g in cells],
@@ -533,6 +553,12 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
                 if "vocabulary_disagrees" not in reasons:
                     reasons.append("vocabulary_disagrees")
             chosen, value = snapped, normalize_value(f, snapped)
+        rivals = listed_rivals(span, chosen, vocabulary(f.vocabulary), second if raw.recognizer == "icr" else ())
+        if chosen in vocabulary(f.vocabulary) and rivals:
+            # Two listed names a box apart, and Tesseract reads that box as the other one has it
+            # (CAMEROUN written, its U read O by the ICR, CAMEROON chosen): the list cannot decide.
+            evidence["listed_rivals"] = rivals
+            reasons.append("vocabulary_disagrees")
         confidence = posterior
     evidence["p_read"] = round(confidence, 6)
     kind = confidence_kind(f, chosen)
@@ -540,7 +566,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     evidence["second_opinion"] = "none"
     if raw.recognizer == "icr" and raw.second_cells:
         # Without an independent second reading (no Tesseract) the ICR's probability stands as it is.
-        features = confidence_features(raw, cells, chosen, span, confidence, f.charset)
+        features = confidence_features(raw, cells, chosen, span, confidence, f.charset, overturned=overturned)
         evidence["second_opinion"] = _opinion(features)
         evidence["features"] = {k: round(v, 4) for k, v in features.items()}
         confidence = calibrated(features, kind)

@@ -492,7 +492,10 @@ def check_typed(raw: RawField, f: FieldSpec, value) -> str:
     expected = typed_text(value, f)
     written = [g is not None for g in raw.cells]
     should = [i < len(expected) and expected[i] != " " for i in range(len(raw.cells))]
-    extra = [i + 1 for i, (w, s) in enumerate(zip(written, should)) if w and not s]
+    # A letter a hand added leaves ink inside its box; a box the ICR calls written with less than
+    # CELL_EMPTY_INK inside (dust, a hair or a crease crossing, bits of its lines) is no change.
+    inked = [i >= len(raw.cell_ink) or raw.cell_ink[i] >= t.CELL_EMPTY_INK for i in range(len(raw.cells))]
+    extra = [i + 1 for i, (w, s, k) in enumerate(zip(written, should, inked)) if w and k and not s]
     missing = [i + 1 for i, (w, s) in enumerate(zip(written, should)) if s and not w]
     if extra:
         return f"ink in box(es) {', '.join(map(str, extra))} that the typed value leaves empty"

@@ -62,6 +62,11 @@ BILEVEL_EXTREME_SHARE = 0.75  # ... this share of a field's pixels so, and ...
 BILEVEL_BLACK_SHARE = 0.08  # ... this share of its dark pixels pure black: a bilevel scan
 SPECK_MAX_PX = 24  # a lone mark this small (dark pixels, 200 dpi)...
 SPECK_MAX_SIDE_PX = 8  # ... and this compact, in a box with no written neighbour, is dust
+# A field read empty where the scan lost the printed lines is known empty (scan.settle.settle_faint_empties)
+# when the envelope shows the pen kept at a scan as faint: this many written cells, in fields whose line
+# visibility is at most the field's own plus the slack (lines seen in one field of a page vary by ~0.1).
+PEN_SEEN_CELLS = 10  # a name and a date: enough strokes that a pen the scan drops would show broken in them
+PEN_VISIBILITY_SLACK = 0.1
 CELL_EMPTY_INK = 0.006  # interior ink share below which a cell is empty (no ICR installed)
 CELL_WRITTEN_INK = 0.02  # ... above which it is surely written; between: doubtful
 TESSERACT_ONLY_DISCOUNT = 0.8  # Tesseract's own confidence overstates handprint (issue 4: 2% final-and-wrong)
@@ -172,6 +177,9 @@ BILEVEL_SHARED_RATIO = 0.002  # ... or that Tesseract reads as another digit the
 VOCABULARY_OVERRULE_P = 0.99  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
 # (at 0.8 the list rightly overruled 3 such boxes Tesseract read alike on bench seed 1, 7 on seed 7: held-out hands
 # fool both readers alike, I for T, H for R; at 0.99, 0 and 1)
+LISTED_RIVAL_BOXES = 1  # listed names one box apart are rivals: Tesseract reading that box as the other name has
+# it leaves the choice to a person (CAMEROUN written, its U read O by the ICR: CAMEROON final three times on ours seed 5).
+# At 2 boxes: one more caught (ALGÉRIE/ALGERIA) for ~35 right fields sent to a person over 13 corpora; at 1: ~6
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
 VOCABULARY_MARK_RATIO = 0.5  # a listed name that keeps a box's letter but takes off its mark (BOGOTA for BOGOTÂ read) is
 # not final unless the ICR found the listed letter at least this worth of the one read: a mark is ink on the page, and
