@@ -10,6 +10,8 @@ one is joined again), the page's printed ink (the labels of this field and of th
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -18,18 +20,17 @@ from scan.ink import crop, dark, line_pixels, paper_level
 
 
 def marks_near(image: np.ndarray, boxes, written: list[int], printed: np.ndarray, offset: tuple[int, int],
-               cell_w: int, cell_h: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """(cells with a separate mark above the letter's body, cells with one below it), among the
-    written cells of one comb field. `printed`: the page's printed ink (canonical raster, grown
-    for alignment slack); `offset`: how far the field's lines were found from where the
-    alignment put them (the printed ink moves with them)."""
+               cell_w: int, cell_h: int) -> Marks:
+    """The marks near the written cells of one comb field (`Marks`). `printed`: the page's printed
+    ink (canonical raster, grown for alignment slack); `offset`: how far the field's lines were
+    found from where the alignment put them (the printed ink moves with them)."""
     above, below = int(cell_h * t.ACCENT_BAND_ABOVE), int(cell_h * t.ACCENT_BAND_BELOW)
     xs0, ys0 = min(b[0] for b in boxes) - 4, min(b[1] for b in boxes) - above - 4
     xs1, ys1 = max(b[2] for b in boxes) + 5, max(b[3] for b in boxes) + below + 5
     strip = crop(image, xs0, ys0, xs1, ys1)
     xs0, ys0 = max(0, xs0), max(0, ys0)
     if strip.size == 0:
-        return (), ()
+        return Marks()
     top = int(np.median([b[1] for b in boxes])) - ys0
     bottom = int(np.median([b[3] for b in boxes])) - ys0
     window = _window(printed, xs0 - offset[0], ys0 - offset[1], strip.shape)
@@ -64,7 +65,45 @@ def marks_near(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
             out_above.append(i)
         if _mark(body, stats, free, joined, letter, ink.shape[0], side="below"):
             out_below.append(i)
-    return tuple(out_above), tuple(out_below)
+    rising, sinking = beyond_the_line({i: b for i, b in cells.items() if b is not None}, cell_h)
+    return Marks(tuple(out_above), tuple(out_below), rising, sinking)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """Cells (0-based) with a separate mark above the letter's body, with one below it, and cells
+    whose letter itself reaches clearly above the field's cap line or below its baseline (a mark
+    drawn joined to the letter: a thick pen's diaeresis fused with an I, a cedilla's tail with a C)."""
+
+    above: tuple[int, ...] = ()
+    below: tuple[int, ...] = ()
+    joined_above: tuple[int, ...] = ()
+    joined_below: tuple[int, ...] = ()
+
+
+def beyond_the_line(bodies: dict[int, tuple], cell_h: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(cells whose letter rises clearly above the writer's cap line, cells whose letter sinks
+    clearly below the baseline) in one field. The cap line is the median top of the letters'
+    bodies, the baseline their median bottom; a letter counts when both its top (or bottom) and
+    its height pass the field's by ACCENT_JOINED_* of the cell height and by ACCENT_JOINED_SPREAD
+    times the field's own spread of tops (or bottoms): a letter written higher or lower than its
+    neighbours, at its ordinary height, is no mark; a hand whose letters wander is given its room."""
+    if len(bodies) < t.ACCENT_JOINED_MIN_LETTERS:
+        return (), ()
+    tops = np.array([b[1] for b in bodies.values()], float)
+    bottoms = np.array([b[2] for b in bodies.values()], float)
+    height = float(np.median(bottoms - tops))
+    cap, base = float(np.median(tops)), float(np.median(bottoms))
+    spread_top = float(np.median(np.abs(tops - cap)))
+    spread_bottom = float(np.median(np.abs(bottoms - base)))
+    up, down = [], []
+    for i, b in sorted(bodies.items()):
+        taller = b[2] - b[1] - height
+        if min(cap - b[1], taller) > max(t.ACCENT_JOINED_ABOVE * cell_h, t.ACCENT_JOINED_SPREAD * spread_top):
+            up.append(i)
+        if min(b[2] - base, taller) > max(t.ACCENT_JOINED_BELOW * cell_h, t.ACCENT_JOINED_SPREAD * spread_bottom):
+            down.append(i)
+    return tuple(up), tuple(down)
 
 
 def _window(printed: np.ndarray, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:

@@ -220,6 +220,13 @@ MARKS_ABOVE = frozenset(chr(c) for c in (0x300, 0x301, 0x302, 0x303, 0x304, 0x30
 MARKS_BELOW = frozenset(chr(c) for c in (0x323, 0x324, 0x325, 0x326, 0x327, 0x328, 0x32D, 0x32E, 0x330, 0x331))
 
 
+# Characters whose own ink rises above capitals or descends below them: no joined mark. Capitals
+# hold the line; a Q's tail and a J's hook may hang under it, a comma, a slash, a parenthesis run
+# past either.
+RISING = frozenset(" /()'")
+DESCENDING = frozenset(" QJ,;/()")
+
+
 def has_mark_above(ch: str) -> bool:
     return any(c in MARKS_ABOVE for c in unicodedata.normalize("NFD", ch))
 
@@ -235,6 +242,13 @@ def unexplained_marks(raw: RawField, chosen: str, span: range) -> list[list]:
     for where, cells, has in (("above", raw.marks_above, has_mark_above), ("below", raw.marks_below, has_mark_below)):
         out += [[i, where] for i in cells if i in span and i - span.start < len(chosen)
                 and chosen[i - span.start] != " " and not has(chosen[i - span.start])]
+    # A letter reaching clearly past the field's cap line or baseline: a mark drawn joined to it,
+    # unless the chosen character has one there or rises or descends by nature (a Q's tail).
+    for where, cells, has, natural in (("above", raw.joined_above, has_mark_above, RISING),
+                                       ("below", raw.joined_below, has_mark_below, DESCENDING)):
+        out += [[i, where, "joined"] for i in cells if i in span and i - span.start < len(chosen)
+                and chosen[i - span.start] not in natural and not has(chosen[i - span.start])
+                and [i, where] not in out]
     return sorted(out)
 
 

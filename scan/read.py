@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from scan import thresholds as t
-from scan.accents import marks_near
+from scan.accents import Marks, marks_near
 from scan.align import box_to_px
 from scan.engines import CellRecognizer, CharGuess, LineReading, OcrEngine
 # The pixel measures live in scan/ink.py (shared with scan/accents.py); their old names stay here.
@@ -73,6 +73,10 @@ class RawField:
     # touching its line or not): an accent, unless the chosen character has none (scan.judge)
     marks_above: tuple[int, ...] = ()
     marks_below: tuple[int, ...] = ()  # ... below its body (scan/accents.py): a cedilla, an ogonek
+    # cells whose letter reaches clearly above the field's cap line (below its baseline): a mark
+    # drawn joined to it, unless the chosen character has one there (scan.judge)
+    joined_above: tuple[int, ...] = ()
+    joined_below: tuple[int, ...] = ()
     line_visibility: float = 1.0  # share of the printed box lines seen dark: low when a bilevel scan dropped light ink
     bilevel: bool = False  # the field's pixels are black and white (a 1-bit scan): thin strokes lost or merged
     # tick boxes
@@ -261,7 +265,7 @@ def read_comb(
                 guesses[i] = CharGuess(ch, p * t.TESSERACT_ONLY_DISCOUNT) if ch else CharGuess("?", 0.0)
     above = _ink_above(image, boxes, written, printed) if printed is not None and written else ()
     # Only words carry accents (scan.judge reads the marks of text fields alone).
-    accents = marks_near(image, boxes, written, printed, offset, cell_w, cell_h) if printed is not None and written and f.type == "text" else ((), ())
+    accents = marks_near(image, boxes, written, printed, offset, cell_w, cell_h) if printed is not None and written and f.type == "text" else Marks()
     recognizer = "icr" if icr is not None else "tesseract"
     return RawField(
         name=f.name,
@@ -272,8 +276,10 @@ def read_comb(
         cells=tuple(guesses),
         recognizer=recognizer,
         ink_above=above,
-        marks_above=accents[0],
-        marks_below=accents[1],
+        marks_above=accents.above,
+        marks_below=accents.below,
+        joined_above=accents.joined_above,
+        joined_below=accents.joined_below,
         line_visibility=visibility,
         bilevel=bilevel,
         cell_ink=tuple(round(v, 4) for v in inks),

@@ -125,6 +125,21 @@ ACCENT_BAR_FLAT = 0.5  # a bar (above or below) is no taller than this share of 
 ACCENT_BAR_STRAIGHT = 1.6  # ... and no taller than this many times its stroke's thickness (+1 px): a T's bar drawn
 # with a 5-degree tilt is ~1.5 pen widths tall, a tilde's wave 2.5 or more
 ACCENT_BAR_COVERAGE = 0.7  # a piece over the letter, as wide as it, spanning this share of its columns, is a bar of the letter  # a mark over the letter overlaps its columns, give or take this
+# A mark drawn joined to its letter (scan.accents.beyond_the_line): the letter's top above the
+# field's cap line (median top of its letters) AND its height above their median height, both by
+# this share of the cell. Measured on bench corpora (other seeds 1-3, ours seeds 1-2, ~7,800
+# written letters, the truth's plain letters): such excess <= 0.11 on 99.5 % of other's plain
+# letters, 0.21 on ours' (its hands' letters overflow the cells), at most 0.36; joined marks
+# 0.20-0.46 (DUBAÏ's dots fused into a blob on the I: 0.20). 0.18 flags a plain letter in 2/2/0
+# words of other seeds 1-3 and 10/2 of ours, with the spread term below (0.15: 4/2/1 and 16/8);
+# bench automation fell 0.0-0.5 points, most of those words going to a person for other reasons.
+ACCENT_JOINED_ABOVE = 0.18
+ACCENT_JOINED_BELOW = 0.45  # ... below: plain letters' bottoms wander more (99.9 %: 0.33-0.59 of the cell, feet and
+# tails past the line), and no cedilla measured on the bench reached past 0.11: only a long one counts
+# (plain words flagged below at 0.45: 4/0/1 on other seeds 1-3, 0/1 on ours; at 0.3: 5/3/5, 2/5)
+ACCENT_JOINED_SPREAD = 4  # ... and by this many times the field's median deviation of tops (bottoms): a hand whose
+# letters wander gets its room (plain fields doubted, ours seeds 1-2: 13/7 at 0.18 alone -> 10/2)
+ACCENT_JOINED_MIN_LETTERS = 3  # with fewer letters a median is no cap line
 PRINTED_MASK_DILATE_PX = 3  # the blank template's ink grown by this: alignment slack
 
 # ------------------------------------------------------------------------------ judge

@@ -203,7 +203,8 @@ def _accent(image: np.ndarray, box, *, base: int, angle: float, length: int = 9)
 
 
 def _marks_near(image, printed, boxes) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    return marks_near(image, boxes, list(range(len(boxes))), printed, (0, 0), CELL_W, CELL_H)
+    found = marks_near(image, boxes, list(range(len(boxes))), printed, (0, 0), CELL_W, CELL_H)
+    return found.above, found.below
 
 
 def _marked_cells(image, printed, boxes) -> tuple[int, ...]:
