@@ -35,11 +35,17 @@ class Mark:
     value: str  # the option's value; 'box' for a checkbox
     fill: float
     outside: float
-    state: str  # 'empty', 'speck', 'faint', 'ticked', 'filled', 'cancelled'
+    state: str  # 'empty', 'speck', 'faint', 'ticked', 'filled', 'cancelled', 'blotted'
     # Ink share of the ring just beyond the printed line (TICK_AROUND_GAP_PX to TICK_OUTSIDE_PX
     # out, printed text left out): a box circled, slashed through, or ticked with the body of the
     # check outside it shows here while its fill stays low.
     around: float = 0.0
+    # Share of the directions around the box (TICK_ENCIRCLE_BINS sectors) holding a stroke within
+    # TICK_ENCIRCLE_PX beyond its line: a ring drawn around it, however wide, shows on most sides.
+    encircled: float = 0.0
+    # Half-width (px) of the thickest ink just outside the box: a pen's stroke is a few pixels; a
+    # punch hole, a staple's shadow or a blot is far wider.
+    solid: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -531,8 +537,14 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
     if printed is not None:
         near &= ~printed[ay0:ay1, ax0:ax1]
     around = _ink_share(dark & near, near)
-    if fill >= t.TICK_FILLED_MIN:
+    solid = _solid_outside(image, box, level, printed)
+    encircled = _encircled(image, box, level, printed)
+    if solid >= t.TICK_BLOT_HALF_WIDTH_PX:
+        state = "blotted"  # what is under a blot cannot be read: neither a tick nor an empty box
+    elif fill >= t.TICK_FILLED_MIN and _white_wedge(inside < level) < t.TICK_WEDGE_WHITE:
         state = "cancelled" if outside >= t.TICK_SCRIBBLE_OUTSIDE else "filled"
+    elif fill >= t.TICK_FILLED_MIN:
+        state = "ticked"  # dark, but a side left white: a cross or check drawn heavily, not a box blacked in
     elif fill >= t.TICK_MIN:
         state = "ticked"
     else:
@@ -543,7 +555,76 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
             state = "speck"  # a small dot: a pen's touch or dust, nothing tells them apart
         else:
             state = "empty"
-    return Mark(value, round(fill, 4), round(outside, 4), state, round(around, 4))
+    return Mark(value, round(fill, 4), round(outside, 4), state, round(around, 4), round(encircled, 4), round(solid, 1))
+
+
+def _outside_mask(shape: tuple[int, int], box: tuple[int, int, int, int], origin: tuple[int, int], gap: int,
+                  printed: np.ndarray | None) -> np.ndarray:
+    """Pixels of a window (top-left `origin`) more than `gap` beyond the box, printed ink left out."""
+    x0, y0, x1, y1 = box
+    ox, oy = origin
+    out = np.ones(shape, bool)
+    out[max(0, y0 - gap - oy) : max(0, y1 + gap + 1 - oy), max(0, x0 - gap - ox) : max(0, x1 + gap + 1 - ox)] = False
+    if printed is not None:
+        out &= ~printed[oy : oy + shape[0], ox : ox + shape[1]]
+    return out
+
+
+def _solid_outside(image: np.ndarray, box: tuple[int, int, int, int], level: float, printed: np.ndarray | None) -> float:
+    """The thickest ink in the ring just outside the box: the distance, at its deepest, from an
+    ink pixel there to the paper (computed over a wider window, so a disc is not cut short)."""
+    x0, y0, x1, y1 = box
+    pad = t.TICK_OUTSIDE_PX + 2 * t.TICK_BLOT_HALF_WIDTH_PX
+    h, w = image.shape[:2]
+    wx0, wy0 = max(0, x0 - pad), max(0, y0 - pad)
+    window = image[wy0 : min(h, y1 + pad + 1), wx0 : min(w, x1 + pad + 1)]
+    ink = (window < level).astype(np.uint8)
+    if not ink.any():
+        return 0.0
+    depth = cv2.distanceTransform(ink, cv2.DIST_L2, 5)
+    ring = _outside_mask(window.shape, box, (wx0, wy0), t.TICK_RING_GAP_PX, printed)
+    o = t.TICK_OUTSIDE_PX
+    ring[: max(0, y0 - o - wy0)] = False
+    ring[max(0, y1 + o + 1 - wy0) :] = False
+    ring[:, : max(0, x0 - o - wx0)] = False
+    ring[:, max(0, x1 + o + 1 - wx0) :] = False
+    return float(depth[ring].max(initial=0.0))
+
+
+def _encircled(image: np.ndarray, box: tuple[int, int, int, int], level: float, printed: np.ndarray | None) -> float:
+    """Share of the sectors around the box's centre holding a stroke (pieces bigger than dust)
+    between TICK_AROUND_GAP_PX and TICK_ENCIRCLE_PX beyond its line."""
+    x0, y0, x1, y1 = box
+    r = t.TICK_ENCIRCLE_PX
+    h, w = image.shape[:2]
+    wx0, wy0 = max(0, x0 - r), max(0, y0 - r)
+    window = image[wy0 : min(h, y1 + r + 1), wx0 : min(w, x1 + r + 1)]
+    ink = (window < level) & _outside_mask(window.shape, box, (wx0, wy0), t.TICK_AROUND_GAP_PX, printed)
+    if np.count_nonzero(ink) < t.MIN_INK_COMPONENT_PX:
+        return 0.0
+    _, labels, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
+    side = np.maximum(stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT])
+    area = stats[:, cv2.CC_STAT_AREA]
+    stroke = (area >= t.MIN_INK_COMPONENT_PX) & ((area > t.SPECK_MAX_PX) | (side >= t.SPECK_MAX_SIDE_PX))
+    stroke[0] = False
+    ys, xs = np.nonzero(stroke[labels])
+    if not len(xs):
+        return 0.0
+    angles = np.arctan2(ys + wy0 - (y0 + y1) / 2, xs + wx0 - (x0 + x1) / 2)
+    sectors = np.bincount(((angles + np.pi) / (2 * np.pi) * t.TICK_ENCIRCLE_BINS).astype(int) % t.TICK_ENCIRCLE_BINS,
+                          minlength=t.TICK_ENCIRCLE_BINS)
+    return float(np.count_nonzero(sectors >= t.TICK_ENCIRCLE_SECTOR_PX)) / t.TICK_ENCIRCLE_BINS
+
+
+def _white_wedge(ink: np.ndarray) -> float:
+    """Paper share of the whitest of four patches (a quarter of the side) at the middle of the
+    interior's sides: a box blacked in is dark all over; the arms of a heavy cross or check leave
+    a white wedge on at least one side."""
+    h, w = ink.shape
+    p = max(3, min(h, w) // 4)
+    my, mx = (h - p) // 2, (w - p) // 2
+    patches = (ink[:p, mx : mx + p], ink[h - p :, mx : mx + p], ink[my : my + p, :p], ink[my : my + p, w - p :])
+    return max((1.0 - float(q.mean()) for q in patches if q.size), default=0.0)
 
 
 def _ink_share(ink: np.ndarray, area: np.ndarray) -> float:
