@@ -521,6 +521,8 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
     o = t.TICK_OUTSIDE_PX
     ref = _crop(image, x0 - o - 6, y0 - o - 6, x1 + o + 7, y1 + o + 7)
     level = min(_paper_level(ref) - t.INK_DARK_MARGIN, t.MAX_DARK_LEVEL)
+    wedge = _white_wedge(inside < level)  # on the whole interior: the arms of a cross reach its edges
+    inside = _without_line_bands(inside, level)
     fill = float(np.count_nonzero(inside < level)) / max(1, inside.size)
     h, w = image.shape[:2]
     ax0, ay0, ax1, ay1 = max(0, x0 - o), max(0, y0 - o), min(w, x1 + o + 1), min(h, y1 + o + 1)
@@ -541,7 +543,7 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
     encircled = _encircled(image, box, level, printed)
     if solid >= t.TICK_BLOT_HALF_WIDTH_PX:
         state = "blotted"  # what is under a blot cannot be read: neither a tick nor an empty box
-    elif fill >= t.TICK_FILLED_MIN and _white_wedge(inside < level) < t.TICK_WEDGE_WHITE:
+    elif fill >= t.TICK_FILLED_MIN and wedge < t.TICK_WEDGE_WHITE:
         state = "cancelled" if outside >= t.TICK_SCRIBBLE_OUTSIDE else "filled"
     elif fill >= t.TICK_FILLED_MIN:
         state = "ticked"  # dark, but a side left white: a cross or check drawn heavily, not a box blacked in
@@ -614,6 +616,25 @@ def _encircled(image: np.ndarray, box: tuple[int, int, int, int], level: float, 
     sectors = np.bincount(((angles + np.pi) / (2 * np.pi) * t.TICK_ENCIRCLE_BINS).astype(int) % t.TICK_ENCIRCLE_BINS,
                           minlength=t.TICK_ENCIRCLE_BINS)
     return float(np.count_nonzero(sectors >= t.TICK_ENCIRCLE_SECTOR_PX)) / t.TICK_ENCIRCLE_BINS
+
+
+def _without_line_bands(inside: np.ndarray, level: float) -> np.ndarray:
+    """The interior less the rows and columns at its edges (up to TICK_LINE_BAND_PX a side) dark
+    over most of their length: the printed line itself, thickened by toner or a pixel of
+    alignment, not a mark (a pen's stroke seldom runs the whole side of the box)."""
+    ink = inside < level
+    top, left = 0, 0
+    bottom, right = ink.shape
+    for _ in range(t.TICK_LINE_BAND_PX):
+        if bottom - top > 2 and ink[top, left:right].mean() >= t.TICK_LINE_BAND_SHARE:
+            top += 1
+        if bottom - top > 2 and ink[bottom - 1, left:right].mean() >= t.TICK_LINE_BAND_SHARE:
+            bottom -= 1
+        if right - left > 2 and ink[top:bottom, left].mean() >= t.TICK_LINE_BAND_SHARE:
+            left += 1
+        if right - left > 2 and ink[top:bottom, right - 1].mean() >= t.TICK_LINE_BAND_SHARE:
+            right -= 1
+    return inside[top:bottom, left:right]
 
 
 def _white_wedge(ink: np.ndarray) -> float:

@@ -72,6 +72,9 @@ LINE_CHAR_AIR_PX = 2  # white kept each side of a cell's ink
 TICK_INSET_PX = 3  # a tick box's interior starts this far inside its lines
 TICK_OUTSIDE_PX = 13  # ring outside the box where a scribble shows (it runs ~0.4 box beyond)...
 TICK_RING_GAP_PX = 7  # ... starting this far out: a box filled as an answer spills up to ~5 px
+TICK_LINE_BAND_PX = 2  # an interior's edge row or column dark over TICK_LINE_BAND_SHARE of it is the printed line
+TICK_LINE_BAND_SHARE = 0.5  # (heavy toner, a bilevel scan, a pixel of alignment: other generator seed 3 read every empty
+# box of such pages faint, 0.03-0.06), left out of the fill, up to this many pixels a side
 TICK_EMPTY_MAX = 0.022  # CALIBRATED: fill below which a box is empty (corpus: empty boxes <= 0.017, weak dots >= 0.028)
 TICK_MIN = 0.08  # CALIBRATED: fill from which a box is ticked (corpus: checks >= 0.135, x >= 0.175; AMC uses ~0.15); between: faint, a review
 TICK_LIGHT_MARGIN = 50  # CALIBRATED: a box below TICK_EMPTY_MAX holding one blob this much darker than the paper...
