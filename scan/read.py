@@ -548,7 +548,8 @@ def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed
     elif fill >= t.TICK_FILLED_MIN:
         state = "ticked"  # dark, but a side left white: a cross or check drawn heavily, not a box blacked in
     elif fill >= t.TICK_MIN:
-        state = "ticked"
+        # A tick spans the box; as much ink packed in a spot is a heavy dot, or dirt: a person looks.
+        state = "ticked" if _ink_extent(inside < level) >= t.TICK_SPOT_EXTENT else "faint"
     else:
         blob = _largest_light_blob(inside, _paper_level(ref))
         if fill >= t.TICK_EMPTY_MAX or blob > t.TICK_LIGHT_MARK_PX:
@@ -635,6 +636,14 @@ def _without_line_bands(inside: np.ndarray, level: float) -> np.ndarray:
         if right - left > 2 and ink[top:bottom, right - 1].mean() >= t.TICK_LINE_BAND_SHARE:
             right -= 1
     return inside[top:bottom, left:right]
+
+
+def _ink_extent(ink: np.ndarray) -> float:
+    """How much of the interior's side the ink spans (its bounding box's longer side)."""
+    ys, xs = np.nonzero(ink)
+    if not len(xs):
+        return 0.0
+    return max(int(xs.max() - xs.min()) + 1, int(ys.max() - ys.min()) + 1) / max(ink.shape)
 
 
 def _white_wedge(ink: np.ndarray) -> float:

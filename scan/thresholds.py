@@ -77,6 +77,8 @@ TICK_LINE_BAND_SHARE = 0.5  # (heavy toner, a bilevel scan, a pixel of alignment
 # box of such pages faint, 0.03-0.06), left out of the fill, up to this many pixels a side
 TICK_EMPTY_MAX = 0.022  # CALIBRATED: fill below which a box is empty (corpus: empty boxes <= 0.017, weak dots >= 0.028)
 TICK_MIN = 0.08  # CALIBRATED: fill from which a box is ticked (corpus: checks >= 0.135, x >= 0.175; AMC uses ~0.15); between: faint, a review
+TICK_SPOT_EXTENT = 0.45  # a box over TICK_MIN whose ink spans less of its side is a spot (a heavy dot, dirt): faint
+# (ticks span >= 0.8 on the other generator's seeds 1-3 and ours seed 1, heavy dots in ours 0.54-0.58)
 TICK_LIGHT_MARGIN = 50  # CALIBRATED: a box below TICK_EMPTY_MAX holding one blob this much darker than the paper...
 TICK_LIGHT_MARK_PX = 24  # ... and bigger than a speck (SPECK_MAX_PX) is faint, not empty (seed 11, 5,845 boxes: empty
 # boxes' largest such blob <= 20 px, 99.9 % <= 9; a light blue dot on a 150 dpi colour JPEG scan: 29 px at fill 0)

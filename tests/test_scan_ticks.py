@@ -160,3 +160,20 @@ def test_empty_boxes_printed_heavy_on_a_bilevel_scan_stay_empty(rendered, seed):
             assert reading.value is None and reading.reasons in ((), ("speck",)), (f.name, reading.raw)
             speckled += reading.reasons == ("speck",)
     assert speckled < len(page.fields) - 1  # most are plainly empty
+
+
+def test_a_spot_of_ink_in_a_box_is_no_tick_until_a_person_says_so(rendered):
+    """A compact blot as dark as a tick, in one spot of the box (dirt, a pen rested there, a heavy
+    dot): not the sweep of a tick across the box. Offered, for a person to confirm; a check in
+    the next question on the same page is final."""
+    checklist = FORM.pages[5]
+    spotted, ticked = checklist.fields[0], checklist.fields[1]
+    image = _mark_page(rendered["pages"]["blank"][5], checklist, {ticked.name: [("ENCLOSED", "check")]}, 2)
+    x0, y0, x1, y1 = _box(checklist, spotted.name, "NA")
+    cv2.circle(image, (x0 + 11, y1 - 10), 4, 35, -1, cv2.LINE_AA)
+    read = _read(image, (spotted.name, ticked.name), 0)
+    raw, reading = read[spotted.name]
+    assert _mark_of(raw, "NA").fill >= t.TICK_MIN  # as much ink as a tick
+    assert reading.value == "NA" and reading.needs_review and reading.reasons == ("faint_mark",), reading.raw
+    raw, reading = read[ticked.name]
+    assert reading.value == "ENCLOSED" and not reading.needs_review, reading.raw
