@@ -558,6 +558,10 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     ticked = [m.value for m in marks if m.state == "ticked"]
     filled = [m.value for m in marks if m.state == "filled"]
     faint = [m.value for m in marks if m.state == "faint"]
+    if ticked or filled:
+        # A box faint only by a light blob (under the ink threshold) beside a box marked in ink:
+        # the pen that marked that box dark would mark this one dark too; it is the scan's grain.
+        faint = [m.value for m in marks if m.state == "faint" and m.fill >= t.TICK_EMPTY_MAX]
     cancelled = [m.value for m in marks if m.state == "cancelled"]
     near = any(_near_threshold(m.fill) for m in raw.marks if m.state != "blotted")
     reasons: list[str] = []
