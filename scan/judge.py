@@ -552,16 +552,17 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # the other boxes, as if it were empty, and a person looks.
     blotted = [m.value for m in raw.marks if m.state == "blotted"]
     marks = tuple(replace(m, state="empty") if m.state in ("speck", "blotted") else m for m in raw.marks)
+    if any(m.state in ("ticked", "filled") for m in marks):
+        # A box faint only by a light blob (under the ink threshold) beside a box marked in ink:
+        # the pen that marked that box dark would mark this one dark too; it is the scan's grain,
+        # an empty box for every rule below (ink around it is still unexplained).
+        marks = tuple(replace(m, state="empty") if m.state == "faint" and m.fill < t.TICK_EMPTY_MAX else m for m in marks)
     text = " ".join(f"{m.value}:{m.state}({m.fill:.2f})" for m in raw.marks)
     evidence = {"marks": [[m.value, m.fill, m.outside, m.state, m.around, m.encircled, m.solid] for m in raw.marks]}
     states = [m.state for m in marks]
     ticked = [m.value for m in marks if m.state == "ticked"]
     filled = [m.value for m in marks if m.state == "filled"]
     faint = [m.value for m in marks if m.state == "faint"]
-    if ticked or filled:
-        # A box faint only by a light blob (under the ink threshold) beside a box marked in ink:
-        # the pen that marked that box dark would mark this one dark too; it is the scan's grain.
-        faint = [m.value for m in marks if m.state == "faint" and m.fill >= t.TICK_EMPTY_MAX]
     cancelled = [m.value for m in marks if m.state == "cancelled"]
     near = any(_near_threshold(m.fill) for m in raw.marks if m.state != "blotted")
     reasons: list[str] = []
@@ -615,7 +616,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # Ink around a box its reading calls empty is ink the reading does not explain: a box circled
     # (however wide the ring: ink on most of its sides) or slashed through, a check whose body lies
     # outside. Never final; a lone circled box where nothing else is marked is offered as the answer.
-    circled = [m.value for m in raw.marks if m.state in ("empty", "speck")
+    circled = [m.value for m in marks if m.state == "empty" and m.value not in blotted
                and (m.around >= t.TICK_AROUND_MIN or m.encircled >= t.TICK_ENCIRCLE_MIN)]
     if circled:
         evidence["ink_around"] = circled
