@@ -10,7 +10,8 @@ Figures (all shares in [0, 1]):
 - field_accuracy: fields whose value equals the truth as the registry holds it, before any
   person corrected anything (empty fields included; `field_accuracy_filled` only counts the
   fields the candidate wrote something in);
-- automation_rate: fields the system calls final (needs_review false);
+- automation_rate: fields the system calls final (needs_review false); `automation_rate_filled`
+  the same over the fields the candidate wrote something in (issue 12's target is of these);
 - undetected_error_rate: of the fields called final, the share that are wrong (the number
   that matters: a wrong value nobody will look at); `undetected_error_share_all` is the same
   count over all fields;
@@ -96,6 +97,7 @@ def summarize(rows: list[dict]) -> dict:
         "field_accuracy": _share(correct, n),
         "field_accuracy_filled": _share(sum(r["correct"] for r in filled), len(filled)),
         "automation_rate": _share(len(final), n),
+        "automation_rate_filled": _share(sum(r["final"] for r in filled), len(filled)),  # issue 12's target: of filled fields
         "undetected_error_rate": _share(wrong_final, len(final)),
         "undetected_error_share_all": _share(wrong_final, n),
     }
@@ -297,6 +299,7 @@ def print_report(report: dict, console=None) -> None:
         ("field accuracy (nobody corrected)", _pct(report["field_accuracy"])),
         ("field accuracy, filled fields only", _pct(report["field_accuracy_filled"])),
         ("automation rate (final without a person)", _pct(report["automation_rate"])),
+        ("automation rate, filled fields only", _pct(report["automation_rate_filled"])),
         ("undetected errors among final fields", _pct(report["undetected_error_rate"])),
         ("undetected errors among all fields", _pct(report["undetected_error_share_all"])),
         ("tick-box accuracy", _pct(report["tick_box_accuracy"])),

@@ -99,18 +99,20 @@ def look_up(db: Database, *, birth_date: str, file_no: str | None = None, passpo
 
 def _unkeyed_files(conn, passport: str, birth_date: str) -> list[int]:
     """Files whose person key waits for a person (passport or birth date read with doubt):
-    matched on the values as read. Only files without a key are looked at, a few at most."""
+    matched on the values as read, compared as the key compares them (priority.passport_as_key:
+    folded, letters and digits only; a reading ÉH 123.4567 is EH1234567). Only files without a
+    key and of that birth date are looked at, a few at most."""
     passport_row = field_values.alias("passport_row")
     birth_row = field_values.alias("birth_row")
     query = (
-        select(applications.c.id)
+        select(applications.c.id, passport_row.c.value)
         .join(passport_row, and_(passport_row.c.application_id == applications.c.id, passport_row.c.name == "passport_number"))
         .join(birth_row, and_(birth_row.c.application_id == applications.c.id, birth_row.c.name == "birth_date"))
-        .where(applications.c.person_key.is_(None), birth_row.c.value == birth_date,
-               func.upper(func.replace(func.replace(passport_row.c.value, " ", ""), "-", "")) == passport)
-        .order_by(applications.c.id).limit(MAX_FILES_SHOWN)
+        .where(applications.c.person_key.is_(None), birth_row.c.value == birth_date)
+        .order_by(applications.c.id)
     )
-    return list(conn.execute(query).scalars())
+    found = [app_id for app_id, value in conn.execute(query) if value and passport_as_key(value) == passport]
+    return found[:MAX_FILES_SHOWN]
 
 
 def lookup_counts(db: Database, since: datetime | None = None) -> dict:

@@ -1,8 +1,9 @@
 """Sample envelopes with their truth: what the mailroom scans, and what it should read.
 
 `generate_corpus(out_dir, count=, seed=)` writes `count` envelopes. Each is a seeded
-applicant (samples.people) written on the form by hand (one writer, one font per envelope:
-HOLDOUT_FONTS by default, the hands the recognizer never trained on) or prefilled
+applicant (samples.people; names and places as in the passport, any Latin letter) written
+on the form by hand (one writer, one font per envelope: HOLDOUT_FONTS by default, the
+hands the recognizer never trained on) or prefilled
 (forms.render.prefill_pdf, most often signed by hand afterwards), mixed with supporting
 documents and sometimes a blank sheet, then scanned with damage (samples.scanner) and saved
 as an image-only PDF, a multi-page TIFF (G4 or grey) or one PNG/JPEG per page. Beside the
@@ -17,7 +18,8 @@ Truth document (truth.json, one per envelope):
     {"envelope": "env-0003", "kind": "handwritten" | "prefilled", "lang": "fr",
      "fields": {...data document fields as the candidate meant them...},
      "valid": bool, "defect": null | "married_without_spouse" | ..., "problems": [codes],
-     "transliterated": {field: spelling before transliteration},
+     "transliterated": {} (names are written as in the passport, ŁUKASIEWICZ, NGUYỄN: nothing is
+        transliterated; the key stays for readers of older corpora),
      "postmark_date": "YYYY-MM-DD" | null (illegible), "received_date": "YYYY-MM-DD",
      "format": "pdf" | "tiff-g4" | "tiff-grey" | "jpeg" | "png", "files": [names],
      "envelope_photo": "envelope.jpg" | null, "writer": {"font": ..., "fonts": "holdout", ...},
@@ -53,7 +55,14 @@ from samples.paper import (
     separator_pages,
     write_page,
 )
-from samples.people import MAIL_DELAY_DAYS, POSTMARK_WINDOW, Applicant, break_document, make_applicant
+from samples.people import (
+    MAIL_DELAY_DAYS,
+    PASSPORT_ORIGINS,
+    POSTMARK_WINDOW,
+    Applicant,
+    break_document,
+    make_applicant,
+)
 from samples.scanner import ScanDamage, draw_damage, encode_page, scan_sheet, write_pdf, write_tiff
 from templates.spec import load_form
 from templates.validation import validate
@@ -385,7 +394,8 @@ def _truth(name: str, plan: Plan, person: Applicant, values: dict, log: Handwrit
 
 def _person(seed: int, index: int, invalid_share: float, kind: str) -> Applicant:
     rng = np.random.default_rng([seed, index, 1])
-    person = make_applicant(rng)
+    # Names as in the passport (the form asks for them so): ŁUKASIEWICZ, NGUYỄN, SÃO PAULO.
+    person = make_applicant(rng, as_in_passport=True, origins=PASSPORT_ORIGINS)
     # A prefilled form cannot carry a broken document: forms/ refuses to print one.
     if kind == "handwritten" and rng.random() < invalid_share:
         person = break_document(person, rng)

@@ -101,7 +101,10 @@ ASPECT = (0.82, 1.12)  # some hands write narrow, some wide
 PER_CHAR_JITTER = {"size": 0.06, "slant": 3.0, "rotation": 2.5, "offset": 0.05}
 TICK_STYLES = ("x", "check", "fill", "dot", "cancelled")
 
-# How a hand writes each accent: the base capital plus these marks.
+# How a hand writes each accent: the base capital plus these marks. ACCENT_MARKS are the
+# French ones (scripts/train_icr.py asks this dict whether handprint draws a class; it draws
+# the others its own way); MARKS_BEYOND_FRENCH are what a passport from elsewhere prints
+# (Á Ñ Ã Å Ş Ğ İ Č Ő Ą, the Vietnamese tone marks), written here so a name is drawn as given.
 ACCENT_MARKS = {
     "\u0300": "grave",
     "\u0301": "acute",
@@ -109,6 +112,34 @@ ACCENT_MARKS = {
     "\u0308": "diaeresis",
     "\u0327": "cedilla",
 }
+MARKS_BEYOND_FRENCH = {
+    "\u0303": "tilde",
+    "\u0304": "macron",
+    "\u0306": "breve",
+    "\u0307": "dot",
+    "\u0309": "hook",  # Vietnamese hỏi: a small question-mark hook
+    "\u030a": "ring",
+    "\u030b": "double_acute",
+    "\u030c": "caron",
+    "\u031b": "horn",  # Ơ Ư: a hook on the letter's upper right
+    "\u0323": "dot_below",
+    "\u0326": "comma_below",
+    "\u0328": "ogonek",
+}
+_MARKS = ACCENT_MARKS | MARKS_BEYOND_FRENCH
+MARKS_BELOW = ("cedilla", "dot_below", "comma_below", "ogonek")
+# Letters Unicode does not take apart: the base letter and a stroke across it, its two ends as
+# shares of the base letter's ink box (x right, y down; a little outside the box is allowed).
+STROKED_LETTERS = {
+    "Ø": ("O", ((0.92, -0.1), (0.08, 1.1))),
+    "Ł": ("L", ((-0.12, 0.68), (0.5, 0.32))),
+    "Đ": ("D", ((-0.15, 0.5), (0.4, 0.5))),
+    "Ð": ("D", ((-0.15, 0.5), (0.4, 0.5))),
+    "Ħ": ("H", ((-0.1, 0.28), (1.1, 0.28))),
+    "Ŧ": ("T", ((0.2, 0.5), (0.8, 0.5))),
+}
+# Ligatures a font may lack: the two letters squeezed into one box, as people write them.
+LIGATURES = {"Æ": "AE", "Œ": "OE"}
 
 
 @dataclass(frozen=True)
@@ -249,14 +280,85 @@ def _add_accent(canvas: np.ndarray, mark: str, box: tuple[float, float, float, f
         ctrl = np.array([(bx, top), (bx + j(), top + h * 0.6), (bx + w * 0.6 + j(), top + h * 0.9),
                          (bx - w * 0.3 + j(), top + h * 1.4)])
         _polyline(canvas, _bezier(ctrl, 16), pen)
+    else:
+        _add_mark_beyond_french(canvas, mark, box, (cx, gap, h, w * 1.15), pen, j, rng)
+
+
+def _add_mark_beyond_french(canvas: np.ndarray, mark: str, box: tuple[float, float, float, float],
+                            size: tuple[float, float, float, float], pen: float, j, rng: np.random.Generator) -> None:
+    """The marks of MARKS_BEYOND_FRENCH, placed and sized as _add_accent's (`size`: centre x,
+    gap to the letter, height, width; `j` a hand's jitter), a tilde or a ring a little wider."""
+    x0, y0, x1, y1 = box
+    cx, gap, h, w = size
+    base = y0 - gap  # the bottom of a mark above
+    if mark == "tilde":
+        ctrl = np.array([(cx - w / 2 + j(), base - h * 0.2), (cx - w / 6 + j(), base - h * 1.4),
+                         (cx + w / 6 + j(), base + h * 0.4), (cx + w / 2 + j(), base - h)])
+        _polyline(canvas, _bezier(ctrl, 20), pen)
+    elif mark == "macron":
+        y = base - h / 2
+        _polyline(canvas, [(cx - w / 2 + j(), y + j()), (cx + w / 2 + j(), y + j())], pen)
+    elif mark == "breve":
+        ctrl = np.array([(cx - w / 2 + j(), base - h), (cx - w / 3 + j(), base + h * 0.25),
+                         (cx + w / 3 + j(), base + h * 0.25), (cx + w / 2 + j(), base - h)])
+        _polyline(canvas, _bezier(ctrl, 16), pen)
+    elif mark == "caron":
+        _polyline(canvas, [(cx - w / 2 + j(), base - h + j()), (cx + j(), base + j()),
+                           (cx + w / 2 + j(), base - h + j())], pen)
+    elif mark == "dot":
+        _dot(canvas, (cx + j(), base - h / 3 + j()), max(pen * rng.uniform(0.5, 0.8), 1.0))
+    elif mark == "ring":
+        r = max(h * 0.55, pen * 1.2)
+        angles = np.linspace(0, 2 * np.pi * rng.uniform(1.0, 1.12), 24)
+        centre = (cx + j(), base - r)
+        _polyline(canvas, np.stack([centre[0] + r * np.cos(angles), centre[1] + r * np.sin(angles)], 1), pen)
+    elif mark == "double_acute":
+        for dx in (-w / 4, w / 4):  # two strokes, apart enough to stay two after a thick pen
+            _polyline(canvas, [(cx + dx - w / 6 + j(), base + j()), (cx + dx + w / 6 + j(), base - h - h * 0.2 + j())], pen)
+    elif mark == "hook":
+        ctrl = np.array([(cx - w / 4 + j(), base - h), (cx + w / 3 + j(), base - h * 1.3),
+                         (cx + w / 3 + j(), base - h * 0.3), (cx + j(), base - h * 0.2)])
+        _polyline(canvas, _bezier(ctrl, 16), pen)
+    elif mark == "horn":
+        top = y0 + 0.12 * (y1 - y0)
+        ctrl = np.array([(x1 - pen, top), (x1 + w * 0.25 + j(), top + j()),
+                         (x1 + w * 0.35 + j(), top - h * 0.6), (x1 + w * 0.3 + j(), top - h * 1.1)])
+        _polyline(canvas, _bezier(ctrl, 12), pen)
+    elif mark == "dot_below":
+        _dot(canvas, (cx + j(), y1 + gap + h / 3 + j()), max(pen * rng.uniform(0.5, 0.8), 1.0))
+    elif mark == "comma_below":
+        _polyline(canvas, [(cx + j(), y1 + gap + j()), (cx - w / 6 + j(), y1 + gap + h + j())], pen)
+    elif mark == "ogonek":
+        xr = x1 - 0.2 * (x1 - x0)
+        ctrl = np.array([(xr, y1 - pen * 0.5), (xr - w * 0.4 + j(), y1 + h * 0.7),
+                         (xr - w * 0.1 + j(), y1 + h * 1.3), (xr + w * 0.25 + j(), y1 + h * 1.1)])
+        _polyline(canvas, _bezier(ctrl, 16), pen)
+    else:
+        raise ValueError(f"handprint has no way to write the mark {mark!r}")
+
+
+def _add_stroke(canvas: np.ndarray, ends, box: tuple[float, float, float, float], pen: float,
+                rng: np.random.Generator) -> None:
+    """The stroke of Ø, Ł, Đ across the base letter's ink box, where a hand puts it."""
+    x0, y0, x1, y1 = box
+    w, h = x1 - x0, y1 - y0
+    pts = [(x0 + fx * w + rng.normal(0, 0.03 * w), y0 + fy * h + rng.normal(0, 0.03 * h)) for fx, fy in ends]
+    _polyline(canvas, pts, pen)
 
 
 # --- one character ---------------------------------------------------------------------------
 
 
-def _decompose(char: str) -> tuple[str, tuple[str, ...]]:
+def _decompose(char: str) -> tuple[str, tuple[str, ...], tuple | None]:
+    """(base letter, marks a hand adds above or below it, the ends of a stroke across it)."""
+    if char in STROKED_LETTERS:
+        base, ends = STROKED_LETTERS[char]
+        return base, (), ends
     parts = unicodedata.normalize("NFD", char)
-    return parts[0], tuple(ACCENT_MARKS[m] for m in parts[1:] if m in ACCENT_MARKS)
+    unknown = [m for m in parts[1:] if m not in _MARKS]
+    if unknown:  # a generator bug, never to be drawn as a bare letter: the truth would lie
+        raise ValueError(f"handprint cannot write {char!r}: no way to draw {[unicodedata.name(m) for m in unknown]}")
+    return parts[0], tuple(_MARKS[m] for m in parts[1:]), None
 
 
 def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: int,
@@ -268,9 +370,13 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
     font = style.font
     cap_ratio, stroke_ratio = _font_metrics(font.path, font.sketchy)
 
-    base, marks = _decompose(char)
-    hand_accent = bool(marks) and (style.compose_accents or not font_has_glyph(font.path, char))
-    shape = base if hand_accent else char
+    base, marks, stroke = _decompose(char)
+    by_hand = bool(marks or stroke) and (style.compose_accents or not font_has_glyph(font.path, char))
+    shape = base if by_hand else char
+    if char in LIGATURES and not font_has_glyph(font.path, char):
+        shape = LIGATURES[char]  # Œ as O and E squeezed into the box (the width fit narrows it)
+    elif not shape.isascii() and not font_has_glyph(font.path, shape):
+        raise ValueError(f"handprint cannot write {char!r} in {font.name}: the font has no {shape!r}")
     size_jitter = 1.0 + rng.normal(0, PER_CHAR_JITTER["size"])
     cap_px = style.cap_height_frac * cell_h * ss * size_jitter
     if marks:
@@ -280,7 +386,8 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
 
     # Draw the glyph on a canvas with room above (accents) and below (cedilla, descenders).
     left, top, right, bottom = pil_font.getbbox(shape, anchor="ls")
-    pad = int(cap_px * 0.5) + 4
+    above = sum(1 for m in marks if m not in MARKS_BELOW)
+    pad = int(cap_px * 0.5 * max(1, above)) + 4  # stacked marks (Ễ, Ằ) need room for each
     gw, gh = int(right - left) + 2 * pad, int(bottom - top) + 2 * pad
     glyph = Image.new("L", (max(gw, 1), max(gh, 1)), 0)
     origin = (pad - left, pad - top)  # where the baseline-left point lands
@@ -290,12 +397,21 @@ def _ink_mask(char: str, style: WriterStyle, cell_w: int, cell_h: int, margin: i
         g = _close_sketch(g, font_size * SKETCH_CLOSE_FRAC)
 
     font_pen = stroke_ratio * font_size
-    if hand_accent:
+    if by_hand:
         x, y, w, h = cv2.boundingRect((g > 96).astype(np.uint8))
         if w:
             box = (float(x), float(y), float(x + w - 1), float(y + h - 1))
+            if stroke is not None:
+                _add_stroke(g, stroke, box, font_pen, rng)
+            top = box[1]
             for mark in marks:
-                _add_accent(g, mark, box, cap_px, font_pen, rng)
+                if mark in MARKS_BELOW:
+                    _add_accent(g, mark, box, cap_px, font_pen, rng)
+                    continue
+                # A second mark above (Ễ: circumflex then tilde) goes above the first.
+                _add_accent(g, mark, (box[0], top, box[2], box[3]), cap_px, font_pen, rng)
+                _, top, _, _ = cv2.boundingRect((g > 96).astype(np.uint8))
+                top = float(top)
 
     # Reference point: the middle of the capital's height, the middle of the ink horizontally.
     # Punctuation keeps its place relative to the capitals ('.' low, "'" high, '-' middle); a

@@ -1,12 +1,18 @@
 """Seeded, realistic applicants: the data documents the sample envelopes are written from.
 
 Names come from the places the CSQ mail actually comes from (France, Quebec, the Maghreb,
-West Africa, Latin America, Asia), with their accents. The form's charset has the French
-accented capitals (ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ) but not Á, Ñ, Ã...: a candidate whose passport says
-HERNÁNDEZ writes HERNANDEZ in the boxes, as the form's instructions ask. `to_form_text`
-does that transliteration and `Applicant.transliterated` records every field where it
-changed something, so that the truth says both what the person is called and what the paper
-carries.
+West Africa, Latin America, Asia), with their accents. Two spellings:
+
+- as in the passport (`make_applicant(rng, as_in_passport=True)`, what samples.generate
+  writes, as the form asks): GARCÍA LÓPEZ, ŁUKASIEWICZ, NGUYỄN, every Latin letter as given;
+  `PASSPORT_ORIGINS` adds the places whose names carry letters beyond French (Poland,
+  Czechia, Romania, Turkey, the Nordic countries, Viet Nam, Spain and Portugal).
+- transliterated to the French accented capitals (ÀÂÄÇÉÈÊËÎÏÔÖÙÛÜŸ), the default and what
+  samples.othergen starts from: HERNÁNDEZ written HERNANDEZ, as people used to be told.
+  `to_form_text` does that and `Applicant.transliterated` records every field where it
+  changed something, so that the truth says both what the person is called and what the
+  paper carries. The default's random draws are those it always made: a seed gives the
+  other generator the same people as before.
 
 `make_applicant(rng)` returns a valid document (templates.validation.validate finds nothing);
 `break_document` then spoils it in one labelled way (a required field left empty, married
@@ -22,6 +28,7 @@ from datetime import date, timedelta
 
 import numpy as np
 
+from templates.alphabet import fold
 from templates.spec import TEXT_CHARSET, load_form
 from templates.validation import validate
 
@@ -134,6 +141,68 @@ ORIGINS: tuple[Origin, ...] = (
     ),
 )
 
+# Places whose passports print letters beyond French (Ł Ş Ğ İ Ø Å Č Ř Ș Ñ Ã Ễ...): only in the
+# passport-spelling corpora (samples.generate), so the other generator's people stay as they were.
+ORIGINS_BEYOND_FRENCH: tuple[Origin, ...] = (
+    Origin(
+        "central_europe",
+        ("ŁUKASIEWICZ", "WÓJCIK", "KOWALCZYK", "NOWAK", "DVOŘÁK", "ČERNÝ", "ŠIMEK", "KRÁL",
+         "POPESCU", "ȚĂRANU", "SZABÓ", "KOVÁCS"),
+        ("MAŁGORZATA", "AGNIESZKA", "ZUZANA", "KATEŘINA", "IOANA", "ŽANETA", "ANDREEA", "RÉKA"),
+        ("PAWEŁ", "ŁUKASZ", "JIŘÍ", "TOMÁŠ", "ȘTEFAN", "ANDRÁS", "MIHAI", "BOŻYDAR"),
+        (("POLOGNE", "WARSZAWA", "99-999", "48"), ("POLOGNE", "KRAKÓW", "99-999", "48"), ("POLOGNE", "ŁÓDŹ", "99-999", "48"),
+         ("TCHÉQUIE", "PRAHA", "999 99", "420"), ("ROUMANIE", "BUCUREȘTI", "999999", "40"),
+         ("ROUMANIE", "TIMIȘOARA", "999999", "40"), ("HONGRIE", "BUDAPEST", "9999", "36")),
+        ("POLONAIS", "TCHÈQUE", "ROUMAIN", "HONGROIS"),
+        ("UNIWERSYTET WARSZAWSKI", "POLITECHNIKA ŁÓDZKA", "UNIVERZITA KARLOVA", "POLITEHNICA BUCUREȘTI", "ELTE BUDAPEST"),
+        0.8,
+    ),
+    Origin(
+        "turkey",
+        ("ÇAĞLAYAN", "YILMAZ", "ÖZTÜRK", "ŞAHİN", "DEMİR", "KOÇ", "AYDIN", "ÇELİK", "ERDOĞAN", "YÜCEL"),
+        ("AYŞE", "ELİF", "ZEYNEP", "GÜL", "ŞEYMA", "İPEK", "DİLEK", "ÖZLEM"),
+        ("MEHMET", "MUSTAFA", "EMRE", "OĞUZ", "İBRAHİM", "ÇAĞRI", "KEMAL", "TUĞRUL"),
+        (("TURQUIE", "İSTANBUL", "34000", "90"), ("TURQUIE", "ANKARA", "06000", "90"), ("TURQUIE", "İZMIR", "35000", "90")),
+        ("TURC",),
+        ("BOĞAZİÇİ ÜNİVERSİTESİ", "İSTANBUL TEKNİK ÜNİVERSİTESİ", "ANKARA ÜNİVERSİTESİ", "EGE ÜNİVERSİTESİ"),
+        0.6,
+    ),
+    Origin(
+        "nordic_germanic",
+        ("ØSTERGÅRD", "SØRENSEN", "JØRGENSEN", "ÅBERG", "MÜLLER-LÜDENSCHEIDT", "SCHRÖDER", "LINDSTRÖM", "HØJBJERG"),
+        ("INGRID", "ÅSA", "BJØRG", "SØLVI", "JÜLIA", "MÄRTA"),
+        ("SØREN", "JØRGEN", "BJÖRN", "JÜRGEN", "ÅKE", "STÅLE"),
+        (("DANEMARK", "KØBENHAVN", "9999", "45"), ("DANEMARK", "ÅRHUS", "8000", "45"), ("NORVÈGE", "OSLO", "0150", "47"),
+         ("SUÈDE", "GÖTEBORG", "999 99", "46"), ("ALLEMAGNE", "MÜNCHEN", "80331", "49")),
+        ("DANOIS", "NORVÉGIEN", "SUÉDOIS", "ALLEMAND"),
+        ("AARHUS UNIVERSITET", "KØBENHAVNS UNIVERSITET", "NTNU", "CHALMERS", "TU MÜNCHEN"),
+        0.6,
+    ),
+    Origin(
+        "vietnam",
+        ("NGUYỄN", "TRẦN", "LÊ", "PHẠM", "HOÀNG", "VŨ", "ĐẶNG", "BÙI", "ĐỖ", "HỒ"),
+        ("THỊ HẰNG", "THỊ LAN", "NGỌC ÁNH", "THU HÀ", "PHƯƠNG", "MỸ LINH"),
+        ("VĂN ĐỨC", "QUANG HUY", "MINH TUẤN", "ĐỨC ANH", "HOÀNG LONG", "THÀNH"),
+        (("VIET NAM", "HÀ NỘI", "100000", "84"), ("VIET NAM", "HỒ CHÍ MINH", "700000", "84"),
+         ("VIET NAM", "ĐÀ NẴNG", "550000", "84"), ("VIET NAM", "HUẾ", "530000", "84")),
+        ("VIETNAMIEN",),
+        ("ĐẠI HỌC QUỐC GIA HÀ NỘI", "ĐẠI HỌC BÁCH KHOA", "ĐẠI HỌC HUẾ", "UNIVERSITÉ DE HANOÏ"),
+        0.6,
+    ),
+    Origin(
+        "iberia",
+        ("GARCÍA LÓPEZ", "NÚÑEZ", "PÉREZ", "GONÇALVES", "JIMÉNEZ", "LOURENÇO", "IBÁÑEZ", "CONCEIÇÃO"),
+        ("INÊS", "LUCÍA", "MARÍA JOSÉ", "ROCÍO", "BEGOÑA", "CONCEIÇÃO"),
+        ("ÍÑIGO", "ÁLVARO", "JOÃO", "SEBASTIÃO", "JOSÉ MARÍA", "RAMÓN"),
+        (("ESPAGNE", "MÁLAGA", "29001", "34"), ("ESPAGNE", "SEVILLA", "41001", "34"), ("PORTUGAL", "LISBOA", "1000-999", "351"),
+         ("PORTUGAL", "PORTO", "4000-999", "351")),
+        ("ESPAGNOL", "PORTUGAIS"),
+        ("UNIVERSIDAD DE MÁLAGA", "UNIVERSIDADE DE LISBOA", "UNIVERSIDAD DE SEVILLA", "UNIVERSIDADE DO PORTO"),
+        0.6,
+    ),
+)
+PASSPORT_ORIGINS = ORIGINS + ORIGINS_BEYOND_FRENCH
+
 STREETS = (
     "RUE DES ÉRABLES", "AVENUE HASSAN II", "BOULEVARD DE LA RÉPUBLIQUE", "RUE 12", "CALLE 45",
     "AVENIDA REFORMA", "PHO HUE", "RUE DU COMMERCE", "ROUTE DE L'AÉROPORT", "CHEMIN DES CRÊTES",
@@ -222,9 +291,12 @@ def _fits(f, value: str) -> bool:
     return len(value) <= len(f.cells)
 
 
-def _text(rng, form, name: str, candidates, translit: dict) -> str:
-    """A candidate spelling that fits the field's comb, transliterated for the form."""
+def _text(rng, form, name: str, candidates, translit: dict | None) -> str:
+    """A candidate spelling that fits the field's comb: as in the passport when `translit` is
+    None, else transliterated for the form (and the passport spelling kept in `translit`)."""
     f = form.field(name)
+    if translit is None:
+        return _pick(rng, [c for c in candidates if _fits(f, c)])
     options = [c for c in candidates if _fits(f, to_form_text(c))]
     chosen = _pick(rng, options)
     written = to_form_text(chosen)
@@ -234,14 +306,14 @@ def _text(rng, form, name: str, candidates, translit: dict) -> str:
 
 
 def _email(rng, given: str, family: str) -> str:
-    def clean(s: str) -> str:
-        plain = unicodedata.normalize("NFD", s)
-        return "".join(ch for ch in plain if ch.isascii() and (ch.isalnum())).upper()
+    def clean(s: str) -> str:  # an address is ASCII: ŁUKASZ is LUKASZ there, ĐỨC is DUC
+        return "".join(ch for ch in fold(s) if ch.isascii() and ch.isalnum())
 
     g, fam = clean(given.split()[0]), clean(family.split()[0] if family else "X")
     style = int(rng.integers(4))
     local = (f"{g}.{fam}", f"{g[0]}{fam}", f"{fam}.{g}{rng.integers(1, 99)}", f"{g}{fam}{rng.integers(70, 99)}")[style]
-    return f"{local}@{_pick(rng, EMAIL_DOMAINS)}"[:36]
+    domain = _pick(rng, EMAIL_DOMAINS)
+    return f"{local[:35 - len(domain)]}@{domain}"  # 36 boxes: a long name shortens the local part
 
 
 def _passport(rng) -> str:
@@ -251,12 +323,15 @@ def _passport(rng) -> str:
     return "".join(_pick(rng, letters) for _ in range(n_letters)) + "".join(str(rng.integers(10)) for _ in range(n_digits))
 
 
-def make_applicant(rng: np.random.Generator) -> Applicant:
-    """A valid, plausible application: every required field, cross-field rules satisfied."""
+def make_applicant(rng: np.random.Generator, *, as_in_passport: bool = False,
+                   origins: tuple[Origin, ...] = ORIGINS) -> Applicant:
+    """A valid, plausible application: every required field, cross-field rules satisfied.
+    Names, cities and institutions as in the passport (`as_in_passport`) or transliterated
+    to the French accented capitals (see the module's docstring)."""
     form = load_form()
-    weights = np.array([o.weight for o in ORIGINS])
-    origin = ORIGINS[int(rng.choice(len(ORIGINS), p=weights / weights.sum()))]
-    tr: dict = {}
+    weights = np.array([o.weight for o in origins])
+    origin = origins[int(rng.choice(len(origins), p=weights / weights.sum()))]
+    tr: dict | None = None if as_in_passport else {}
     f: dict = {}
 
     sex = str(rng.choice(["F", "M", "X"], p=[0.49, 0.49, 0.02]))
@@ -374,7 +449,7 @@ def make_applicant(rng: np.random.Generator) -> Applicant:
         if rng.random() < 0.9:  # some people leave the checklist half done: it is optional
             f[name] = "ENCLOSED" if enclosed else "NA"
 
-    applicant = Applicant(fields=f, origin=origin.key, transliterated=tr)
+    applicant = Applicant(fields=f, origin=origin.key, transliterated=tr or {})
     problems = validate(applicant.document, form, today=date(2026, 11, 1))
     if problems:  # a bug in this generator, never the candidate's: fail loudly
         raise AssertionError(f"generated an invalid applicant: {[str(p) for p in problems]}")

@@ -14,6 +14,18 @@ seconds), judges every field, compares it with the truth, and prints:
 - the figures as judged now and with the fitted model: accuracy, automation, undetected errors.
 Nothing is written anywhere: a person copies the model and thresholds into scan/thresholds.py
 with the figures in the commit message.
+
+Calibration that transfers (issue 12): fit on one generator's bench corpora, report on the other's
+
+    python -m scan.calibrate --fit ours:1,3,4,5 --report other:4,5,6 --workdir DIR
+    python -m scan.calibrate --fit other:1,2,3 --report ours:2 --workdir DIR
+    python -m scan.calibrate --fit ours:1,3,4,5 --fit other:1,2,3 --report other:4,5,6 --report ours:2 --workdir DIR
+
+The corpora are the ones `csq bench scan [--generator other] --count 12|13 --seed S --workdir DIR`
+reads (generated into DIR when not there). Prints, for the report corpora, the figures as judged
+now (scan/thresholds.py) and with the model and thresholds fitted on the --fit corpora alone:
+accuracy, automation (all fields and the fields the candidate filled), final and wrong per kind
+of error (samples.othergen.wrong_final_by_kind).
 """
 
 from __future__ import annotations
@@ -297,6 +309,101 @@ def calibrate(corpora: list[Path], *, target: float, workers: int | None = None,
     }
 
 
+# ------------------------------------------------------------------------------ transfer (issue 12)
+
+# The bench's corpora (bench/scan.py): the same folders, so a corpus the bench kept is read again
+# from its cache and the figures are the bench's own.
+BENCH_COUNT = {"ours": 12, "other": 13}
+
+
+def bench_corpus(workdir: Path, generator: str, seed: int, count: int | None = None) -> Path:
+    """The corpus `csq bench scan [--generator other] --count N --seed S --workdir DIR` reads,
+    generated here the same way when it is not there yet."""
+    count = count or BENCH_COUNT[generator]
+    folder = workdir / (f"bench-corpus-{seed}-{count}" if generator == "ours" else f"bench-corpus-other-{seed}-{count}")
+    if not any(folder.glob("*/truth.json")):
+        if generator == "other":
+            from samples.othergen import generate_corpus as generate_other
+
+            generate_other(folder, count=count, seed=seed)
+        else:
+            from samples.generate import generate_corpus
+
+            generate_corpus(folder, count=count, seed=seed, fonts="holdout", damage="mixed", prefilled_share=0.25)
+    return folder
+
+
+def corpus_rows(corpora: list[Path], *, workers: int | None = None, refresh: bool = False, today: date | None = None) -> list[dict]:
+    rows = []
+    for corpus in corpora:
+        for r in field_records(read_corpus(corpus, workers=workers, refresh=refresh), today=today):
+            rows.append({**r, "envelope": f"{corpus.name}/{r['envelope']}"})  # env-0001 is in every corpus
+    return rows
+
+
+def fit(rows: list[dict], *, target: float, l2: float = 1.0) -> tuple[dict, dict]:
+    """The confidence model and per-kind final thresholds fitted on `rows` (as `calibrate` does:
+    per kind, the stricter of the threshold the fitted model needs and the out-of-fold one)."""
+    comb = [r for r in rows if r["type"] in COMB_TYPES and r["recognizer"] == "icr"]
+    model = fit_confidence_model(comb, l2=l2)
+    fitted, unseen = rescored(comb, model), out_of_fold(comb, l2=l2)
+    thresholds = {}
+    for kind in COMB_KINDS:
+        chosen = [choose_threshold([r for r in scored if r["kind_of_confidence"] == kind], target)["threshold"] for scored in (fitted, unseen)]
+        thresholds[kind] = max(c if c is not None else 1.0 for c in chosen)
+    return model, thresholds
+
+
+def figures(rows: list[dict]) -> dict:
+    """The bench's figures over scored rows, with the final-and-wrong fields per kind of error
+    (samples.othergen.wrong_final_by_kind) and automation over the fields the candidate filled."""
+    from samples.othergen import wrong_final_by_kind
+
+    filled = [r for r in rows if r["filled"]]
+    final = [r for r in rows if r["final"]]
+    wrong = [r for r in final if not r["correct"]]
+    kinds = wrong_final_by_kind(rows)
+    return {
+        "fields": len(rows),
+        "accuracy": round(sum(r["correct"] for r in rows) / max(1, len(rows)), 4),
+        "automation": round(len(final) / max(1, len(rows)), 4),
+        "automation_filled": round(sum(r["final"] for r in filled) / max(1, len(filled)), 4),
+        "final_and_wrong": len(wrong),
+        "final_and_wrong_share_all": round(len(wrong) / max(1, len(rows)), 5),
+        "final_and_wrong_by_kind": {k: n for k, n in kinds["counts"].items() if n},
+        "examples": [f"{r['envelope']} {r['field']}: {r['want']!r} read {r['got']!r}" for r in wrong[:8]],
+    }
+
+
+def transfer(fit_rows: list[dict], report_rows: list[dict], *, target: float, l2: float = 1.0) -> dict:
+    """Fit on one set of corpora, report on another: the figures on `report_rows` as judged now
+    (scan/thresholds.py) and with the model and thresholds fitted on `fit_rows` alone."""
+    model, thresholds = fit(fit_rows, target=target, l2=l2)
+    return {
+        "fitted_on": {"envelopes": len({r["envelope"] for r in fit_rows}), "fields": len(fit_rows)},
+        "confidence_model": model,
+        "final_min_confidence": thresholds,
+        "report_in_force": figures(report_rows),
+        "report_transferred": figures(with_thresholds(rescored(report_rows, model), thresholds)),
+        "fit_corpus_transferred": figures(with_thresholds(rescored(fit_rows, model), thresholds)),
+    }
+
+
+def corpora_spec(text: str) -> tuple[str, list[int], int | None]:
+    """'other:4,5,6' -> ('other', [4, 5, 6], None): a generator's bench corpora by seed, of the
+    bench's size; 'ours:11/60': 60 envelopes."""
+    generator, _, rest = text.partition(":")
+    seeds, _, count = rest.partition("/")
+    try:
+        numbers = [int(s) for s in seeds.split(",") if s.strip()]
+        size = int(count) if count else None
+    except ValueError:
+        numbers = []
+    if generator not in BENCH_COUNT or not numbers:
+        raise argparse.ArgumentTypeError(f"{text!r}: GENERATOR:SEEDS[/COUNT], the generator one of {', '.join(BENCH_COUNT)}")
+    return generator, numbers, size
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m scan.calibrate", description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, action="append", help="a corpus folder made by samples.generate (repeat to pool several)")
@@ -309,7 +416,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refresh", action="store_true", help="read the pages again instead of using the cache")
     parser.add_argument("--l2", type=float, default=1.0, help="penalty on the confidence model's standardized weights")
     parser.add_argument("--today", type=date.fromisoformat, default=None, help="the day the rules see as today")
+    parser.add_argument("--fit", type=corpora_spec, action="append", default=[], metavar="GENERATOR:SEEDS",
+                        help="transfer: fit on these bench corpora (ours:1,3,4,5 or other:1,2,3; other:11/60 for 60 envelopes; repeat to pool)")
+    parser.add_argument("--report", type=corpora_spec, action="append", default=[], metavar="GENERATOR:SEEDS",
+                        help="transfer: report on these bench corpora, never fitted on (other:4,5,6)")
+    parser.add_argument("--workdir", type=Path, default=Path("calibration-transfer"),
+                        help="transfer: where the bench corpora are, or are generated (csq bench scan --workdir's folder)")
     args = parser.parse_args(argv)
+    if args.fit or args.report:
+        if not (args.fit and args.report):
+            parser.error("--fit and --report go together")
+        fit_corpora = [bench_corpus(args.workdir, g, s, n) for g, seeds, n in args.fit for s in seeds]
+        report_corpora = [bench_corpus(args.workdir, g, s, n) for g, seeds, n in args.report for s in seeds]
+        read = dict(workers=args.workers, refresh=args.refresh, today=args.today)
+        report = transfer(corpus_rows(fit_corpora, **read), corpus_rows(report_corpora, **read), target=args.target, l2=args.l2)
+        report["setup"] = {"fit": [c.name for c in fit_corpora], "report": [c.name for c in report_corpora], "target": args.target}
+        print(json.dumps(report, indent=1, ensure_ascii=False, default=str))
+        return 0
     corpora = args.corpus or [Path(f"calibration-corpus-{args.seed}")]
     if args.generate and args.generator == "other":
         from samples.othergen import generate_corpus as generate_other

@@ -401,6 +401,7 @@ def assemble(
 ) -> EnvelopeReading:
     """One envelope from its pages' results: page checks, every field judged, the rules."""
     from scan.judge import apply_rules, judge_field, missing_field
+    from scan.settle import settle_faint_empties
 
     today = today or date.today()
     pages = tuple(replace(r.record, sequence=k) for k, r in enumerate(results))
@@ -462,7 +463,8 @@ def assemble(
         else:
             reason = "page_unreadable" if unreadable_pages and (f.page_index + 1) in missing else "page_missing"
             fields.append(missing_field(f, reason))
-    judged = apply_rules({r.name: r for r in fields}, form, today=today)
+    raws = [raw for rs in by_no.values() for _, r in rs for raw in r.raw_fields]
+    judged = apply_rules(settle_faint_empties({r.name: r for r in fields}, raws, form), form, today=today)
     fields = [judged[f.name] for f in form.fields]
     if separator is not None and separator.page.problems:
         problems += [f"separator: {p}" for p in separator.page.problems]

@@ -22,9 +22,15 @@ import cv2
 import numpy as np
 
 from scan import thresholds as t
+from scan.accents import marks_near
 from scan.align import box_to_px
 from scan.engines import CellRecognizer, CharGuess, LineReading, OcrEngine
-from scan.pixels import crop as _crop, paper_level as _paper_level
+# The pixel measures live in scan/ink.py (shared with scan/accents.py); their old names stay here.
+from scan.ink import crop as _crop
+from scan.ink import dark as _dark
+from scan.ink import line_masks as _line_masks
+from scan.ink import paper_level as _paper_level
+from scan.ink import remove_lines
 from scan.ticks import Mark, mark_box
 from scan.typed_glyphs import glyph_match
 from templates.spec import Box, FieldSpec, PageSpec
@@ -53,6 +59,7 @@ class RawField:
     # cells with a separate mark above the letter's body (in the cell's top, or just above the cell,
     # touching its line or not): an accent, unless the chosen character has none (scan.judge)
     marks_above: tuple[int, ...] = ()
+    marks_below: tuple[int, ...] = ()  # ... below its body (scan/accents.py): a cedilla, an ogonek
     line_visibility: float = 1.0  # share of the printed box lines seen dark: low when a bilevel scan dropped light ink
     bilevel: bool = False  # the field's pixels are black and white (a 1-bit scan): thin strokes lost or merged
     # tick boxes
@@ -74,13 +81,6 @@ class RawField:
 # ------------------------------------------------------------------------------ helpers
 
 
-def _dark(strip: np.ndarray, margin: float) -> np.ndarray:
-    """Pixels darker than the paper by `margin` grey levels (the paper of a grey or yellowed scan
-    is not 255): box lines and ink alike."""
-    level = min(_paper_level(strip) - margin, t.MAX_DARK_LEVEL)
-    return (strip < level).astype(np.uint8)
-
-
 def _best_shift(profile: np.ndarray, positions: list[int], radius: int) -> int:
     """The shift d in [-radius, radius] that puts the most dark pixels on the expected lines."""
     n = len(profile)
@@ -93,22 +93,6 @@ def _best_shift(profile: np.ndarray, positions: list[int], radius: int) -> int:
                 s += profile[q - 1] * 0.5 + profile[q] + profile[q + 1] * 0.5
         scores.append((s, -abs(d), d))
     return max(scores)[2]
-
-
-def _line_masks(dark: np.ndarray, cell_w: int, cell_h: int, *, comb: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(vertical, horizontal) long thin runs of dark pixels: the printed box lines and not the
-    strokes of letters (reading-notes: opening with kernels ~0.8 box high, ~3 boxes wide), nor a
-    box blacked in by a pen (a solid blob would look like a bundle of lines and pull the fit)."""
-    vertical = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, max(3, int(cell_h * t.LINE_KERNEL_HEIGHT)))))
-    # A comb's top and bottom lines run the whole field; a lone tick box's are one box long.
-    width = cell_w * (t.LINE_KERNEL_WIDTH_CELLS if comb else t.LINE_KERNEL_WIDTH_BOX)
-    horizontal = cv2.morphologyEx(dark, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, int(width)), 1)))
-    solid = cv2.morphologyEx(dark, cv2.MORPH_OPEN, np.ones((t.SOLID_INK_PX, t.SOLID_INK_PX), np.uint8))
-    if solid.any():
-        solid = cv2.dilate(solid, np.ones((3, 3), np.uint8))
-        vertical &= 1 - solid
-        horizontal &= 1 - solid
-    return vertical, horizontal
 
 
 def locate(image: np.ndarray, page: PageSpec, boxes: tuple[Box, ...]) -> tuple[list[tuple[int, int, int, int]], tuple[int, int]]:
@@ -134,16 +118,6 @@ def locate(image: np.ndarray, page: PageSpec, boxes: tuple[Box, ...]) -> tuple[l
     dx = _best_shift(vertical.sum(axis=0).astype(np.float64), xs, r)
     dy = _best_shift(horizontal.sum(axis=1).astype(np.float64), ys, r)
     return [(a + dx, b + dy, c + dx, d + dy) for a, b, c, d in px], (dx, dy)
-
-
-def remove_lines(strip: np.ndarray, cell_w: int, cell_h: int) -> np.ndarray:
-    """The strip with its box lines painted white (ink crossing a line loses a pixel or two)."""
-    dark = _dark(strip, t.LINE_DARK_MARGIN)
-    vertical, horizontal = _line_masks(dark, cell_w, cell_h)
-    lines = cv2.dilate(vertical | horizontal, np.ones((3, 3), np.uint8))
-    clean = strip.copy()
-    clean[lines > 0] = int(_paper_level(strip))
-    return clean
 
 
 # ------------------------------------------------------------------------------ comb fields
@@ -274,7 +248,7 @@ def read_comb(
                 guesses[i] = CharGuess(ch, p * t.TESSERACT_ONLY_DISCOUNT) if ch else CharGuess("?", 0.0)
     above = _ink_above(image, boxes, written, printed) if printed is not None and written else ()
     # Only words carry accents (scan.judge reads the marks of text fields alone).
-    accents = _marks_above(image, boxes, written, printed, offset, cell_w, cell_h) if printed is not None and written and f.type == "text" else ()
+    accents = marks_near(image, boxes, written, printed, offset, cell_w, cell_h) if printed is not None and written and f.type == "text" else ((), ())
     recognizer = "icr" if icr is not None else "tesseract"
     return RawField(
         name=f.name,
@@ -285,7 +259,8 @@ def read_comb(
         cells=tuple(guesses),
         recognizer=recognizer,
         ink_above=above,
-        marks_above=accents,
+        marks_above=accents[0],
+        marks_below=accents[1],
         line_visibility=visibility,
         bilevel=bilevel,
         cell_ink=tuple(round(v, 4) for v in inks),
@@ -329,99 +304,6 @@ def _ink_above(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
         if tall and np.count_nonzero(ink) >= t.ABOVE_MIN_INK_SHARE * scan.size:
             out.append(i)
     return tuple(out)
-
-
-def _marks_above(image: np.ndarray, boxes, written: list[int], printed: np.ndarray, offset: tuple[int, int],
-                 cell_w: int, cell_h: int) -> tuple[int, ...]:
-    """Written cells holding, above their letter's body, a separate mark: in the top of the cell,
-    across its top line, or in the band just above it (printed text left out). The body is the
-    ink that reaches into the lower half of the cell; a mark lies wholly above its top, over it,
-    no wider than most of it, and is no lone speck of dust (a stroke, or two dots side by side)."""
-    above = int(cell_h * t.ACCENT_BAND_ABOVE)
-    inset = t.CELL_INSET_PX
-    xs0, ys0 = min(b[0] for b in boxes) - 4, min(b[1] for b in boxes) - above - 4
-    strip = _crop(image, xs0, ys0, max(b[2] for b in boxes) + 5, max(b[3] for b in boxes) + 5)
-    xs0, ys0 = max(0, xs0), max(0, ys0)
-    if strip.size == 0:
-        return ()
-    clean = remove_lines(strip, cell_w, cell_h)
-    dx, dy = offset
-    h_img, w_img = printed.shape
-    out = []
-    for i in written:
-        bx0, by0, bx1, by1 = boxes[i]
-        x0, x1, y0, y1 = bx0 + inset, bx1 - inset + 1, max(0, by0 - above), by1 - inset + 1
-        region = clean[y0 - ys0 : y1 - ys0, x0 - xs0 : x1 - xs0]
-        if region.size == 0 or region.shape[0] != y1 - y0:
-            continue
-        ink = _dark(region, t.ACCENT_DARK_MARGIN).astype(bool)
-        # The printed label above and the cell's own top line are no one's hand (the blank page's
-        # ink, moved as the field's lines were found moved): a line a bilevel scan broke in pieces
-        # is not all removed as a line.
-        px0, py0 = x0 - dx, y0 - dy
-        if 0 <= px0 and px0 + region.shape[1] <= w_img and 0 <= py0 and py0 + region.shape[0] + 8 <= h_img:
-            grown = printed[py0 : py0 + region.shape[0] + 8, px0 : px0 + region.shape[1]]
-            ink &= ~_printed_ink(grown)[: region.shape[0]]
-            # Over the label, its mask with all its slack: a pixel or two of misalignment leaves
-            # slivers of its printed letters that look like strokes (a stroke drawn over the label
-            # is lost with it); near the line, only the line's own ink is taken out.
-            label = max(0, by0 - t.ACCENT_LINE_BRIDGE_PX - y0)
-            ink[:label] &= ~grown[:label]
-        # A letter taller than its cell crosses the top line, which was taken out from under it:
-        # ink straight above and below the line is one stroke again (an accent touching the line
-        # and not the letter stays apart).
-        line = by0 - y0
-        band = slice(max(0, line - t.ACCENT_LINE_BRIDGE_PX), line + t.ACCENT_LINE_BRIDGE_PX + 1)
-        k = 2 * t.ACCENT_LINE_BRIDGE_PX + 3
-        closed = cv2.morphologyEx(ink.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((k, 1), np.uint8)).astype(bool)
-        ink[band] |= closed[band]
-        if _separate_mark_above(ink, middle=(by0 + by1) // 2 - y0):
-            out.append(i)
-    return tuple(out)
-
-
-def _printed_ink(mask: np.ndarray) -> np.ndarray:
-    """The printed ink itself, a pixel of slack around it, from the mask grown for alignment slack
-    (reference.printed_mask): grown by 3 px, the cell's top line would hide a stroke touching it."""
-    k = 2 * t.PRINTED_MASK_DILATE_PX + 1
-    core = cv2.erode(mask.astype(np.uint8), np.ones((k, k), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    return cv2.dilate(core, np.ones((3, 3), np.uint8)).astype(bool)
-
-
-def _separate_mark_above(ink: np.ndarray, *, middle: int) -> bool:
-    n, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    body = [s for s in stats[1:] if s[cv2.CC_STAT_AREA] >= t.MIN_INK_COMPONENT_PX and s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT] > middle]
-    if not body:
-        return False
-    top = min(int(s[cv2.CC_STAT_TOP]) for s in body)
-    left = min(int(s[cv2.CC_STAT_LEFT]) for s in body)
-    right = max(int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]) for s in body)
-    # Pieces wholly above the body and over its columns; a stroke across the cell's top line
-    # comes in pieces (the line removed under it), so they are taken together.
-    marks = [s for s in stats[1:] if s[cv2.CC_STAT_AREA] >= t.ACCENT_PIECE_MIN_PX and s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT] + t.ACCENT_MIN_GAP_PX <= top
-             and s[cv2.CC_STAT_LEFT] < right + t.ACCENT_SIDE_SLACK_PX and s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH] > left - t.ACCENT_SIDE_SLACK_PX]
-    if not marks:
-        return False
-    x0 = min(int(s[cv2.CC_STAT_LEFT]) for s in marks)
-    x1 = max(int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]) for s in marks)
-    y0 = min(int(s[cv2.CC_STAT_TOP]) for s in marks)
-    y1 = max(int(s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT]) for s in marks)
-    area = sum(int(s[cv2.CC_STAT_AREA]) for s in marks)
-    if max(x1 - x0, y1 - y0) < t.ACCENT_MIN_SIDE_PX or area < t.ACCENT_MIN_PX:
-        return False  # a small dot: dust as likely as a pen
-    if area < t.ACCENT_MIN_THICKNESS * max(x1 - x0, y1 - y0):
-        return False  # a hair-thin line: the faint edge of a light stroke of the letter, not a pen's mark
-    if area > t.ACCENT_MAX_AREA_SHARE * sum(int(s[cv2.CC_STAT_AREA]) for s in body):
-        return False  # a big part of the letter itself, cut off where a light stroke faded
-    if x1 - x0 > t.ACCENT_MAX_WIDTH * max(1, right - left):
-        # As wide as the letter: its own top bar drawn apart (a T, an I's serif), unless it is
-        # two dots side by side (a diaeresis leaves columns empty between them).
-        covered = np.zeros(x1 - x0, bool)
-        for s in marks:
-            covered[int(s[cv2.CC_STAT_LEFT]) - x0 : int(s[cv2.CC_STAT_LEFT] + s[cv2.CC_STAT_WIDTH]) - x0] = True
-        if covered.mean() > t.ACCENT_BAR_COVERAGE:
-            return False
-    return True
 
 
 def _joined_line(interiors: list[np.ndarray], written: list[int]) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
@@ -530,7 +412,10 @@ def check_typed(raw: RawField, f: FieldSpec, value) -> str:
     expected = typed_text(value, f)
     written = [g is not None for g in raw.cells]
     should = [i < len(expected) and expected[i] != " " for i in range(len(raw.cells))]
-    extra = [i + 1 for i, (w, s) in enumerate(zip(written, should)) if w and not s]
+    # A letter a hand added leaves ink inside its box; a box the ICR calls written with less than
+    # CELL_EMPTY_INK inside (dust, a hair or a crease crossing, bits of its lines) is no change.
+    inked = [i >= len(raw.cell_ink) or raw.cell_ink[i] >= t.CELL_EMPTY_INK for i in range(len(raw.cells))]
+    extra = [i + 1 for i, (w, s, k) in enumerate(zip(written, should, inked)) if w and k and not s]
     missing = [i + 1 for i, (w, s) in enumerate(zip(written, should)) if s and not w]
     if extra:
         return f"ink in box(es) {', '.join(map(str, extra))} that the typed value leaves empty"

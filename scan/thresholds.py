@@ -62,6 +62,11 @@ BILEVEL_EXTREME_SHARE = 0.75  # ... this share of a field's pixels so, and ...
 BILEVEL_BLACK_SHARE = 0.08  # ... this share of its dark pixels pure black: a bilevel scan
 SPECK_MAX_PX = 24  # a lone mark this small (dark pixels, 200 dpi)...
 SPECK_MAX_SIDE_PX = 8  # ... and this compact, in a box with no written neighbour, is dust
+# A field read empty where the scan lost the printed lines is known empty (scan.settle.settle_faint_empties)
+# when the envelope shows the pen kept at a scan as faint: this many written cells, in fields whose line
+# visibility is at most the field's own plus the slack (lines seen in one field of a page vary by ~0.1).
+PEN_SEEN_CELLS = 10  # a name and a date: enough strokes that a pen the scan drops would show broken in them
+PEN_VISIBILITY_SLACK = 0.1
 CELL_EMPTY_INK = 0.006  # interior ink share below which a cell is empty (no ICR installed)
 CELL_WRITTEN_INK = 0.02  # ... above which it is surely written; between: doubtful
 TESSERACT_ONLY_DISCOUNT = 0.8  # Tesseract's own confidence overstates handprint (issue 4: 2% final-and-wrong)
@@ -113,18 +118,29 @@ ABOVE_MIN_INK_SHARE = 0.04  # CALIBRATED: handwriting share of that band (printe
 ABOVE_MIN_EXTENT = 0.4  # ... spanning this share of its height: 8/8 corrections of the corpus found, 11 of
 # 24,000 written cells flagged without one (share alone flagged 133 in 40 envelopes)
 ACCENT_BAND_ABOVE = 0.3  # an accent may stand above the cell, up to this share of the cell height (touching its line or not)
+ACCENT_BAND_BELOW = 0.3  # ... a cedilla or an ogonek below it, as far (the next field's label starts ~0.45 cell below)
+ACCENT_BODY_BAND = 0.06  # a letter's body: its ink across the cell's middle, this share of the cell height each way
+# (a capital always crosses it; an accent over a letter written small and low may reach down to 0.15 above it)
 ACCENT_MIN_SIDE_PX = 6  # one piece above a letter counts as a mark if this long...
 ACCENT_MIN_PX = 8  # ... and this big (a dust dot is smaller and compact; two dots side by side count: a diaeresis)
 ACCENT_MAX_WIDTH = 0.9  # ... and narrower than this share of the letter's body (a T's bar drawn apart is as wide)
 ACCENT_DARK_MARGIN = 45  # a letter's body and the marks over it: lighter than pen ink (INK_DARK_MARGIN) so a light stroke
 # of the letter is not left out, cutting its top off as a "mark"
+ACCENT_FAINT_MARGIN = 25  # a piece joined to its letter by ink this much darker than the paper (lighter than a pen's
+# stroke, darker than JPEG noise on grey paper) is a stroke of the letter that faded, no mark
 ACCENT_LINE_BRIDGE_PX = 4
 ACCENT_PEN_OVER_LINE = 30  # grey levels a pen crossing a printed line is darker than the line (dropout red ~110-190, pens ~20-90)  # ink straight above and below a cell's top line, this close, is one stroke across it
 ACCENT_PIECE_MIN_PX = 2  # pieces of a mark counted (a stroke across the line comes in pieces)
 ACCENT_SIDE_SLACK_PX = 3
 ACCENT_MIN_THICKNESS = 1.4  # a mark's ink over its length: a pen's stroke is 2 px or more, a sliver of a faint stroke 1
-ACCENT_MAX_AREA_SHARE = 0.2  # a mark has at most this share of the body's ink (an accent ~0.05-0.12 of a capital's)
-ACCENT_MIN_GAP_PX = 2  # empty rows between a mark and the letter's body (a stroke broken in two by a light scan has fewer)
+ACCENT_MAX_AREA_SHARE = 0.35  # a mark has at most this share of the ink of a letter of the field (the median body, or
+# its own if larger): an accent is ~0.05-0.15 of a capital's, a thick pen's round diaeresis on a bilevel scan 0.33
+ACCENT_MIN_GAP_PX = 1  # empty rows between a mark and the letter's body: one (a thick pen's acute over a small I on a
+# bilevel scan leaves one); a stroke a light scan broke in two is told by ACCENT_FAINT_MARGIN instead
+ACCENT_BELOW_BAR_WIDTH = 0.5  # below a letter, a flat piece this share of its width is its foot (a cedilla or ogonek is a hook)
+ACCENT_BAR_FLAT = 0.5  # a bar (above or below) is no taller than this share of its width (an acute over an I is as tall as wide)
+ACCENT_BAR_STRAIGHT = 1.6  # ... and no taller than this many times its stroke's thickness (+1 px): a T's bar drawn
+# with a 5-degree tilt is ~1.5 pen widths tall, a tilde's wave 2.5 or more
 ACCENT_BAR_COVERAGE = 0.7  # a piece over the letter, as wide as it, spanning this share of its columns, is a bar of the letter  # a mark over the letter overlaps its columns, give or take this
 PRINTED_MASK_DILATE_PX = 3  # the blank template's ink grown by this: alignment slack
 
@@ -178,7 +194,13 @@ BILEVEL_SHARED_RATIO = 0.002  # ... or that Tesseract reads as another digit the
 VOCABULARY_OVERRULE_P = 0.99  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
 # (at 0.8 the list rightly overruled 3 such boxes Tesseract read alike on bench seed 1, 7 on seed 7: held-out hands
 # fool both readers alike, I for T, H for R; at 0.99, 0 and 1)
+LISTED_RIVAL_BOXES = 1  # listed names one box apart are rivals: Tesseract reading that box as the other name has
+# it leaves the choice to a person (CAMEROUN written, its U read O by the ICR: CAMEROON final three times on ours seed 5).
+# At 2 boxes: one more caught (ALGÉRIE/ALGERIA) for ~35 right fields sent to a person over 13 corpora; at 1: ~6
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
+VOCABULARY_MARK_RATIO = 0.5  # a listed name that keeps a box's letter but takes off its mark (BOGOTA for BOGOTÂ read) is
+# not final unless the ICR found the listed letter at least this worth of the one read: a mark is ink on the page, and
+# a list that holds both spellings is no evidence of either (at 0.1, BOGOTÂ read 0.85 with A at 0.14 went final as BOGOTA)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random
 # string over the ~70 characters of the charset; a stricter 1/70 would snap a name two letters away from a
 # listed one of its length). An ICR reading one letter off a listed name then snaps to it; three off, rarely.

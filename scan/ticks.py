@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from scan import thresholds as t
-from scan.pixels import crop, paper_level
+from scan.ink import crop, paper_level
 
 
 @dataclass(frozen=True)

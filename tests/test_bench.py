@@ -31,6 +31,8 @@ def test_scoring_counts_right_final_and_silent_errors():
     assert figures["automation_rate"] == round((n - 1) / n, 4)
     assert figures["undetected_error_rate"] == round(1 / (n - 1), 4)
     assert figures["undetected_error_share_all"] == round(1 / n, 4)
+    # Five fields written (the unticked box is nothing written), four of them final: sex is in review.
+    assert sum(r["filled"] for r in rows.values()) == 5 and figures["automation_rate_filled"] == 0.8
 
 
 def test_tick_boxes_right_or_sent_to_a_person():

@@ -95,6 +95,44 @@ def test_accents_are_written(accented, base):
         assert with_accent > plain + (0.1 if base == "C" else 0.5), (font.name, accented, with_accent, plain)
 
 
+def _ink_above_letter(cell: np.ndarray) -> int:
+    """Ink pixels above the top of the largest piece of ink (the letter's body): a mark above."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStats((cell < INK).astype(np.uint8))
+    if n < 2:
+        return 0
+    body = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    return int((cell[:stats[body, cv2.CC_STAT_TOP]] < INK).sum())
+
+
+def _mean_over_writers(char: str, font, measure) -> float:
+    return float(np.mean([measure(render_cell(char, font=font, rng=np.random.default_rng(s), with_box_lines=False))
+                          for s in range(30)]))
+
+
+# Letters beyond French, as passports print them: a mark above (ink above the letter's body),
+# a mark below (taller ink for its width), a stroke across or a second letter (more pieces of
+# ink), marks stacked (one more piece than the single mark).
+@pytest.mark.parametrize("accented,base,measure,margin", [
+    ("Ñ", "N", _ink_above_letter, 15), ("Ã", "A", _ink_above_letter, 15), ("Å", "A", _ink_above_letter, 15),
+    ("Č", "C", _ink_above_letter, 15), ("Ğ", "G", _ink_above_letter, 15), ("İ", "I", _ink_above_letter, 8),
+    ("Ő", "O", _ink_above_letter, 15), ("Ş", "S", _tallness, 0.1), ("Ą", "A", _tallness, 0.05),
+    ("Ø", "O", lambda c: int((c < INK).sum()), 15), ("Ł", "L", lambda c: int((c < INK).sum()), 15),
+    ("Ễ", "Ê", _components, 0.3), ("Œ", "O", _components, 0.3),
+])
+def test_letters_beyond_french_are_written_with_their_marks(accented, base, measure, margin):
+    # Fonts without the letter (the marks drawn by hand) and, where it has it, the font's own.
+    for font in (HANDPRINT_FONTS[0], HOLDOUT_FONTS[0], HOLDOUT_FONTS[1], HOLDOUT_FONTS[2]):
+        with_mark = _mean_over_writers(accented, font, measure)
+        plain = _mean_over_writers(base, font, measure)
+        assert with_mark > plain + margin, (font.name, accented, with_mark, plain)
+
+
+def test_a_letter_handprint_cannot_write_is_refused_not_drawn_bare():
+    # A WITH RING BELOW: no way to draw the ring below; a bare A would make the truth lie.
+    with pytest.raises(ValueError, match="cannot write"):
+        render_cell("\u1e00", font=HOLDOUT_FONTS[0], rng=np.random.default_rng(0))
+
+
 def test_some_fonts_lack_accents_and_they_are_drawn_by_hand():
     missing = [f.name for f in HANDPRINT_FONTS if not font_has_glyph(f.path, "É")]
     assert missing  # the Because-We-Had-To fonts have no accented capitals

@@ -117,6 +117,29 @@ def test_the_same_person_with_and_without_accents_is_one_person(tmp_path):
         registry.close()
 
 
+@pytest.mark.parametrize("as_read", ["ÉH1234567", "EH 123.4567", "eh-1234567"])
+def test_the_status_look_up_by_passport_compares_folded_forms_on_a_file_still_without_a_key(tmp_path, as_read):
+    """A passport number read with doubt leaves the file without a person key; the look-up then
+    matches the number as read, and must compare it as the key does (folded, letters and digits
+    only): a reading ÉH1234567 is the candidate's EH1234567, as GARCÍA LÓPEZ is GARCIA LOPEZ."""
+    from sqlalchemy import select
+
+    from registry import status_lookup
+    from registry.models import applications
+    from registry.service import Registry
+    from test_registry import POLICY, envelope, person
+
+    with Registry.open(f"sqlite:///{tmp_path / 'registry.db'}", tmp_path / "data", policy=POLICY) as registry:
+        doc = person(7, family_name="GARCÍA LÓPEZ", passport_number=as_read)
+        mail = registry.register_mail(envelope(doc, doubtful=("passport_number",)), postmark=date(2026, 2, 4),
+                                      received=date(2026, 2, 12))
+        with registry.db.read() as conn:  # no key yet: the look-up takes the path on the values as read
+            assert conn.execute(select(applications.c.person_key).where(applications.c.file_no == mail.file_no)).scalar() is None
+        [found] = status_lookup.look_up(registry.db, birth_date="1991-06-30", passport_number="EH1234567")
+        assert found.file_no == mail.file_no
+        assert status_lookup.look_up(registry.db, birth_date="1991-06-30", passport_number="EH1234568") == []
+
+
 def test_a_letter_the_monospaced_face_lacks_is_typed_whole_inside_its_box(tmp_path):
     """NGUYỄN's Ễ (not in DejaVu Sans Mono) is set in DejaVu Sans, centred in its box and low
     enough that its two marks keep clear of the box's top line; the other letters keep their run."""
@@ -222,3 +245,87 @@ def test_the_online_api_takes_the_names_as_written_and_refuses_another_script_in
         assert "alphabet latin, accents compris" in problem["message_fr"] and "Latin alphabet, accents included" in problem["message_en"]
     finally:
         app.state.station.registry.close()
+
+
+# ------------------------------------------------------------------ the eight, handwritten
+
+# Three hands the recognizer never trained on (samples.handprint's held-out fonts, marks it lacks
+# drawn by hand) and the independent pen of samples.othergen (every letter and mark as strokes).
+HANDS = ("humor-sans", "dkg", "breip", "othergen")
+# Cases that fail on this branch today (the reader and ICR model of main): each a final value with a
+# mark lost. Strict, so each flips to a failure (remove it here) the day the reader is fixed.
+# A: the ICR reads the marked letter as ANOTHER marked capital of its classes (Â Ä Ï Î Ô for Á Ã
+#    İ Ó Å), so the mark is "explained"; scan/judge.py then snaps the city to the accent-less
+#    entry of templates/vocabularies/cities.txt (BOGOTA, SAO PAULO...) and calls it final: the
+#    snap takes off a mark the cells showed.
+# B: a mark above that the reader does not see: the ICR reads the plain letter and
+#    scan/read.py's marks_above finds nothing (an acute apart over A, or touching its apex).
+# C: a mark below (the cedilla of Ş) is not looked for: read S, final.
+A = "cause A: cells read {cells}, the city snapped to its accent-less list entry {value}, final"
+B = "cause B: cells read {cells}, the mark above not seen (marks_above empty), final"
+FAILING = {
+    ("GARCÍA LÓPEZ", "humor-sans"): A.format(cells="BOGOTÂ", value="BOGOTA"),
+    ("GARCÍA LÓPEZ", "breip"): B.format(cells="BOGOTA"),
+    ("GARCÍA LÓPEZ", "othergen"): B.format(cells="BOGOTA"),
+    ("CONCEIÇÃO", "dkg"): A.format(cells="ÄÂO PAUÛO", value="SAO PAULO"),
+    ("CONCEIÇÃO", "breip"): A.format(cells="SÄO PAULO", value="SAO PAULO"),
+    ("CONCEIÇÃO", "othergen"): A.format(cells="SÄO PAULO", value="SAO PAULO"),
+    ("ÇAĞLAYAN", "humor-sans"): A.format(cells="ÏSTANBUL", value="ISTANBUL"),
+    ("ÇAĞLAYAN", "othergen"): "cause C: given names AYŞE read AYSE, final; and " + A.format(cells="ÎSTANBUL", value="ISTANBUL"),
+    ("ØSTERGÅRD", "breip"): A.format(cells="ÂRHCK", value="ARHUS"),
+    ("NÚÑEZ", "othergen"): A.format(cells="CÔRDOBA", value="CORDOBA"),
+}
+
+
+def _handwritten_page(values: dict, hand: str, seed: int):
+    """Page 1 of the blank form, rendered at 200 dpi, with `values` written in their boxes by hand."""
+    import numpy as np
+
+    from samples.handprint import font_by_name
+    from samples.othergen import pen
+    from samples.paper import HandwritingLog, blank_form_pages, lay_ink, pt_box_to_px, write_page
+    from templates.spec import load_form
+
+    page = load_form().pages[0]
+    sheet = blank_form_pages("fr", 200, colour=False)[0].copy()
+    rng = np.random.default_rng(seed)
+    if hand == "othergen":
+        writer, ink = pen.sample_writer(rng), np.full(sheet.shape[:2], 255, dtype=np.uint8)
+        for name, value in values.items():
+            pen.write_text(ink, value, [pt_box_to_px(c, 200) for c in page.field(name).cells], writer, rng)
+        lay_ink(sheet, ink)
+    else:
+        write_page(sheet, page, values, 200, font=font_by_name(hand), rng=rng, tick_habit="x", tint="black",
+                   log=HandwritingLog())
+    return sheet
+
+
+def _handwritten_case(n: int, person: tuple[str, str, str], hand: str):
+    marks = [pytest.mark.xfail(strict=True, reason=FAILING[person[0], hand])] if (person[0], hand) in FAILING else []
+    if person[0] != "ÇAĞLAYAN":  # the quick pass keeps one person: a cedilla, a breve, a dot above
+        marks.append(pytest.mark.slow)
+    return pytest.param(n, *person, hand, id=f"{person[0]}-{hand}", marks=marks)
+
+
+HANDWRITTEN = [_handwritten_case(n, p, hand) for n, p in enumerate(PEOPLE) for hand in HANDS]
+
+
+@pytest.mark.parametrize("n, family, given, city, hand", HANDWRITTEN)
+def test_a_handwritten_name_is_read_exactly_or_sent_to_a_person(tmp_path, n, family, given, city, hand):
+    """The eight written by hand on the blank form, the page rendered at 200 dpi and read by
+    scan.pipeline: each name and city is final and exactly as written, or needs a person;
+    never final with a mark dropped or a letter wrong."""
+    from PIL import Image
+
+    from scan.pipeline import read_envelope
+
+    values = dict(zip(NAME_FIELDS, (family, given, city)))
+    path = tmp_path / "page1.png"
+    Image.fromarray(_handwritten_page(values, hand, seed=1400 + n)).save(path, dpi=(200, 200))
+    reading = read_envelope([path], workers=1, today=date(2026, 3, 1))
+    assert reading.pages[0].kind == "form" and reading.form_id  # read as the form, not set aside
+    fields = {name: reading.field(name) for name in NAME_FIELDS}
+    assert all(f.value for f in fields.values()), fields  # the ink was read, not taken for empty boxes
+    wrong = {name: f"{values[name]} final as {f.value}" for name, f in fields.items()
+             if not f.needs_review and f.value != values[name]}
+    assert not wrong

@@ -13,8 +13,17 @@ from PIL import Image
 
 from samples.generate import generate_corpus, generate_envelope
 from samples.paper import mrz_check_digit, passport_mrz, seeded_separator_serial
-from samples.people import DEFECTS, break_document, make_applicant, make_people, to_form_text
+from samples.people import (
+    DEFECTS,
+    ORIGINS_BEYOND_FRENCH,
+    PASSPORT_ORIGINS,
+    break_document,
+    make_applicant,
+    make_people,
+    to_form_text,
+)
 from samples.scanner import read_back
+from templates.alphabet import as_written, refused_characters
 from templates.codes import PageCode
 from templates.spec import TEXT_CHARSET, load_form
 from templates.validation import validate
@@ -63,6 +72,47 @@ def test_origins_cover_accented_and_transliterated_names():
     assert any(set(n) & set("ÉÈÊËÎÏÔÖÜÇ") for n in names)  # French accents kept
     assert any(p.transliterated for p in people)  # Á, Ñ, Ã... transliterated and recorded
     assert {p.origin for p in people} >= {"france", "maghreb", "west_africa", "latin_america", "asia"}
+
+
+def test_people_as_in_the_passport_keep_every_latin_letter_and_are_valid():
+    # What samples.generate writes: names, cities and institutions exactly as the passport
+    # prints them, letters beyond French included, nothing transliterated.
+    people = [make_applicant(np.random.default_rng([4, i, 1]), as_in_passport=True, origins=PASSPORT_ORIGINS)
+              for i in range(300)]
+    again = make_applicant(np.random.default_rng([4, 7, 1]), as_in_passport=True, origins=PASSPORT_ORIGINS)
+    assert again.fields == people[7].fields
+    form = load_form()
+    beyond = set()
+    for person in people:
+        assert not validate(person.document), [str(p) for p in validate(person.document)]
+        assert person.transliterated == {}
+        for name, value in person.fields.items():
+            if form.field(name).type == "text":
+                assert value == as_written(value) and not refused_characters(value, "text"), (name, value)
+                beyond |= set(value) - set(TEXT_CHARSET)
+    assert beyond >= set("ÁÍÓÚÑÃÅØŁŞĞİČŘŠŽ"), "".join(sorted(beyond))
+    assert {p.origin for p in people} >= {o.key for o in ORIGINS_BEYOND_FRENCH}
+
+
+def test_the_default_spelling_is_unchanged_for_the_other_generator():
+    # samples.othergen draws make_applicant(rng) and chooses the passport spelling itself: the
+    # default still transliterates, with the same draws (a seed gives the same people).
+    form_person = make_applicant(np.random.default_rng([2, 5, 71]))
+    assert set("".join(v for v in form_person.fields.values() if isinstance(v, str))) <= set(TEXT_CHARSET) | set("_")
+
+
+def test_our_envelopes_carry_names_as_in_the_passport(tmp_path):
+    found = None
+    for index in range(1, 40):
+        person = make_applicant(np.random.default_rng([31, index, 1]), as_in_passport=True, origins=PASSPORT_ORIGINS)
+        if set(person.fields["family_name"] + person.fields["given_names"]) - set(TEXT_CHARSET):
+            found = index
+            break
+    assert found is not None
+    sample = generate_envelope(tmp_path, found, seed=31, kind="handwritten", fmt="png", mode="grey", damage="none")
+    assert sample.truth["fields"]["family_name"] == person.fields["family_name"]
+    assert sample.truth["fields"]["given_names"] == person.fields["given_names"]
+    assert sample.truth["transliterated"] == {}
 
 
 @pytest.mark.parametrize("defect", DEFECTS)

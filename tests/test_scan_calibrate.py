@@ -101,3 +101,48 @@ def test_out_of_fold_scores_never_see_their_own_envelope():
             assert a["confidence"] == b["confidence"]
     assert any(a["confidence"] != b["confidence"] for r, a, b in zip(rows, before, after) if r["envelope"] != "e7")
     assert fit_confidence_model(rows)["text"] != fit_confidence_model(flipped)["text"]
+
+
+def _scored(k: int, *, kind: str, shift: float, rng) -> dict:
+    """A comb field row as field_records gives it: confidence features, truth, verdict as judged."""
+    x = float(rng.normal())
+    right = bool(rng.uniform() < 1 / (1 + np.exp(-(shift + 2.5 * x))))
+    return {"field": f"f{k % 30}", "type": "text", "filled": True, "kind_of_confidence": kind, "envelope": f"e{k % 25}",
+            "recognizer": "icr", "other_reasons": [], "reasons": [], "confidence": 0.99, "final": True,
+            "features": {**dict.fromkeys(MODEL_FEATURES, 0.0), "logit_p": x}, "p_read": 0.9, "correct": right,
+            "want": "JEAN", "got": "JEAN" if right else "JEAN-"}
+
+
+def test_transfer_reports_the_other_corpora_with_what_was_fitted_on_the_first_alone():
+    """Fit on one corpus, report on another never fitted on: the report's final fields are the ones
+    the first corpus's model and thresholds make final, and its final-and-wrong fields are counted
+    per kind of error; the figures in force are the rows as judged."""
+    from scan.calibrate import transfer, with_thresholds, rescored
+
+    rng = np.random.default_rng(5)
+    fit_rows = [_scored(k, kind="text", shift=1.0, rng=rng) for k in range(3000)]
+    report_rows = [_scored(k, kind="text", shift=-1.0, rng=rng) for k in range(1500)]  # read worse: fewer right
+    out = transfer(fit_rows, report_rows, target=0.01)
+    threshold = out["final_min_confidence"]["text"]
+    expected = with_thresholds(rescored(report_rows, out["confidence_model"]), out["final_min_confidence"])
+    finals = [r for r in expected if r["final"]]
+    assert 0 < len(finals) < len(report_rows) and all(r["confidence"] >= threshold for r in finals)
+    moved = out["report_transferred"]
+    assert moved["automation"] == round(len(finals) / len(report_rows), 4)
+    assert moved["final_and_wrong"] == sum(not r["correct"] for r in finals) == moved["final_and_wrong_by_kind"].get("word", 0)
+    assert out["report_in_force"]["automation"] == 1.0  # every row final as judged
+    assert out["report_in_force"]["final_and_wrong"] == sum(not r["correct"] for r in report_rows)
+
+
+def test_corpora_are_named_by_generator_and_seeds():
+    import argparse
+
+    import pytest
+
+    from scan.calibrate import corpora_spec
+
+    assert corpora_spec("other:4,5,6") == ("other", [4, 5, 6], None) and corpora_spec("ours:11/60") == ("ours", [11], 60)
+    with pytest.raises(argparse.ArgumentTypeError):
+        corpora_spec("mine:1")
+    with pytest.raises(argparse.ArgumentTypeError):
+        corpora_spec("ours:x")

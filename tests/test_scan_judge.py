@@ -349,3 +349,111 @@ def test_the_calibrated_confidence_moves_with_each_piece_of_evidence_the_right_w
         assert after >= before
     elif MODEL_FEATURES[name] < 0:
         assert after <= before
+
+
+def test_an_empty_field_on_a_scan_that_lost_its_lines_is_known_empty_where_the_pen_shows_as_faint():
+    """faint_scan on an empty field is lifted when no box holds a trace of ink and the envelope
+    shows the candidate's pen kept by a scan at least as faint; it stays when the pen is seen only
+    on a clearer scan, or when the field's boxes hold a fragment of ink."""
+    from dataclasses import replace
+
+    from scan.settle import settle_faint_empties
+
+    empty_f = FORM.field("representative_name")
+    empty = replace(_raw("representative_name", ""), cell_ink=(0.0,) * len(empty_f.cells), line_visibility=0.1)
+    pen = replace(_raw("family_name", "TREMBLAY"), line_visibility=0.15)
+    more = replace(_raw("given_names", "JEAN"), line_visibility=0.15)
+
+    def settled(*raws):
+        readings = {r.name: judge_field(r, FORM.field(r.name), today=TODAY) for r in raws}
+        assert readings["representative_name"].reasons == ("faint_scan",)
+        return settle_faint_empties(readings, list(raws), FORM)["representative_name"]
+
+    known = settled(empty, pen, more)
+    assert known.value is None and not known.needs_review and known.confidence == t.EMPTY_CONFIDENCE
+    assert json.loads(known.evidence)["pen_seen"] == 12
+    clearer = settled(empty, replace(pen, line_visibility=0.9), replace(more, line_visibility=0.9))
+    assert clearer.reasons == ("faint_scan",)
+    trace = replace(empty, cell_ink=(0.004,) + (0.0,) * (len(empty_f.cells) - 1))
+    assert settled(trace, pen, more).reasons == ("faint_scan",)
+    required = replace(_raw("family_name", ""), cell_ink=(0.0,) * len(FORM.field("family_name").cells), line_visibility=0.1)
+    readings = {r.name: judge_field(r, FORM.field(r.name), today=TODAY) for r in (required, replace(_raw("given_names", "JEANNE MARIE"), line_visibility=0.1))}
+    assert settle_faint_empties(readings, [required, replace(_raw("given_names", "JEANNE MARIE"), line_visibility=0.1)], FORM)["family_name"].reasons == ("empty_required",)
+
+
+def test_a_box_tesseracts_vote_chose_against_the_icr_is_no_agreement():
+    """2022-08-30 read 2022-08-10 (other generator, seed 1): the ICR read the 3 at 0.44, the 1 at
+    0.27; Tesseract read 1 and its vote chose it. The readers disagreed on that box: the value is
+    not confirmed by both, and not final; where the ICR's own best is Tesseract's too, it is."""
+    from dataclasses import replace
+
+    f = FORM.field("quebec_stay_to")
+    raw = _raw("quebec_stay_to", "20220830", second="20220810")
+    cells = list(raw.cells)
+    cells[6] = CharGuess("3", 0.44, (("1", 0.27), ("7", 0.25)))
+    voted = judge_comb(replace(raw, cells=tuple(cells)), f, today=TODAY)
+    assert voted.value == "2022-08-10" and voted.needs_review and "low_confidence" in voted.reasons
+    assert json.loads(voted.evidence)["second_opinion"] == "disagree:1"
+    cells[6] = CharGuess("1", 0.44, (("3", 0.27), ("7", 0.25)))
+    agreed = judge_comb(replace(raw, cells=tuple(cells)), f, today=TODAY)
+    assert agreed.value == "2022-08-10" and json.loads(agreed.evidence)["second_opinion"] == "agree"
+
+
+def test_a_prefilled_value_is_changed_by_hand_only_where_a_box_holds_ink_inside():
+    """The ICR may call a box past the typed value written when nothing is inside it but dust, a
+    hair crossing or bits of its lines (other generator: 28 prefilled fields sent to a person, all
+    right); a letter a hand added leaves ink inside its box."""
+    from dataclasses import replace
+
+    from scan.read import check_typed
+
+    f = FORM.field("city")
+    typed = replace(_raw("city", "RABAT"), recognizer="typed", glyph_match=(0.98,) * 5 + (0.0,) * (len(f.cells) - 5))
+    cells = list(typed.cells)
+    cells[5] = CharGuess("'", 0.3)  # the ICR's emptiness check saw something in box 6
+    ink = [0.2] * 5 + [0.0] * (len(f.cells) - 5)
+    hair = replace(typed, cells=tuple(cells), cell_ink=tuple(ink))
+    assert check_typed(hair, f, "RABAT") == "agree"
+    ink[5] = 0.08  # a letter written there
+    added = replace(hair, cell_ink=tuple(ink))
+    assert check_typed(added, f, "RABAT").startswith("ink in box(es) 6")
+    reading = judge_field(replace(added, source="barcode", barcode_value="RABAT", typed_check=check_typed(added, f, "RABAT")), f, today=TODAY)
+    assert reading.needs_review and "changed_by_hand" in reading.reasons
+
+
+def test_an_empty_field_on_a_faint_scan_is_known_empty_where_the_forms_own_answers_expect_it():
+    """No pen seen as faint elsewhere, but the candidate ticked SINGLE (read final): the spouse's
+    name the form then expects empty is known empty; with the marital status in doubt it is not."""
+    from dataclasses import replace
+
+    from scan.settle import expected_empty, settle_faint_empties
+
+    f = FORM.field("spouse_family_name")
+    spouse = replace(_raw("spouse_family_name", ""), cell_ink=(0.0,) * len(f.cells), line_visibility=0.1)
+
+    def settled(states):
+        raws = [spouse, _marks("marital_status", states)]
+        readings = {r.name: judge_field(r, FORM.field(r.name), today=TODAY) for r in raws}
+        return settle_faint_empties(readings, raws, FORM)["spouse_family_name"], expected_empty(readings, FORM)
+
+    single, expected = settled({"SINGLE": "ticked"})
+    assert single.value is None and not single.needs_review and json.loads(single.evidence)["expected_empty_by"] == "spouse_unexpected"
+    assert "child1_given_names" not in expected  # no count read: the children's section is not known empty
+    married, _ = settled({"MARRIED": "ticked"})
+    assert married.reasons == ("faint_scan",)
+    doubtful, _ = settled({"SINGLE": "faint"})
+    assert doubtful.reasons == ("faint_scan",)
+    counted = {"children_count": judge_field(_raw("children_count", "1"), FORM.field("children_count"), today=TODAY)}
+    assert {"child2_given_names", "child2_birth_date", "child3_given_names", "child3_birth_date"} <= set(expected_empty(counted, FORM))
+    assert "child1_given_names" not in expected_empty(counted, FORM)
+
+
+def test_a_listed_name_tesseract_reads_as_its_one_box_rival_is_not_final():
+    """CAMEROUN written, the ICR reads its U as O and the list offers CAMEROON: Tesseract read the
+    U, so the two names a box apart are a person's call; where Tesseract reads the O too, final."""
+    f = FORM.field("country_of_birth")
+    rival = judge_comb(_raw("country_of_birth", "CAMEROON", second="CAMEROUN"), f, today=TODAY)
+    assert rival.value == "CAMEROON" and rival.needs_review and "vocabulary_disagrees" in rival.reasons
+    assert json.loads(rival.evidence)["listed_rivals"] == ["CAMEROUN"]
+    alike = judge_comb(_raw("country_of_birth", "CAMEROON"), f, today=TODAY)
+    assert alike.value == "CAMEROON" and not alike.needs_review

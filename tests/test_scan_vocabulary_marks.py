@@ -1,0 +1,60 @@
+"""A list of names chooses among readings; it never takes away, adds or changes a mark the
+reader saw (issues 12 and 14). Cells as the ICR hands them over, judged by scan.judge."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from scan.judge import judge_comb
+from scan.read import RawField
+from templates.spec import load_form
+from test_scan_unexplained_ink import _word
+
+FORM = load_form()
+TODAY = date(2026, 2, 10)
+
+
+def _city(letters: list[tuple[str, float, tuple]], field: str = "city") -> RawField:
+    return _word(field, letters)
+
+
+def _sure(word: str) -> list[tuple[str, float, tuple]]:
+    return [(c, 0.99, (("0", 0.004),)) for c in word]
+
+
+def test_a_listed_name_never_takes_away_a_mark_the_reader_saw():
+    """BOGOTÁ written; the ICR, which knows no Á, read Â surely. The list holds BOGOTÁ and
+    BOGOTA: BOGOTA is the likelier of the two, but its last box drops the mark that was read."""
+    f = FORM.field("city")
+    reading = judge_comb(_city(_sure("BOGOT") + [("Â", 0.97, (("A", 0.01), ("Ä", 0.01)))]), f, today=TODAY)
+    assert reading.value == "BOGOTA", reading
+    assert reading.needs_review and "vocabulary_disagrees" in reading.reasons, reading
+
+
+def test_the_list_still_chooses_a_mark_the_reader_found_plausible():
+    """MEDELLÍN, its Í read I at 0.6 with Í at 0.35: the list may choose between the two."""
+    f = FORM.field("city")
+    letters = _sure("MEDELL") + [("I", 0.6, (("Í", 0.35), ("L", 0.02))), ("N", 0.99, (("M", 0.004),))]
+    reading = judge_comb(_city(letters), f, today=TODAY)
+    assert reading.value in ("MEDELLÍN", "MEDELLIN")
+    assert "vocabulary_disagrees" not in reading.reasons, reading
+
+
+def test_a_sure_plain_reading_is_not_doubted_for_a_listed_plain_name():
+    """SAO PAULO read plainly and surely: listed as written, nothing changes, nothing doubted."""
+    f = FORM.field("city")
+    reading = judge_comb(_city(_sure("MONTREAL")), f, today=TODAY)
+    assert reading.value == "MONTREAL" and "vocabulary_disagrees" not in reading.reasons, reading
+    # The same with its mark read: MONTRÉAL stays MONTRÉAL.
+    marked = judge_comb(_city(_sure("MONTR") + [("É", 0.97, (("E", 0.02),))] + _sure("AL")), f, today=TODAY)
+    assert marked.value == "MONTRÉAL" and "vocabulary_disagrees" not in marked.reasons, marked
+
+
+def test_the_list_may_add_a_mark_the_reader_missed():
+    """GUINÉE written, its accent above the box (the ICR's crop leaves it out): E read surely.
+    The list's GUINÉE adds the mark; that is what a list is for, and no reason to doubt (a box
+    read at 0.99 or more, Tesseract agreeing, is vocabulary_overrules' case: not this one)."""
+    f = FORM.field("country_of_birth")
+    letters = _sure("GUIN") + [("E", 0.95, (("F", 0.02),))] + _sure("E")
+    reading = judge_comb(_city(letters, "country_of_birth"), f, today=TODAY)
+    assert reading.value == "GUINÉE" and "vocabulary_disagrees" not in reading.reasons, reading
