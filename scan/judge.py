@@ -623,14 +623,23 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # A speck beside a real answer is dust; alone in an otherwise blank question, it may be a
     # light touch of the pen: a person looks (nothing is offered: it is as likely dust).
     specks = [m.value for m in raw.marks if m.state == "speck"]
-    marks = tuple(replace(m, state="empty") if m.state == "speck" else m for m in raw.marks)
-    text = " ".join(f"{m.value}:{m.state}({m.fill:.2f})" for m in marks)
-    evidence = {"marks": [[m.value, m.fill, m.outside, m.state, m.around] for m in raw.marks]}
+    # A blot (a punch hole, a staple's shadow) hides what is under it: the question is read from
+    # the other boxes, as if it were empty, and a person looks.
+    blotted = [m.value for m in raw.marks if m.state == "blotted"]
+    marks = tuple(replace(m, state="empty") if m.state in ("speck", "blotted") else m for m in raw.marks)
+    if any(m.state in ("ticked", "filled") for m in marks):
+        # A box faint only by a light blob (under the ink threshold) beside a box marked in ink:
+        # the pen that marked that box dark would mark this one dark too; it is the scan's grain,
+        # an empty box for every rule below (ink around it is still unexplained).
+        marks = tuple(replace(m, state="empty") if m.state == "faint" and m.fill < t.TICK_EMPTY_MAX else m for m in marks)
+    text = " ".join(f"{m.value}:{m.state}({m.fill:.2f})" for m in raw.marks)
+    evidence = {"marks": [[m.value, m.fill, m.outside, m.state, m.around, m.encircled, m.solid] for m in raw.marks]}
     states = [m.state for m in marks]
     ticked = [m.value for m in marks if m.state == "ticked"]
     filled = [m.value for m in marks if m.state == "filled"]
     faint = [m.value for m in marks if m.state == "faint"]
-    near = any(_near_threshold(m.fill) for m in marks)
+    cancelled = [m.value for m in marks if m.state == "cancelled"]
+    near = any(_near_threshold(m.fill) for m in raw.marks if m.state != "blotted")
     reasons: list[str] = []
     if f.type == "checkbox":
         if states == ["empty"]:
@@ -638,7 +647,9 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
         elif states in (["ticked"], ["filled"]):
             value, conf = True, t.OMR_CLEAR_CONFIDENCE
         elif states == ["cancelled"]:
-            value, conf, reasons = False, t.OMR_DOUBT_CONFIDENCE, ["cancelled_mark"]
+            # Filled and scribbled over, or a cross drawn heavily enough to fill the box: the one
+            # box holds the only ink, most likely meant as ticked; a person decides.
+            value, conf, reasons = True, t.OMR_DOUBT_CONFIDENCE, ["cancelled_mark"]
         else:
             # A faint mark is offered as ticked (a dot or a light stroke is nearly always meant);
             # a person confirms it.
@@ -648,9 +659,12 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     else:
         answers = ticked + filled
         if len(ticked) == 1 and not faint:
-            # One box ticked; any other is empty, scribbled out, or blacked in: a box filled almost
-            # entirely beside a tick is the cancelled first choice (AMC's rule).
+            # One box ticked; any other is empty, scribbled out, or blacked in. A box blacked in
+            # beside a tick is the cancelled first choice by AMC's rule, but it is also how some
+            # people answer, and ink the chosen reading leaves unexplained: offered, not final.
             value, conf = ticked[0], t.OMR_CLEAR_CONFIDENCE
+            if filled:
+                conf, reasons = t.OMR_DOUBT_CONFIDENCE, ["filled_box"]
         elif len(filled) == 1 and not ticked and not faint:
             # Only one box, blacked in: some people fill the box as their answer. With ink around it
             # that could be the start of a scribble, a person confirms.
@@ -664,25 +678,33 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             # likely answer (a light dot is nearly always meant), offered to a person to confirm.
             value = answers[0] if answers else (faint[0] if len(faint) == 1 else None)
             conf, reasons = t.OMR_DOUBT_CONFIDENCE, ["faint_mark"]
-        elif "cancelled" in states:
-            value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["cancelled_only"]
+        elif cancelled:
+            # Only scribbled-out boxes. One alone is the only ink the person put in the question
+            # (a cross drawn heavily fills a box too): offered, for a person to decide.
+            value = cancelled[0] if len(cancelled) == 1 else None
+            conf, reasons = t.OMR_DOUBT_CONFIDENCE, ["cancelled_only"]
         else:
             value, conf = None, t.OMR_CLEAR_CONFIDENCE
             reasons = [EMPTY_REQUIRED] if f.required else []
     if specks and value in (None, False) and conf >= t.OMR_CLEAR_CONFIDENCE:
         value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["speck"]
     # Ink around a box its reading calls empty is ink the reading does not explain: a box circled
-    # or slashed through, a check whose body lies outside. Never final; a lone circled box where
-    # nothing else is marked is offered as the answer.
-    circled = [m.value for m in marks if m.state == "empty" and m.around >= t.TICK_AROUND_MIN]
+    # (however wide the ring: ink on most of its sides) or slashed through, a check whose body lies
+    # outside. Never final; a lone circled box where nothing else is marked is offered as the answer.
+    circled = [m.value for m in marks if m.state == "empty" and m.value not in blotted
+               and (m.around >= t.TICK_AROUND_MIN or m.encircled >= t.TICK_ENCIRCLE_MIN)]
     if circled:
         evidence["ink_around"] = circled
         if f.type == "checkbox" and value is False:
             value = True
-        elif f.type == "choice" and value is None and len(circled) == 1 and not (ticked or filled or faint):
+        elif f.type == "choice" and value is None and len(circled) == 1 and not (ticked or filled or faint or cancelled):
             value = circled[0]
         conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
         reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["ink_around_box"]
+    if blotted:
+        evidence["blotted"] = blotted
+        conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
+        reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["blot"]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)

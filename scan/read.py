@@ -7,8 +7,8 @@ and recognises; scan/judge.py decides what the value is and whether a person mus
   a pixel or two), empty cells are found by ink, each written cell is recognised by the
   comb-cell ICR restricted to the field's charset, and Tesseract reads the written cells joined
   into one line (box lines removed: reading-notes) as a second opinion;
-- tick boxes (choice, checkbox): the share of dark pixels inside the box (AMC's measure), and
-  the ink just outside it (a scribble over a box runs past its edges);
+- tick boxes (choice, checkbox): scan/ticks.py measures each box (the share of dark pixels
+  inside it, AMC's measure, and the ink around it);
 - signature: ink inside the box, and how wide it spreads;
 - prefilled pages: the values come from the data codes; the typed text and the tick marks on
   the page are read as well, to notice a value the person changed by hand.
@@ -31,22 +31,9 @@ from scan.ink import dark as _dark
 from scan.ink import line_masks as _line_masks
 from scan.ink import paper_level as _paper_level
 from scan.ink import remove_lines
+from scan.ticks import Mark, mark_box
 from scan.typed_glyphs import glyph_match
 from templates.spec import Box, FieldSpec, PageSpec
-
-
-@dataclass(frozen=True)
-class Mark:
-    """One tick box: its fill (share of dark pixels inside), the ink just outside, its state."""
-
-    value: str  # the option's value; 'box' for a checkbox
-    fill: float
-    outside: float
-    state: str  # 'empty', 'speck', 'faint', 'ticked', 'filled', 'cancelled'
-    # Ink share of the ring just beyond the printed line (TICK_AROUND_GAP_PX to TICK_OUTSIDE_PX
-    # out, printed text left out): a box circled, slashed through, or ticked with the body of the
-    # check outside it shows here while its fill stays low.
-    around: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -380,80 +367,13 @@ def _tess_char(reading: LineReading, span: tuple[int, int]) -> tuple[str, float]
 # ------------------------------------------------------------------------------ tick boxes
 
 
-def _mark(image: np.ndarray, box: tuple[int, int, int, int], value: str, printed: np.ndarray | None) -> Mark:
-    """Fill inside the box, and ink in a ring well outside it (printed text left out): a box
-    filled as an answer spills a pixel or two over its edge; a box scribbled out to cancel it
-    is crossed by strokes that run far past it."""
-    x0, y0, x1, y1 = box
-    i = t.TICK_INSET_PX
-    inside = _crop(image, x0 + i, y0 + i, x1 - i + 1, y1 - i + 1)
-    o = t.TICK_OUTSIDE_PX
-    ref = _crop(image, x0 - o - 6, y0 - o - 6, x1 + o + 7, y1 + o + 7)
-    level = min(_paper_level(ref) - t.INK_DARK_MARGIN, t.MAX_DARK_LEVEL)
-    fill = float(np.count_nonzero(inside < level)) / max(1, inside.size)
-    h, w = image.shape[:2]
-    ax0, ay0, ax1, ay1 = max(0, x0 - o), max(0, y0 - o), min(w, x1 + o + 1), min(h, y1 + o + 1)
-    ring = np.ones((ay1 - ay0, ax1 - ax0), bool)
-    g = t.TICK_RING_GAP_PX
-    ring[max(0, y0 - g - ay0) : y1 + g + 1 - ay0, max(0, x0 - g - ax0) : x1 + g + 1 - ax0] = False
-    if printed is not None:
-        ring &= ~printed[ay0:ay1, ax0:ax1]
-    dark = image[ay0:ay1, ax0:ax1] < level
-    outside = float(np.count_nonzero(dark & ring)) / max(1, int(ring.sum()))
-    near = np.ones_like(ring)
-    a = t.TICK_AROUND_GAP_PX
-    near[max(0, y0 - a - ay0) : y1 + a + 1 - ay0, max(0, x0 - a - ax0) : x1 + a + 1 - ax0] = False
-    if printed is not None:
-        near &= ~printed[ay0:ay1, ax0:ax1]
-    around = _ink_share(dark & near, near)
-    if fill >= t.TICK_FILLED_MIN:
-        state = "cancelled" if outside >= t.TICK_SCRIBBLE_OUTSIDE else "filled"
-    elif fill >= t.TICK_MIN:
-        state = "ticked"
-    else:
-        blob = _largest_light_blob(inside, _paper_level(ref))
-        if fill >= t.TICK_EMPTY_MAX or blob > t.TICK_LIGHT_MARK_PX:
-            state = "faint"
-        elif blob >= t.MIN_INK_COMPONENT_PX:
-            state = "speck"  # a small dot: a pen's touch or dust, nothing tells them apart
-        else:
-            state = "empty"
-    return Mark(value, round(fill, 4), round(outside, 4), state, round(around, 4))
-
-
-def _ink_share(ink: np.ndarray, area: np.ndarray) -> float:
-    """Share of `area` covered by ink in pieces of some size (dust and JPEG specks left out)."""
-    total = int(area.sum())
-    if not total or np.count_nonzero(ink) < t.MIN_INK_COMPONENT_PX:
-        return 0.0
-    _, _, stats, _ = cv2.connectedComponentsWithStats(ink.astype(np.uint8), connectivity=8)
-    kept = 0
-    for s in stats[1:]:
-        area, side = int(s[cv2.CC_STAT_AREA]), max(int(s[cv2.CC_STAT_WIDTH]), int(s[cv2.CC_STAT_HEIGHT]))
-        # A stroke (a circle's arc, a slash's end) is long; dust is a small compact dot.
-        if area >= t.MIN_INK_COMPONENT_PX and (area > t.SPECK_MAX_PX or side >= t.SPECK_MAX_SIDE_PX):
-            kept += area
-    return kept / total
-
-
-def _largest_light_blob(inside: np.ndarray, paper: float) -> int:
-    """Pixels of the largest blob darker than the paper by TICK_LIGHT_MARGIN: a stroke too light
-    for the ink threshold (a light blue pen on a colour JPEG scan loses its dot below
-    INK_DARK_MARGIN) still shows here."""
-    dark = (inside < min(paper - t.TICK_LIGHT_MARGIN, t.MAX_DARK_LEVEL)).astype(np.uint8)
-    if np.count_nonzero(dark) < t.MIN_INK_COMPONENT_PX:
-        return 0
-    _, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
-    return int(stats[1:, cv2.CC_STAT_AREA].max(initial=0))
-
-
 def read_marks(image: np.ndarray, page: PageSpec, f: FieldSpec, printed: np.ndarray | None = None) -> RawField:
     if f.type == "choice":
         boxes, offset = locate(image, page, tuple(o.box for o in f.options))
-        marks = tuple(_mark(image, b, o.value, printed) for b, o in zip(boxes, f.options))
+        marks = tuple(mark_box(image, b, o.value, printed) for b, o in zip(boxes, f.options))
     else:
         boxes, offset = locate(image, page, (f.box,))
-        marks = (_mark(image, boxes[0], "box", printed),)
+        marks = (mark_box(image, boxes[0], "box", printed),)
     return RawField(f.name, f.type, page.index + 1, f.bounds, "omr", marks=marks, offset_px=offset)
 
 

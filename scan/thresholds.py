@@ -77,18 +77,35 @@ LINE_CHAR_AIR_PX = 2  # white kept each side of a cell's ink
 TICK_INSET_PX = 3  # a tick box's interior starts this far inside its lines
 TICK_OUTSIDE_PX = 13  # ring outside the box where a scribble shows (it runs ~0.4 box beyond)...
 TICK_RING_GAP_PX = 7  # ... starting this far out: a box filled as an answer spills up to ~5 px
+TICK_LINE_BAND_PX = 2  # an interior's edge row or column dark over TICK_LINE_BAND_SHARE of it is the printed line
+TICK_LINE_BAND_SHARE = 0.5  # (heavy toner, a bilevel scan, a pixel of alignment: other generator seed 3 read every empty
+# box of such pages faint, 0.03-0.06), left out of the fill, up to this many pixels a side
 TICK_EMPTY_MAX = 0.022  # CALIBRATED: fill below which a box is empty (corpus: empty boxes <= 0.017, weak dots >= 0.028)
 TICK_MIN = 0.08  # CALIBRATED: fill from which a box is ticked (corpus: checks >= 0.135, x >= 0.175; AMC uses ~0.15); between: faint, a review
+TICK_SPOT_EXTENT = 0.45  # a box over TICK_MIN whose ink spans less of its side is a spot (a heavy dot, dirt): faint
+# (ticks span >= 0.8 on the other generator's seeds 1-3 and ours seed 1, heavy dots in ours 0.54-0.58)
 TICK_LIGHT_MARGIN = 50  # CALIBRATED: a box below TICK_EMPTY_MAX holding one blob this much darker than the paper...
 TICK_LIGHT_MARK_PX = 24  # ... and bigger than a speck (SPECK_MAX_PX) is faint, not empty (seed 11, 5,845 boxes: empty
 # boxes' largest such blob <= 20 px, 99.9 % <= 9; a light blue dot on a 150 dpi colour JPEG scan: 29 px at fill 0)
 TICK_FILLED_MIN = 0.65  # CALIBRATED: fill from which a box is blacked in (corpus: x and checks <= 0.57, filled >= 0.95)
+TICK_WEDGE_WHITE = 0.7  # a box over TICK_FILLED_MIN with a patch at the middle of a side this white is a heavy cross
+# or check, a tick (other generator, seeds 1-3: such crosses 0.81-1.0; boxes filled and scribbled over <= 0.39, boxes
+# filled as the answer 0-0.64 but one at 0.81; ours seed 1: filled <= 0.17)
 TICK_SCRIBBLE_OUTSIDE = 0.03  # CALIBRATED: ink share of that ring from which a blacked-in box was scribbled out
 # (corpus: boxes filled as the answer <= 0.021, 99 % <= 0.015; scribbled out: 0.04)
 TICK_AROUND_GAP_PX = 3  # the ring where ink AROUND a box is measured starts this far beyond its printed line
 # (the printed mask covers the line itself) and ends at TICK_OUTSIDE_PX; pieces bigger than a speck count
 TICK_AROUND_MIN = 0.03  # ink share of that ring, around a box read empty, from which it is ink the reading cannot explain
 TICK_FILLED_CLEAN_OUTSIDE = 0.01  # a lone blacked-in box is taken as the answer, final, only this clean around
+TICK_BLOT_HALF_WIDTH_PX = 11  # ink this deep (px to the paper, 200 dpi) just outside a box is no pen stroke (a
+# fat marker's is ~4, where a scribble's strokes cross <= 8.4 on the other generator's seeds 1-3): a punch hole
+# (6 mm: 13.6-24 px there), a staple's shadow, a blot. The box under it cannot be read.
+TICK_ENCIRCLE_PX = 31  # a ring drawn around a box is looked for this far beyond its line (about one box side)...
+TICK_ENCIRCLE_BINS = 16  # ... in this many sectors around its centre ...
+TICK_ENCIRCLE_SECTOR_PX = 3  # ... a sector holding this many stroke pixels has ink
+TICK_ENCIRCLE_MIN = 0.5  # a box read empty with ink on this share of its sides is circled (other generator, seeds
+# 1-3: circles 0.56-1.0, of which 7 % put under TICK_AROUND_MIN by a ring drawn wide; crosses and checks on
+# a neighbouring box, or unmarked boxes <= 0.31 save one a neighbour's wide circle swept; ours seed 1 <= 0.31)
 SIGNATURE_INSET_PX = 4
 GLYPH_MARGIN_PX = 3  # white kept around a typed letter used as a template
 GLYPH_BLUR_SIGMA = 1.0  # cell and template softened alike: a grey and a bilevel scan of a letter then agree

@@ -30,7 +30,7 @@ from pathlib import Path
 from errors import InputFileError
 from scan.model import EnvelopeReading, PageRecord
 
-FORMAT = 2  # of the stored page reading; bumped when its shape changes (2: Mark.around, RawField.marks_above)
+FORMAT = 3  # of the stored page reading; bumped when its shape changes (2: Mark.around, RawField.marks_above; 3: Mark.encircled, Mark.solid, RawField.marks_below)
 
 
 # ------------------------------------------------------------------------------ pages

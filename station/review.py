@@ -70,6 +70,7 @@ REASON_TEXTS = {
     "empty_required": Bilingual("obligatoire, lu vide : confirmez (laissez vide et enregistrez)",
                                 "required, read empty: confirm it (leave it empty and save)"),
     "ink_around_box": Bilingual("encre autour d'une case (entourée, barrée ?)", "ink around a box (circled, slashed?)"),
+    "blot": Bilingual("tache sur une case (perforation, agrafe ?)", "a blot over a box (punch hole, staple?)"),
     "unexplained_mark": Bilingual("trait au-dessus ou au-dessous d'une lettre (accent ?)", "a mark above or below a letter (an accent?)"),
     "vocabulary_disagrees": Bilingual("la liste contredit une case lue", "the list contradicts a box read"),
     "bilevel_close_call": Bilingual("chiffres proches sur un scan noir et blanc", "close digits on a black-and-white scan"),

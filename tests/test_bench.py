@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.scan import machine, score_fields, summarize
+from bench.scan import machine, right_or_review, score_fields, summarize
 from templates.spec import load_form
 
 
@@ -35,6 +35,19 @@ def test_scoring_counts_right_final_and_silent_errors():
     assert sum(r["filled"] for r in rows.values()) == 5 and figures["automation_rate_filled"] == 0.8
 
 
+def test_tick_boxes_right_or_sent_to_a_person():
+    truth = {"sex": "F", "spouse_accompanies": True, "declaration_signed": True, "marital_status": "SINGLE"}
+    read = {"sex": "M", "spouse_accompanies": None, "declaration_signed": True, "marital_status": "MARRIED"}
+    form = load_form()
+    ticks = [r for r in score_fields(truth, _export({f.name: None for f in form.fields} | read, review={"sex"}), form)
+             if r["type"] in ("choice", "checkbox")]
+    # sex: wrong but reviewed; spouse_accompanies, marital_status: wrong and final; the rest right.
+    wrong_final = sum(not r["correct"] and r["final"] for r in ticks)
+    assert wrong_final == 2
+    assert right_or_review(ticks) == round((len(ticks) - 2) / len(ticks), 4)
+    assert right_or_review([]) is None
+
+
 def test_a_field_missing_from_the_export_is_wrong_and_not_final():
     rows = score_fields({"family_name": "DIALLO"}, {})
     row = next(r for r in rows if r["field"] == "family_name")
@@ -53,7 +66,8 @@ def test_tiny_end_to_end_bench(tmp_path):
                             workdir=tmp_path, show=False)
     assert report["pages"] > 0 and report["envelopes"] == 2
     assert report["applications_created"] == 2
-    for key in ("field_accuracy", "automation_rate", "undetected_error_rate", "undetected_error_share_all", "tick_box_accuracy"):
+    for key in ("field_accuracy", "automation_rate", "undetected_error_rate", "undetected_error_share_all", "tick_box_accuracy",
+                "tick_right_or_review"):
         assert report[key] is not None and 0.0 <= report[key] <= 1.0, key
     assert report["pages_per_minute"] > 0
     assert report["machine"]["cores"]

@@ -134,7 +134,7 @@ def test_empty_fields_required_or_not():
 
 def _marks(name: str, states: dict) -> RawField:
     f = FORM.field(name)
-    fills = {"empty": 0.0, "faint": 0.05, "ticked": 0.3, "filled": 0.9, "cancelled": 0.95}
+    fills = {"empty": 0.0, "faint": 0.05, "ticked": 0.3, "filled": 0.9, "cancelled": 0.95, "blotted": 0.45}
     marks = tuple(Mark(o.value, fills[states.get(o.value, "empty")], 0.2 if states.get(o.value) == "cancelled" else 0.0, states.get(o.value, "empty")) for o in f.options)
     return RawField(name, "choice", f.page_index + 1, f.bounds, "omr", marks=marks)
 
@@ -160,8 +160,19 @@ def test_tick_box_decisions():
     assert faint_box.value is True and faint_box.needs_review and "faint_mark" in faint_box.reasons
     nothing = judge_marks(_marks("marital_status", {}), f)
     assert nothing.value is None and nothing.needs_review and nothing.reasons == ("empty_required",)
+    # The only ink in the question, scribbled or crossed heavily: offered, a person decides.
     only_cancelled = judge_marks(_marks("marital_status", {"SINGLE": "cancelled"}), f)
-    assert only_cancelled.value is None and only_cancelled.needs_review
+    assert only_cancelled.value == "SINGLE" and only_cancelled.needs_review and only_cancelled.reasons == ("cancelled_only",)
+    two_cancelled = judge_marks(_marks("marital_status", {"SINGLE": "cancelled", "MARRIED": "cancelled"}), f)
+    assert two_cancelled.value is None and two_cancelled.needs_review
+    # A box blacked in beside a tick: the cancelled first choice (AMC), or the answer: offered, not final.
+    fill_and_tick = judge_marks(_marks("marital_status", {"SINGLE": "filled", "DIVORCED": "ticked"}), f)
+    assert fill_and_tick.value == "DIVORCED" and fill_and_tick.needs_review and fill_and_tick.reasons == ("filled_box",)
+    # A blot over a box: the rest of the question is read, a person looks.
+    blot = judge_marks(_marks("marital_status", {"SINGLE": "blotted"}), f)
+    assert blot.value is None and blot.needs_review and blot.reasons == ("blot",)
+    blot_beside = judge_marks(_marks("marital_status", {"SINGLE": "blotted", "DIVORCED": "filled"}), f)
+    assert blot_beside.value == "DIVORCED" and blot_beside.needs_review and "blot" in blot_beside.reasons
 
 
 def test_signature_present_absent_or_doubtful():

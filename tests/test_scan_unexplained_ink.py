@@ -17,7 +17,8 @@ from scan.accents import marks_near
 from scan.align import box_to_px
 from scan.engines import CharGuess, cell_recognizer, tesseract
 from scan.judge import judge_comb, judge_field, judge_marks
-from scan.read import Mark, RawField, _mark, read_comb, read_marks
+from scan.read import Mark, RawField, read_comb, read_marks
+from scan.ticks import mark_box as _mark
 from scan.reference import printed_mask
 from templates.spec import load_form
 from test_scan_read import _aligned
