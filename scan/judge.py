@@ -21,15 +21,20 @@ import itertools
 from dataclasses import replace
 import json
 import math
-import unicodedata
 from datetime import date
 
-from scan import priors
 from scan import thresholds as t
+from scan.doubts import (
+    bilevel_close_calls,
+    listed_rivals,
+    unexplained_marks,
+    vocabulary_drops_marks,
+    vocabulary_overrules,
+)
 from scan.engines import CharGuess
+from scan.field_cells import consistent_tokens, lookalike_twins, with_priors, within_charset
 from scan.model import FieldReading
 from scan.read import RawField
-from templates.alphabet import fold
 from templates.spec import FieldSpec, FormSpec, vocabulary
 from templates.validation import check_field, normalize_value, validate
 
@@ -164,114 +169,6 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
     return best, free / total, info
 
 
-def vocabulary_drops_marks(cells: list[CharGuess | None], span: range, read: str, listed: str) -> list[tuple[int, int]]:
-    """(position in the value, cell) of every box where the listed value keeps the letter read
-    but takes off its mark (A for Â, L for Ł), the ICR not finding the bare letter worth
-    VOCABULARY_MARK_RATIO of the marked one. A mark is ink on the page: a list that holds BOGOTÁ
-    and BOGOTA is no evidence of which was written, and an ICR that read BOGOTÂ (a letter it
-    knows for one it does not) saw a mark the list's BOGOTA takes away. The other way, a list
-    that adds a mark the ICR did not read (GUINÉE for GUINEE: an accent above the box, which
-    the ICR's crop leaves out) or names it otherwise (É for Ê) is the list's job: on bench
-    seed 1 of the other generator all 15 such choices were right."""
-    out = []
-    for k, (i, a, b) in enumerate(zip(span, read, listed)):
-        g = cells[i]
-        if a == b or g is None or fold(a) != fold(b) or a == fold(a) or b != fold(b):
-            continue
-        if g.prob(b) < g.p * t.VOCABULARY_MARK_RATIO:
-            out.append((k, i))
-    return out
-
-
-def vocabulary_overrules(cells: list[CharGuess | None], span: range, read: str, listed: str, second: tuple[str, ...]) -> list[tuple[int, int]]:
-    """(position in the value, cell) of every box where the listed value puts another character
-    than the one read there with confidence: the ICR sure of it (VOCABULARY_OVERRULE_P or more, the
-    listed one not a candidate worth VOCABULARY_OVERRULE_RATIO of it) and Tesseract reading the
-    same. The ICR alone is not enough: on the bench (seed 1) 15 listed values overruled an ICR box
-    read at 0.80-0.98, all 15 right; in 3 of them Tesseract read the box alike (hence the 0.99)."""
-    out = []
-    for k, (i, a, b) in enumerate(zip(span, read, listed)):
-        g = cells[i]
-        if a == b or g is None or i >= len(second) or second[i] != a:
-            continue
-        if g.p >= t.VOCABULARY_OVERRULE_P and g.prob(b) < g.p * t.VOCABULARY_OVERRULE_RATIO:
-            out.append((k, i))
-    return out
-
-
-def listed_rivals(span: range, chosen: str, entries: tuple[str, ...], second: tuple[str, ...]) -> list[str]:
-    """Entries of the list as long as `chosen` and differing from it in at most LISTED_RIVAL_BOXES
-    boxes, in one of which Tesseract reads the entry's character, not the chosen one's."""
-    out = []
-    for entry in entries:
-        if len(entry) != len(chosen) or entry == chosen:
-            continue
-        differ = [(i, b) for i, a, b in zip(span, chosen, entry) if a != b]
-        if len(differ) <= t.LISTED_RIVAL_BOXES and any(i < len(second) and second[i] == b for i, b in differ):
-            out.append(entry)
-    return out
-
-
-# Combining marks drawn above a letter (grave, acute, circumflex, tilde, macron, breve, dot,
-# diaeresis, ring, double acute, caron): a letter with one explains a stroke over it.
-MARKS_ABOVE = frozenset(chr(c) for c in (0x300, 0x301, 0x302, 0x303, 0x304, 0x306, 0x307, 0x308, 0x30A, 0x30B, 0x30C))
-# ... and below it (dot, diaeresis, ring, comma, cedilla, ogonek, circumflex, breve, tilde, macron
-# below): Ç Ş Ţ Ș Ț Ę Ą Ņ Ģ Ķ Ļ explain a stroke under them.
-MARKS_BELOW = frozenset(chr(c) for c in (0x323, 0x324, 0x325, 0x326, 0x327, 0x328, 0x32D, 0x32E, 0x330, 0x331))
-
-
-# Characters whose own ink rises above capitals or descends below them: no joined mark. Capitals
-# hold the line; a Q's tail and a J's hook may hang under it, a comma, a slash, a parenthesis run
-# past either.
-RISING = frozenset(" /()'")
-DESCENDING = frozenset(" QJ,;/()")
-
-
-def has_mark_above(ch: str) -> bool:
-    return any(c in MARKS_ABOVE for c in unicodedata.normalize("NFD", ch))
-
-
-def has_mark_below(ch: str) -> bool:
-    return any(c in MARKS_BELOW for c in unicodedata.normalize("NFD", ch))
-
-
-def unexplained_marks(raw: RawField, chosen: str, span: range) -> list[list]:
-    """[cell (0-based), 'above' or 'below'] for each separate mark near a letter's body (scan/accents.py)
-    that the chosen character does not have: a stroke over an E, a cedilla under a C."""
-    out = []
-    for where, cells, has in (("above", raw.marks_above, has_mark_above), ("below", raw.marks_below, has_mark_below)):
-        out += [[i, where] for i in cells if i in span and i - span.start < len(chosen)
-                and chosen[i - span.start] != " " and not has(chosen[i - span.start])]
-    # A letter reaching clearly past the field's cap line or baseline: a mark drawn joined to it,
-    # unless the chosen character has one there or rises or descends by nature (a Q's tail).
-    for where, cells, has, natural in (("above", raw.joined_above, has_mark_above, RISING),
-                                       ("below", raw.joined_below, has_mark_below, DESCENDING)):
-        out += [[i, where, "joined"] for i in cells if i in span and i - span.start < len(chosen)
-                and chosen[i - span.start] not in natural and not has(chosen[i - span.start])
-                and [i, where] not in out]
-    return sorted(out)
-
-
-def bilevel_close_calls(raw: RawField, cells: list[CharGuess | None], chosen: str, span: range, second: tuple[str, ...]) -> list[int]:
-    """On a bilevel scan, the cells (0-based) of digits with another digit close behind: the ICR's
-    runner-up worth BILEVEL_RUNNER_RATIO of it, or Tesseract reading there a digit the ICR also
-    saw (BILEVEL_SHARED_RATIO of it): both readers pointing at the same other digit."""
-    if not raw.bilevel:
-        return []
-    out = []
-    for k, i in enumerate(span):
-        g = cells[i]
-        if g is None or k >= len(chosen) or not chosen[k].isdigit():
-            continue
-        p_chosen = g.prob(chosen[k])
-        runner = any(c.isdigit() and c != chosen[k] and p >= t.BILEVEL_RUNNER_RATIO * p_chosen for c, p in [(g.best, g.p), *g.alternatives])
-        other = i < len(second) and len(second[i]) == 1 and second[i].isdigit() and second[i] != chosen[k]
-        shared = other and g.prob(second[i]) >= t.BILEVEL_SHARED_RATIO * p_chosen
-        if runner or shared:
-            out.append(i)
-    return out
-
-
 def field_char(ch: str, allowed: str) -> str:
     """Tesseract's character for a cell as the field allows it: it reads with its type's whitelist
     (its second opinion is calibrated so), and a character the field cannot hold (a 0 in a name) is
@@ -350,14 +247,6 @@ def calibrated(features: dict[str, float], kind: str, model: dict | None = None)
     return _prob(math.exp(max(-30.0, min(30.0, logit))))
 
 
-def _kind(ch: str) -> str | None:
-    if ch.isdigit():
-        return "digit"
-    if ch.isalpha():
-        return "letter"
-    return None
-
-
 def with_second_opinion(cells: list[CharGuess | None], second: tuple[str, ...]) -> list[CharGuess | None]:
     """Each cell's character chosen with Tesseract's vote: where Tesseract read one of the ICR's
     candidates, that candidate's probability counts SECOND_OPINION_VOTE times more in the choice.
@@ -373,120 +262,6 @@ def with_second_opinion(cells: list[CharGuess | None], second: tuple[str, ...]) 
             rest = sorted((cp for cp in listed if cp[0] != pick[0]), key=lambda cp: -cp[1])
             out[i] = CharGuess(pick[0], pick[1], tuple(rest))
     return out
-
-
-def _words(cells: list[CharGuess | None]):
-    """(start, end) of every run of written cells: the words of a comb field."""
-    i = 0
-    while i < len(cells):
-        if cells[i] is None:
-            i += 1
-            continue
-        j = i
-        while j < len(cells) and cells[j] is not None:
-            j += 1
-        yield i, j
-        i = j
-
-
-LOOKALIKE_TWINS = {"O": "0", "I": "1", "Z": "2", "S": "5", "G": "6", "B": "8"}
-LOOKALIKE_TWINS.update({d: c for c, d in LOOKALIKE_TWINS.items()})
-
-
-def within_charset(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
-    """Each cell's candidates cut to the characters the template allows in this field (a name has
-    no digit: O not 0, I not 1, S not 5, B not 8), probabilities renormalized. The reader already
-    asks the ICR for the field's characters (then nothing changes here); a reading made over a
-    wider set (the calibration cache) is renormalized over its listed candidates, the mass beyond
-    them counted as allowed: never surer than the exact renormalization. A cell none of whose
-    candidates is allowed reads '?', which the template's charset check sends to a person."""
-    allowed = set(f.charset)
-    out = list(cells)
-    for i, g in enumerate(cells):
-        if g is None:
-            continue
-        listed = [(g.best, g.p), *g.alternatives]
-        if all(c in allowed for c, _ in listed):
-            continue
-        outside = sum(p for c, p in listed if c not in allowed)
-        kept = sorted(((c, min(1.0, p / max(1e-9, 1.0 - outside))) for c, p in listed if c in allowed), key=lambda cp: -cp[1])
-        out[i] = CharGuess(kept[0][0], kept[0][1], tuple(kept[1:])) if kept else CharGuess("?", t.CHAR_P_FLOOR)
-    return out
-
-
-def lookalike_twins(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
-    """In a text field, a letter that looks like a digit (O 0, I 1, Z 2, S 5, G 6, B 8) written
-    between two digits, in a word mostly of digits, is that digit (R47923O7, a passport); and
-    the other way round (MATIAS6ARCIA, an email). Only between two neighbours of the other kind:
-    AB123456 keeps its B. The twin takes the probability the ICR gave the character it saw."""
-    if f.type != "text":
-        return cells
-    out = list(cells)
-    for i, j in _words(cells):
-        kinds = [_kind(cells[k].best) for k in range(i, j)]
-        for k in range(i + 1, j - 1):
-            g = cells[k]
-            twin = LOOKALIKE_TWINS.get(g.best)
-            if twin is None or not (kinds[k - i - 1] == kinds[k - i + 1] == _kind(twin)):
-                continue
-            if sum(x == _kind(twin) for x in kinds) < t.TOKEN_MAJORITY * len(kinds):
-                continue
-            rest = tuple((c, p) for c, p in g.alternatives if c != twin)
-            out[k] = CharGuess(twin, g.p, ((g.best, g.prob(twin) or t.CHAR_P_FLOOR), *rest))
-    return out
-
-
-def consistent_tokens(cells: list[CharGuess | None], f: FieldSpec) -> list[CharGuess | None]:
-    """Within a word of a free-text field, letters and digits do not mix: a cell whose best guess is
-    a digit in a word of letters (MAR0C) is re-weighted towards the letters among its candidates,
-    and the other way round. Fields whose pattern mixes them (passport, postal code, email) are
-    left alone. The probabilities stay a distribution; the calibration sees the result."""
-    if f.type != "text" or f.pattern:
-        return cells
-    out = list(cells)
-    for i, j in _words(cells):
-        word = cells[i:j]
-        votes = {"digit": 0.0, "letter": 0.0}
-        for g in word:
-            k = _kind(g.best)
-            if k:
-                votes[k] += g.p
-        total = sum(votes.values())
-        major = max(votes, key=votes.get)
-        if len(word) >= t.TOKEN_MIN_CELLS and total and votes[major] / total >= t.TOKEN_MAJORITY:
-            for k, g in enumerate(word, start=i):
-                if _kind(g.best) == major or _kind(g.best) is None:
-                    continue
-                listed = [(g.best, g.p), *g.alternatives]
-                mass = sum(p for _, p in listed)
-                weighted = [(c, p * (t.TOKEN_TYPE_WEIGHT if _kind(c) == major else 1.0)) for c, p in listed]
-                norm = sum(p for _, p in weighted) or 1.0
-                ranked = sorted(((c, p * mass / norm) for c, p in weighted), key=lambda x: -x[1])
-                out[k] = CharGuess(ranked[0][0], ranked[0][1], tuple(ranked[1:]))
-    return out
-
-
-def with_priors(cells: list[CharGuess | None], f: FieldSpec) -> tuple[list[CharGuess | None], dict]:
-    """The cells weighed by what the template says such a value looks like (scan/priors.py): how
-    common each letter is in a words-only field, the real formats of its kind (`shapes:`), an
-    e-mail's one '@' and common domains (`domains:`)."""
-    if f.charset_kind == "letters":
-        cells = priors.letter_prior(cells, priors.letter_frequencies(vocabulary("letter-frequencies")))
-    written = [i for i, g in enumerate(cells) if g is not None]
-    if not written or not (f.shapes or f.domains or f.prefixes):
-        return cells, {}
-    span = range(written[0], written[-1] + 1)
-    hypotheses = priors.shape_hypotheses(vocabulary(f.shapes), len(span), f.charset, t.SHAPE_PRIORS.get(f.shapes, t.SHAPE_PRIOR)) if f.shapes else []
-    if f.prefixes:
-        hypotheses += priors.prefix_hypotheses(vocabulary(f.prefixes), len(span))
-    if f.domains:
-        hypotheses += priors.email_hypotheses(len(span), vocabulary(f.domains), f.charset)
-    cells, info = priors.reweigh(cells, span, hypotheses, f.charset, LOOKALIKE_TWINS)
-    at = next((k for k, i in enumerate(span) if cells[i] is not None and cells[i].best == "@"), 0)
-    if f.domains and at:
-        # Then the words and number before the '@' (their boxes were any character so far).
-        cells, _ = priors.reweigh(cells, span, priors.email_local_hypotheses(at, len(span), f.charset), f.charset, LOOKALIKE_TWINS)
-    return cells, info
 
 
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:

@@ -266,7 +266,6 @@ def process_page(task: PageTask) -> PageResult:
     """Every page stage for one page (what a worker runs). Bad input raises InputFileError; a
     page we cannot identify or align comes back as an 'unreadable' page with the reason."""
     ctx = stage_load(PageContext(task))
-    start = time.perf_counter()
     try:
         for stage in (stage_identify, stage_align, stage_read):
             ctx = stage(ctx)

@@ -19,7 +19,6 @@ unpickling what another machine wrote would let that machine run code here.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -30,7 +29,7 @@ from pathlib import Path
 from errors import InputFileError
 from scan.model import EnvelopeReading, PageRecord
 
-FORMAT = 3  # of the stored page reading; bumped when its shape changes (2: Mark.around, RawField.marks_above; 3: Mark.encircled, Mark.solid, RawField.marks_below)
+FORMAT = 3  # of the stored page reading; bumped when its shape changes (2: Mark.around, RawField.marks_above; 3: Mark.encircled, Mark.solid, RawField.marks_below, joined_above, joined_below)
 
 
 # ------------------------------------------------------------------------------ pages

@@ -222,7 +222,7 @@ def test_punctuation_alone_is_no_value():
 
 
 def _twins(name: str, text: str) -> str:
-    from scan.judge import lookalike_twins
+    from scan.field_cells import lookalike_twins
 
     raw = _raw(name, text, p=0.8)
     return "".join(g.best if g else " " for g in lookalike_twins(list(raw.cells), FORM.field(name))).rstrip()
@@ -279,7 +279,7 @@ def test_a_words_only_field_reads_look_alikes_as_letters():
 @settings(max_examples=100, deadline=None)
 @given(st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/@", min_size=1, max_size=20), st.sampled_from(["given_names", "city", "occupation", "mother_tongue"]))
 def test_a_words_only_field_never_reads_outside_its_characters(text, name):
-    from scan.judge import within_charset
+    from scan.field_cells import within_charset
 
     f = FORM.field(name)
     raw = _raw(name, text, p=0.7)

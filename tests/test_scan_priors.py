@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from scan import priors
 from scan.engines import CharGuess
-from scan.judge import LOOKALIKE_TWINS, judge_comb, judge_field, vocabulary
+from scan.field_cells import LOOKALIKE_TWINS
+from scan.judge import judge_comb, judge_field, vocabulary
 from scan.read import RawField
 from templates.alphabet import fold, is_latin_capital
 from templates.spec import load_form
