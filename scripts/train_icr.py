@@ -35,6 +35,13 @@ What it does:
    accents drawn as separate strokes (how often the plain letter is read), the letters beyond
    French, 1 / 7 on 1-bit cells, plain letters with a stray mark. The model in use (--previous)
    is measured on the same cells. Everything goes into the sidecar JSON.
+
+Where icr-v2 stands (2026-12-05; figures in scan/README.md): after 10 epochs it is still a point
+under icr-v1 on icr-v1's held-out text cells (77.0 % / 78.1 %), better on everything new, and
+not adopted. Likely why: the extra classes and recipes thin out the plain French cells (1,235 per
+class against icr-v1's 1,724); --scale 1.4 restores that count and gains 0.2 points held out
+(1.3 on clean cells), not enough alone. End to end the cost is automation under thresholds fitted
+to icr-v1, not errors: refit them for icr-v2 next (scan.calibrate with CSQ_ICR_MODEL).
 """
 
 from __future__ import annotations
