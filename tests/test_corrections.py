@@ -100,6 +100,10 @@ def test_the_training_script_reads_the_export(reviewed):
     train_icr = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(train_icr)
     x, y = train_icr.corrections_split(cwd / "cells")
-    labels = [json.loads(line)["char"] for line in (cwd / "cells" / corrections.LABELS_NAME).read_text(encoding="utf-8").splitlines()]
+    every = [json.loads(line)["char"] for line in (cwd / "cells" / corrections.LABELS_NAME).read_text(encoding="utf-8").splitlines()]
+    # A letter the model has no class for (a Vietnamese tone mark: the reviewers' corrections hold
+    # names as in the passport) is left out; every other cell is kept, in order.
+    labels = [c for c in every if c in train_icr.CLASSES]
+    assert labels and all(len(c) == 1 and c not in train_icr.CLASSES for c in every if c not in labels)
     assert x.shape[0] == len(labels) and x.shape[1:] == (train_icr.icr.INPUT_SIZE,) * 2
     assert "".join(train_icr.CLASSES[i] for i in y) == "".join(labels)
