@@ -58,3 +58,19 @@ def test_the_list_may_add_a_mark_the_reader_missed():
     letters = _sure("GUIN") + [("E", 0.95, (("F", 0.02),))] + _sure("E")
     reading = judge_comb(_city(letters, "country_of_birth"), f, today=TODAY)
     assert reading.value == "GUINÉE" and "vocabulary_disagrees" not in reading.reasons, reading
+
+
+def test_a_list_takes_off_a_mark_only_where_the_reader_found_the_bare_letter_as_likely():
+    """The rule itself, on the cells as the list sees them: BOGOTÂ read with the Â at 0.6 and the
+    bare A at 0.4 is a mark the list's BOGOTA takes off (a person looks); at 0.5 and 0.5 the
+    reader could not tell, and the list may choose."""
+    from scan.doubts import vocabulary_drops_marks
+    from scan.engines import CharGuess
+
+    cells = [CharGuess(c, 0.99, ()) for c in "BOGOT"] + [CharGuess("Â", 0.6, (("A", 0.4),))]
+    assert vocabulary_drops_marks(cells, range(6), "BOGOTÂ", "BOGOTA") == [(5, 5)]
+    cells[5] = CharGuess("Â", 0.5, (("A", 0.5),))
+    assert vocabulary_drops_marks(cells, range(6), "BOGOTÂ", "BOGOTA") == []
+    # Adding a mark (BOGOTÁ for BOGOTA read) is not taking one off.
+    cells[5] = CharGuess("A", 0.9, (("Á", 0.05),))
+    assert vocabulary_drops_marks(cells, range(6), "BOGOTA", "BOGOTÁ") == []
