@@ -25,7 +25,7 @@ import pypdfium2 as pdfium
 from PIL import Image, ImageDraw, ImageFont
 
 from samples import handprint
-from templates.spec import FieldSpec, PageSpec, load_form, load_separator
+from templates.spec import FieldSpec, PageSpec, load_separator
 
 DEJAVU = "/usr/share/fonts/truetype/dejavu"
 FONT_SANS = f"{DEJAVU}/DejaVuSans.ttf"
@@ -67,17 +67,11 @@ def rasterize_pdf(pdf: bytes | Path, dpi: float, *, colour: bool) -> list[np.nda
         document.close()
 
 
-@lru_cache(maxsize=4)
-def _blank_pdf_bytes(lang: str) -> bytes:
-    from forms.render import blank_pdf
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return blank_pdf(Path(tmp) / "blank.pdf", lang=lang).read_bytes()
-
-
 @lru_cache(maxsize=12)
 def _blank_pages_cached(lang: str, dpi: int, colour: bool) -> tuple[np.ndarray, ...]:
-    pages = rasterize_pdf(_blank_pdf_bytes(lang), dpi, colour=colour)
+    from forms.render import blank_pdf_bytes
+
+    pages = rasterize_pdf(blank_pdf_bytes(lang=lang), dpi, colour=colour)
     for p in pages:
         p.setflags(write=False)
     return tuple(pages)
@@ -89,11 +83,9 @@ def blank_form_pages(lang: str, dpi: int, *, colour: bool) -> list[np.ndarray]:
 
 
 def prefilled_pages(doc: dict, lang: str, dpi: int, *, colour: bool) -> list[np.ndarray]:
-    from forms.render import prefill_pdf
+    from forms.render import prefill_pdf_bytes
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path = prefill_pdf(doc, Path(tmp) / "prefilled.pdf", lang=lang)
-        return rasterize_pdf(path, dpi, colour=colour)
+    return rasterize_pdf(prefill_pdf_bytes(doc, lang=lang), dpi, colour=colour)
 
 
 def separator_pages(serials: list[str], dpi: int, *, colour: bool, lang: str = "fr") -> list[np.ndarray]:
@@ -416,7 +408,6 @@ def envelope_photo(fields: dict, postmark: date | None, *, rng: np.random.Genera
     d = ImageDraw.Draw(env)
     hand = Image.new("L", env.size, 255)
     hd = ImageDraw.Draw(hand)
-    font = _font(FONT_SANS, 16)
     sender = [f"{fields.get('given_names', '')} {fields.get('family_name', '')}", str(fields.get("address_line", "")),
               f"{fields.get('postal_code', '')} {fields.get('city', '')}", str(fields.get("country_of_residence", ""))]
     for i, line in enumerate(sender):

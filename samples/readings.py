@@ -41,25 +41,21 @@ def px(value_pt: float) -> float:
 @lru_cache(maxsize=1)
 def blank_pages_png() -> tuple[bytes, ...]:
     """Every page of the blank form at 200 dpi, greyscale PNG (rendered once per process)."""
-    import tempfile
-
     import pypdfium2 as pdfium
 
-    from forms.render import blank_pdf
+    from forms.render import blank_pdf_bytes
 
-    with tempfile.TemporaryDirectory() as tmp:
-        pdf = blank_pdf(Path(tmp) / "blank.pdf")
-        document = pdfium.PdfDocument(str(pdf))
-        try:
-            out = []
-            for page in document:
-                image = page.render(scale=limits.PAGE_DPI / limits.POINTS_PER_INCH, grayscale=True).to_pil().convert("L")
-                buf = io.BytesIO()
-                image.save(buf, format="PNG", compress_level=3)
-                out.append(buf.getvalue())
-            return tuple(out)
-        finally:
-            document.close()
+    document = pdfium.PdfDocument(blank_pdf_bytes())
+    try:
+        out = []
+        for page in document:
+            image = page.render(scale=limits.PAGE_DPI / limits.POINTS_PER_INCH, grayscale=True).to_pil().convert("L")
+            buf = io.BytesIO()
+            image.save(buf, format="PNG", compress_level=3)
+            out.append(buf.getvalue())
+        return tuple(out)
+    finally:
+        document.close()
 
 
 @lru_cache(maxsize=64)

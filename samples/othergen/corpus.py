@@ -10,7 +10,6 @@ forms.render and signed by hand. Everything drawn on the paper is drawn here
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
@@ -120,24 +119,17 @@ def _raster(pdf: bytes, dpi: int) -> list[np.ndarray]:
         document.close()
 
 
-@lru_cache(maxsize=2)
-def _blank_pdf(lang: str) -> bytes:
-    from forms.render import blank_pdf
-
-    with tempfile.TemporaryDirectory() as tmp:
-        return blank_pdf(Path(tmp) / "blank.pdf", lang=lang).read_bytes()
-
-
 @lru_cache(maxsize=6)
 def _blank_pages(lang: str, dpi: int) -> tuple[np.ndarray, ...]:
-    return tuple(_raster(_blank_pdf(lang), dpi))
+    from forms.render import blank_pdf_bytes
+
+    return tuple(_raster(blank_pdf_bytes(lang=lang), dpi))
 
 
 def _prefilled_pages(doc: dict, lang: str, dpi: int) -> list[np.ndarray]:
-    from forms.render import prefill_pdf
+    from forms.render import prefill_pdf_bytes
 
-    with tempfile.TemporaryDirectory() as tmp:
-        return _raster(prefill_pdf(doc, Path(tmp) / "prefilled.pdf", lang=lang).read_bytes(), dpi)
+    return _raster(prefill_pdf_bytes(doc, lang=lang), dpi)
 
 
 def _cover_letter(person: dict, dpi: int, rng: np.random.Generator) -> np.ndarray:
