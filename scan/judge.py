@@ -327,26 +327,25 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         confidence = _given_valid(cells, span, p_chosen, f, today)
         evidence["p_valid"] = round(confidence, 6)
     if f.vocabulary and not problems:
-        snapped, posterior, info = _snap(cells, span, chosen, p_chosen, vocabulary(f.vocabulary), t.LISTED_PRIOR.get(f.vocabulary, t.VOCABULARY_PRIOR))
+        entries = vocabulary(f.vocabulary)
+        seconds = second if raw.recognizer == "icr" else ()
+        snapped, posterior, info = _snap(cells, span, chosen, p_chosen, entries, t.LISTED_PRIOR.get(f.vocabulary, t.VOCABULARY_PRIOR))
         evidence.update(info)
         if snapped != chosen:
-            overruled = vocabulary_overrules(cells, span, chosen, snapped, second if raw.recognizer == "icr" else ())
-            if overruled:
-                # The list may choose among readings the ICR found plausible, never against a box it
-                # read with confidence (ALGÉRIE written, its final E sure: not ALGERIA, final).
-                evidence["vocabulary_overrules"] = [[i, cells[i].best, round(cells[i].p, 4), snapped[k]] for k, i in overruled]
-                reasons.append("vocabulary_disagrees")
-            remarked = vocabulary_drops_marks(cells, span, chosen, snapped)
-            if remarked:
-                evidence["vocabulary_drops_marks"] = [[i, cells[i].best, round(cells[i].p, 4), snapped[k]] for k, i in remarked]
-                if "vocabulary_disagrees" not in reasons:
-                    reasons.append("vocabulary_disagrees")
+            # The list may choose among readings the ICR found plausible, never against a box it
+            # read with confidence (ALGÉRIE written, its final E sure: not ALGERIA, final), nor take
+            # off a mark it read (BOGOTA for BOGOTÂ read).
+            for key, boxes in (("vocabulary_overrules", vocabulary_overrules(cells, span, chosen, snapped, seconds)),
+                               ("vocabulary_drops_marks", vocabulary_drops_marks(cells, span, chosen, snapped))):
+                if boxes:
+                    evidence[key] = [[i, cells[i].best, round(cells[i].p, 4), snapped[k]] for k, i in boxes]
             chosen, value = snapped, normalize_value(f, snapped)
-        rivals = listed_rivals(span, chosen, vocabulary(f.vocabulary), second if raw.recognizer == "icr" else ())
-        if chosen in vocabulary(f.vocabulary) and rivals:
-            # Two listed names a box apart, and Tesseract reads that box as the other one has it
-            # (CAMEROUN written, its U read O by the ICR, CAMEROON chosen): the list cannot decide.
+        # Two listed names a box apart, and Tesseract reads that box as the other one has it
+        # (CAMEROUN written, its U read O by the ICR, CAMEROON chosen): the list cannot decide.
+        rivals = listed_rivals(span, chosen, entries, seconds) if chosen in entries else []
+        if rivals:
             evidence["listed_rivals"] = rivals
+        if any(key in evidence for key in ("vocabulary_overrules", "vocabulary_drops_marks", "listed_rivals")):
             reasons.append("vocabulary_disagrees")
         confidence = posterior
     evidence["p_read"] = round(confidence, 6)
