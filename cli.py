@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -804,6 +805,12 @@ def bench_scan(
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp:
         folder = workdir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
+        if not registry_url:
+            # The bench's own registry starts empty each run: one kept from an earlier run would
+            # take this run's envelopes for ones it has (same fingerprints) and report the old readings.
+            for leftover in (folder / "bench-registry.db", folder / "bench-registry.db-wal", folder / "bench-registry.db-shm"):
+                leftover.unlink(missing_ok=True)
+            shutil.rmtree(folder / "data", ignore_errors=True)
         url = registry_url or f"sqlite:///{(folder / 'bench-registry.db').resolve()}"
         report = run_scan_bench(count=count, seed=seed, db_url=url, data_dir=folder / "data", workdir=folder, generator=generator)
     _emit(report, as_json, f"{report['pages']} pages, {report['pages_per_minute']} pages/min, field accuracy "

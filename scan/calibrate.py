@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import sys
 from dataclasses import dataclass
@@ -42,7 +43,13 @@ from scan import thresholds as t
 
 COMB_TYPES = ("text", "digits", "date")
 COMB_KINDS = ("text", "listed", "digits", "date")  # what confidences are calibrated as (scan.judge.confidence_kind)
-CACHE_NAME = ".scan-calibration-cache.pkl"
+def cache_name() -> str:
+    """The cache of a corpus's readings, one per ICR model: readings made with another model
+    (CSQ_ICR_MODEL, to try one before adopting it) must never be taken for this one's."""
+    from scan import icr
+
+    model = Path(os.environ.get("CSQ_ICR_MODEL") or icr.MODEL_PATH).stem
+    return f".scan-calibration-cache-{model}.pkl"
 
 
 @dataclass(frozen=True)
@@ -56,7 +63,7 @@ def read_corpus(corpus: Path, *, workers: int | None = None, refresh: bool = Fal
     """Every envelope of the corpus read into page results (cached in the corpus folder)."""
     from scan.pipeline import _tasks, run_pages
 
-    cache = corpus / CACHE_NAME
+    cache = corpus / cache_name()
     if cache.exists() and not refresh:
         return [Envelope(*item) for item in pickle.loads(cache.read_bytes())]
     envelopes = []

@@ -236,3 +236,24 @@ def test_review_set_by_someone_who_is_no_staff_account_records_the_system_user(t
     with Registry.open(f"sqlite:///{db}", tmp_path / "csq-data") as registry:
         [event] = [e for e in registry.audit_trail(file_no) if e["action"] == "review_set" and e["field"] == "city"]
     assert event["actor"].startswith("system:") and event["actor"] != "system:"
+
+
+@pytest.mark.slow
+def test_bench_scan_again_in_its_workdir_reads_afresh(tmp_path):
+    """`csq bench scan --workdir DIR` run twice keeps the generated envelopes but not the registry:
+    a registry kept from the first run took the second run's envelopes for ones it had (same
+    fingerprints) and reported the first run's readings (a model tried with CSQ_ICR_MODEL then
+    looked exactly like the one before)."""
+    import sqlite3
+
+    work = tmp_path / "bench"
+    first = csq("bench", "scan", "--count", "1", "--seed", "5", "--workdir", str(work), "--json", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    with sqlite3.connect(work / "bench-registry.db") as db:  # as if an older reader had read it otherwise
+        db.execute("UPDATE field_values SET value = 'STALE', needs_review = 0 WHERE name = 'family_name'")
+    again = csq("bench", "scan", "--count", "1", "--seed", "5", "--workdir", str(work), "--json", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    with sqlite3.connect(work / "bench-registry.db") as db:
+        values = [row[0] for row in db.execute("SELECT value FROM field_values WHERE name = 'family_name'")]
+    assert values and "STALE" not in values
+    assert json.loads(again.stdout)["field_accuracy"] == json.loads(first.stdout)["field_accuracy"]

@@ -146,3 +146,17 @@ def test_corpora_are_named_by_generator_and_seeds():
         corpora_spec("mine:1")
     with pytest.raises(argparse.ArgumentTypeError):
         corpora_spec("ours:x")
+
+
+def test_readings_are_cached_per_icr_model(monkeypatch):
+    """A corpus read with a model tried through CSQ_ICR_MODEL is cached apart: its readings are
+    never taken for the model in force's, nor the other way (a comparison would compare a model
+    with itself)."""
+    from scan import icr
+    from scan.calibrate import cache_name
+
+    monkeypatch.delenv("CSQ_ICR_MODEL", raising=False)
+    in_force = cache_name()
+    monkeypatch.setenv("CSQ_ICR_MODEL", "/elsewhere/icr-v9.onnx")
+    assert cache_name() != in_force and "icr-v9" in cache_name()
+    assert icr.MODEL_PATH.stem in in_force
