@@ -4,7 +4,8 @@ Plain functions over a comb field's cells (scan.engines.CharGuess), the raw evid
 scan.read (RawField) and the value scan.judge chose; each returns the boxes that make the value
 not final, for scan.judge to name as a reason:
 - a listed name that takes off a mark the reader saw, or overrules a box read with confidence,
-  or has a rival one box away that Tesseract reads there (`vocabulary_disagrees`);
+  or has a rival one box away that Tesseract reads there, or changes a letter of a reading that
+  is another listed name but for its marks (`vocabulary_disagrees`);
 - a mark near a letter, separate or joined, that the chosen character does not have
   (`unexplained_mark`);
 - close digits on a black-and-white scan (`bilevel_close_call`).
@@ -65,6 +66,66 @@ def listed_rivals(span: range, chosen: str, entries: tuple[str, ...], second: tu
         differ = [(i, b) for i, a, b in zip(span, chosen, entry) if a != b]
         if len(differ) <= t.LISTED_RIVAL_BOXES and any(i < len(second) and second[i] == b for i, b in differ):
             out.append(entry)
+    return out
+
+
+def listed_as_read_but_marks(read: str, snapped: str, entries: tuple[str, ...]) -> list[str]:
+    """Entries that are the reading itself but for its marks (ALGÉRIE for ALGERIE read), when the
+    list chose another (ALGERIA). The ICR is known to miss marks, not letters: a reading that is a
+    listed name once its marks are set aside is that name's evidence, and a list that changes one of
+    its letters instead decides against the ink (other generator, seed 8: ALGÉRIE final as ALGERIA
+    twice, the final E read at 0.9)."""
+    folded = fold(read)
+    if fold(snapped) == folded:  # the list chose among the marks only (GUINÉE for GUINEE): its job
+        return []
+    return [e for e in entries if e != snapped and len(e) == len(read) and fold(e) == folded]
+
+
+def listed_unseen(cells: list[CharGuess | None], span: range, read: str, listed: str, entries: tuple[str, ...],
+                  second: tuple[str, ...]) -> list[tuple[int, int, str]]:
+    """(position in the value, cell, rival) of every box where the listed value puts a character
+    neither reader saw there (not among the ICR's candidates, not Tesseract's) while another entry,
+    LISTED_UNSEEN_RIVAL_BOXES boxes from it at most, has there what Tesseract read. The list may choose among readings the
+    readers found plausible; a letter nobody saw, against a listed rival one reader did see, is the
+    list deciding alone (other generator seed 9: ALGÉRIE written, ALGERIF read by the ICR, ALGERIE
+    by Tesseract; ALGERIA chosen for its A in the last box, which neither read, final three times)."""
+    out = []
+    for k, (i, a, b) in enumerate(zip(span, read, listed)):
+        g = cells[i]
+        if a == b or g is None or g.prob(b) > 0 or i >= len(second) or not second[i] or second[i] == b:
+            continue
+        seen = fold(second[i])
+        rival = next((e for e in entries if e != listed and len(e) == len(listed) and fold(e[k]) == seen
+                      and sum(x != y for x, y in zip(e, listed)) <= t.LISTED_UNSEEN_RIVAL_BOXES), None)
+        if rival is not None:
+            out.append((k, i, rival))
+    return out
+
+
+def marked_share(g: CharGuess, letter: str) -> float:
+    """How much of a box's probability the ICR puts on `letter` with any mark (Â Ä À for A): a
+    model that lacks Á or Ã still shows a mark it saw as one it knows."""
+    return sum(p for c, p in ((g.best, g.p), *g.alternatives) if c != letter and fold(c) == letter)
+
+
+def listed_twin_marks(cells: list[CharGuess | None], span: range, chosen: str, entries: tuple[str, ...]) -> list[tuple[int, int, str]]:
+    """(position in the value, cell, twin) of every box where the chosen listed name has a bare
+    letter, another entry the same letters with a mark there (BOGOTA / BOGOTÁ, SAO PAULO / SÃO
+    PAULO: the list holds both, as people write both), and the ICR puts LISTED_TWIN_MARK_RATIO or
+    more of the bare letter's probability on a marked one. Between two such spellings only the
+    ink decides, and a recogniser that lacks the letter (icr-v1 has no Á, Ã, Å) gives the twin
+    almost nothing: the list's posterior then calls BOGOTA sure when A was read 0.64, Â 0.19."""
+    folded = fold(chosen)
+    out = []
+    for twin in entries:
+        if twin == chosen or len(twin) != len(chosen) or fold(twin) != folded:
+            continue
+        for k, (i, a, b) in enumerate(zip(span, chosen, twin)):
+            g = cells[i]
+            if a == b or g is None or a != fold(a) or b == fold(b):
+                continue
+            if marked_share(g, a) >= t.LISTED_TWIN_MARK_RATIO * max(g.prob(a), 1e-9):
+                out.append((k, i, twin))
     return out
 
 

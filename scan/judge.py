@@ -26,7 +26,10 @@ from datetime import date
 from scan import thresholds as t
 from scan.doubts import (
     bilevel_close_calls,
+    listed_as_read_but_marks,
     listed_rivals,
+    listed_twin_marks,
+    listed_unseen,
     unexplained_marks,
     vocabulary_drops_marks,
     vocabulary_overrules,
@@ -167,6 +170,11 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
             info["snapped_from"] = best
         return top, each_entry * top_p / total, info
     return best, free / total, info
+
+
+def stray_punctuation(value: str) -> list[str]:
+    """The words of a value that are punctuation alone ('.', '-', "'"), never a letter or digit."""
+    return [w for w in value.split() if not any(c.isalnum() for c in w)]
 
 
 def field_char(ch: str, allowed: str) -> str:
@@ -331,6 +339,9 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         seconds = second if raw.recognizer == "icr" else ()
         snapped, posterior, info = _snap(cells, span, chosen, p_chosen, entries, t.LISTED_PRIOR.get(f.vocabulary, t.VOCABULARY_PRIOR))
         evidence.update(info)
+        read_as = listed_as_read_but_marks(chosen, snapped, entries)
+        if read_as:
+            evidence["listed_as_read"] = read_as
         if snapped != chosen:
             # The list may choose among readings the ICR found plausible, never against a box it
             # read with confidence (ALGÉRIE written, its final E sure: not ALGERIA, final), nor take
@@ -339,13 +350,21 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
                                ("vocabulary_drops_marks", vocabulary_drops_marks(cells, span, chosen, snapped))):
                 if boxes:
                     evidence[key] = [[i, cells[i].best, round(cells[i].p, 4), snapped[k]] for k, i in boxes]
+            unseen = listed_unseen(cells, span, chosen, snapped, entries, seconds)
+            if unseen:
+                evidence["listed_unseen"] = [[i, snapped[k], seconds[i], rival] for k, i, rival in unseen]
             chosen, value = snapped, normalize_value(f, snapped)
         # Two listed names a box apart, and Tesseract reads that box as the other one has it
         # (CAMEROUN written, its U read O by the ICR, CAMEROON chosen): the list cannot decide.
         rivals = listed_rivals(span, chosen, entries, seconds) if chosen in entries else []
         if rivals:
             evidence["listed_rivals"] = rivals
-        if any(key in evidence for key in ("vocabulary_overrules", "vocabulary_drops_marks", "listed_rivals")):
+        # The ICR's own cells: Tesseract agreeing on an A, or a letter prior, says nothing of a mark.
+        seen = list(raw.cells)
+        twins = listed_twin_marks(seen, span, chosen, entries) if chosen in entries else []
+        if twins:
+            evidence["listed_twin_marks"] = [[i, seen[i].best, round(seen[i].p, 4), twin] for _, i, twin in twins]
+        if any(key in evidence for key in ("vocabulary_overrules", "vocabulary_drops_marks", "listed_rivals", "listed_as_read", "listed_twin_marks", "listed_unseen")):
             reasons.append("vocabulary_disagrees")
         confidence = posterior
     evidence["p_read"] = round(confidence, 6)
@@ -364,7 +383,12 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         reasons += problems if "alternative" not in reasons else []
         if "alternative" not in reasons:
             confidence = min(confidence, t.INVALID_VALUE_CONFIDENCE)
-    if raw.doubtful_cells:
+    stray = stray_punctuation(chosen) if f.type == "text" else []
+    if stray:
+        # A word of punctuation alone ("SEO-YUN ." : a speck four boxes on, read '.' by both
+        # readers): punctuation follows or joins letters; alone, it is more likely dust.
+        evidence["stray_punctuation"] = stray
+    if raw.doubtful_cells or stray:
         reasons.append("doubtful_ink")
     if f.type == "digits" and raw.line_visibility < t.LINE_VISIBLE_MIN and len(written) < len(cells):
         # The scan lost the printed lines, and a light stroke with them: a box read empty beside
@@ -400,7 +424,10 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # A blot (a punch hole, a staple's shadow) hides what is under it: the question is read from
     # the other boxes, as if it were empty, and a person looks.
     blotted = [m.value for m in raw.marks if m.state == "blotted"]
-    marks = tuple(replace(m, state="empty") if m.state in ("speck", "blotted") else m for m in raw.marks)
+    # So does a crease or a scanner's streak through a box: the line is the scan's, what the pen
+    # did there (if anything) a person sees.
+    streaked = [m.value for m in raw.marks if m.state == "streaked"]
+    marks = tuple(replace(m, state="empty") if m.state in ("speck", "blotted", "streaked") else m for m in raw.marks)
     if any(m.state in ("ticked", "filled") for m in marks):
         # A box faint only by a light blob (under the ink threshold) beside a box marked in ink:
         # the pen that marked that box dark would mark this one dark too; it is the scan's grain,
@@ -413,7 +440,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     filled = [m.value for m in marks if m.state == "filled"]
     faint = [m.value for m in marks if m.state == "faint"]
     cancelled = [m.value for m in marks if m.state == "cancelled"]
-    near = any(_near_threshold(m.fill) for m in raw.marks if m.state != "blotted")
+    near = any(_near_threshold(m.fill) for m in raw.marks if m.state not in ("blotted", "streaked"))
     reasons: list[str] = []
     if f.type == "checkbox":
         if states == ["empty"]:
@@ -465,7 +492,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # Ink around a box its reading calls empty is ink the reading does not explain: a box circled
     # (however wide the ring: ink on most of its sides) or slashed through, a check whose body lies
     # outside. Never final; a lone circled box where nothing else is marked is offered as the answer.
-    circled = [m.value for m in marks if m.state == "empty" and m.value not in blotted
+    circled = [m.value for m in marks if m.state == "empty" and m.value not in blotted and m.value not in streaked
                and (m.around >= t.TICK_AROUND_MIN or m.encircled >= t.TICK_ENCIRCLE_MIN)]
     if circled:
         evidence["ink_around"] = circled
@@ -479,6 +506,10 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
         evidence["blotted"] = blotted
         conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
         reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["blot"]
+    if streaked:
+        evidence["streaked"] = streaked
+        conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
+        reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["line_through_box"]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)

@@ -106,6 +106,11 @@ TICK_ENCIRCLE_SECTOR_PX = 3  # ... a sector holding this many stroke pixels has 
 TICK_ENCIRCLE_MIN = 0.5  # a box read empty with ink on this share of its sides is circled (other generator, seeds
 # 1-3: circles 0.56-1.0, of which 7 % put under TICK_AROUND_MIN by a ring drawn wide; crosses and checks on
 # a neighbouring box, or unmarked boxes <= 0.31 save one a neighbour's wide circle swept; ours seed 1 <= 0.31)
+TICK_STREAK_REACH = 2.0  # a straight line through a box reaching this many box sides past it both ways is a crease or a
+# scanner's streak, not a pen (other generator seed 8: a fold across page 6 read "Proof of funds: Enclosed", final, on a
+# blank form; a slash through a box runs 0.3-0.9 side past it): the box is read as empty and a person looks
+TICK_STREAK_INK = 0.8  # ... dark along this share of it, each side (a bilevel scan leaves gaps in a thin line)
+TICK_STREAK_CANDIDATES = 40  # the strongest straight lines around a box that are followed out
 SIGNATURE_INSET_PX = 4
 GLYPH_MARGIN_PX = 3  # white kept around a typed letter used as a template
 GLYPH_BLUR_SIGMA = 1.0  # cell and template softened alike: a grey and a bilevel scan of a letter then agree
@@ -212,6 +217,8 @@ VOCABULARY_OVERRULE_P = 0.99  # a box the ICR read this surely (the runner-up un
 LISTED_RIVAL_BOXES = 1  # listed names one box apart are rivals: Tesseract reading that box as the other name has
 # it leaves the choice to a person (CAMEROUN written, its U read O by the ICR: CAMEROON final three times on ours seed 5).
 # At 2 boxes: one more caught (ALGÉRIE/ALGERIA) for ~35 right fields sent to a person over 13 corpora; at 1: ~6
+LISTED_UNSEEN_RIVAL_BOXES = 2  # a listed value with a letter no reader saw, and an entry this close that has there what
+# Tesseract read (ALGERIA chosen, ALGÉRIE written, its last E read F by the ICR and E by Tesseract): a person decides
 VOCABULARY_OVERRULE_RATIO = 0.1  # ... that a listed name writes otherwise: that name is not final (vocabulary_disagrees)
 VOCABULARY_MARK_RATIO = 1.0  # a listed name that keeps a box's letter but takes off its mark (BOGOTA for BOGOTÂ read) is
 # not final unless the ICR found the bare letter as likely as the marked one: a mark is ink on the page, and a list that
@@ -219,6 +226,9 @@ VOCABULARY_MARK_RATIO = 1.0  # a listed name that keeps a box's letter but takes
 # İZMIR final on ours seed 2; at 1.0 it goes to a person, and one right field more on other seed 1 and ours seed 2,
 # none on other seeds 2-3 or ours 1 and 3. The letter prior, which takes a rare Â off before the list, is left alone:
 # doubting that too caught 1 of 13 such errors on other seeds 1-4 for 4-6 right fields a corpus)
+LISTED_TWIN_MARK_RATIO = 0.1  # a listed name with a bare letter where its listed twin has a mark (BOGOTA / BOGOTÁ) is not
+# final when the ICR puts this share of that letter's probability on marked ones (issue 14: BOGOTÁ final as BOGOTA, A
+# read 0.64 with Â 0.19 and Ä 0.06; a plain A written reads Â at 0.001-0.02)
 UNLISTED_CHAR_P = 0.05  # a name not in the list, each letter: about one in 20 (a real name is no random
 # string over the ~70 characters of the charset; a stricter 1/70 would snap a name two letters away from a
 # listed one of its length). An ICR reading one letter off a listed name then snaps to it; three off, rarely.

@@ -2,8 +2,9 @@
 
 The share of dark pixels inside the box (AMC's measure), less the printed line where it runs
 inside; the ink in rings around it (a scribble over a box, a circle, a slash, a check whose body
-lies outside); the thickest ink just outside (a punch hole or blot is no pen stroke); whether a
-box dark all over is blacked in or crossed heavily; whether its ink spans it as a tick does.
+lies outside); the thickest ink just outside (a punch hole or blot is no pen stroke); a straight
+line running far past the box both ways (a crease, a scanner's streak: no hand draws that); whether
+a box dark all over is blacked in or crossed heavily; whether its ink spans it as a tick does.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Mark:
     value: str  # the option's value; 'box' for a checkbox
     fill: float
     outside: float
-    state: str  # 'empty', 'speck', 'faint', 'ticked', 'filled', 'cancelled', 'blotted'
+    state: str  # 'empty', 'speck', 'faint', 'ticked', 'filled', 'cancelled', 'blotted', 'streaked'
     # Ink share of the ring just beyond the printed line (TICK_AROUND_GAP_PX to TICK_OUTSIDE_PX
     # out, printed text left out): a box circled, slashed through, or ticked with the body of the
     # check outside it shows here while its fill stays low.
@@ -69,6 +70,8 @@ def mark_box(image: np.ndarray, box: tuple[int, int, int, int], value: str, prin
     encircled = _encircled(image, box, level, printed)
     if solid >= t.TICK_BLOT_HALF_WIDTH_PX:
         state = "blotted"  # what is under a blot cannot be read: neither a tick nor an empty box
+    elif t.TICK_EMPTY_MAX <= fill < t.TICK_FILLED_MIN and _line_through(image, box, level):
+        state = "streaked"  # a crease or a scanner's streak across the page runs through the box
     elif fill >= t.TICK_FILLED_MIN and wedge < t.TICK_WEDGE_WHITE:
         state = "cancelled" if outside >= t.TICK_SCRIBBLE_OUTSIDE else "filled"
     elif fill >= t.TICK_FILLED_MIN:
@@ -118,6 +121,45 @@ def _solid_outside(image: np.ndarray, box: tuple[int, int, int, int], level: flo
     ring[:, : max(0, x0 - o - wx0)] = False
     ring[:, max(0, x1 + o + 1 - wx0) :] = False
     return float(depth[ring].max(initial=0.0))
+
+
+def _line_through(image: np.ndarray, box: tuple[int, int, int, int], level: float) -> bool:
+    """A straight line crossing the box and running on TICK_STREAK_REACH box sides beyond it on both
+    sides: a fold or a scanner's streak. A person's slash runs a fraction of a side past the box
+    (samples/othergen draws it 0.3-0.9 side); a crease crosses the page. Candidate lines come from a
+    Hough transform of the dark pixels around the box; each is then followed outward on both sides,
+    where it must be dark nearly all the way. Printed text counts as dark: a fold crossing a label
+    is dark there too, and no straight path through a line of print is (letters have white between
+    and within them), nor does the box's own outline run past it."""
+    x0, y0, x1, y1 = box
+    side = max(x1 - x0, y1 - y0)
+    reach = int(round(t.TICK_STREAK_REACH * side))
+    h, w = image.shape[:2]
+    wx0, wy0, wx1, wy1 = max(0, x0 - reach - 2), max(0, y0 - reach - 2), min(w, x1 + reach + 3), min(h, y1 + reach + 3)
+    dark = (image[wy0:wy1, wx0:wx1] < level).astype(np.uint8)
+    lines = cv2.HoughLines(dark, 1, np.pi / 180, reach)
+    if lines is None:
+        return False
+    near = cv2.dilate(dark, np.ones((3, 3), np.uint8)).astype(bool)  # a pixel of rounding
+    cx, cy, half = (x0 + x1) / 2 - wx0, (y0 + y1) / 2 - wy0, side / 2
+    steps = np.arange(half + 3, half + reach)
+    for rho, theta in lines[: t.TICK_STREAK_CANDIDATES, 0]:
+        normal = np.array([np.cos(theta), np.sin(theta)])
+        off = cx * normal[0] + cy * normal[1] - rho
+        if abs(off) > 0.7 * half:  # through the box, not along its outline
+            continue
+        foot = np.array([cx, cy]) - off * normal  # the centre's projection on the line
+        direction = np.array([-normal[1], normal[0]])
+        shares = []
+        for sign in (-1, 1):
+            pts = np.rint(foot + sign * steps[:, None] * direction).astype(int)
+            fits = (pts[:, 0] >= 0) & (pts[:, 0] < dark.shape[1]) & (pts[:, 1] >= 0) & (pts[:, 1] < dark.shape[0])
+            if not fits.all():  # the page's edge: too little line to judge
+                break
+            shares.append(near[pts[:, 1], pts[:, 0]].mean())
+        if len(shares) == 2 and min(shares) >= t.TICK_STREAK_INK:
+            return True
+    return False
 
 
 def _encircled(image: np.ndarray, box: tuple[int, int, int, int], level: float, printed: np.ndarray | None) -> float:

@@ -71,6 +71,7 @@ REASON_TEXTS = {
                                 "required, read empty: confirm it (leave it empty and save)"),
     "ink_around_box": Bilingual("encre autour d'une case (entourée, barrée ?)", "ink around a box (circled, slashed?)"),
     "blot": Bilingual("tache sur une case (perforation, agrafe ?)", "a blot over a box (punch hole, staple?)"),
+    "line_through_box": Bilingual("une ligne traverse la case (pli, rayure du scanner ?)", "a line runs through a box (a fold, a scanner streak?)"),
     "unexplained_mark": Bilingual("trait au-dessus ou au-dessous d'une lettre (accent ?)", "a mark above or below a letter (an accent?)"),
     "vocabulary_disagrees": Bilingual("la liste contredit une case lue", "the list contradicts a box read"),
     "bilevel_close_call": Bilingual("chiffres proches sur un scan noir et blanc", "close digits on a black-and-white scan"),

@@ -65,6 +65,32 @@ def test_a_punch_hole_over_a_box_is_no_tick(rendered, seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1])
+def test_a_fold_across_the_page_through_a_box_is_no_tick(rendered, seed):
+    """A crease line across the checklist page, through one box of a blank question: it darkens the
+    box like a light tick (read Enclosed, final, on a blank form of the other generator). The box
+    goes to a person; a box slashed through by a pen, the stroke a little past it, is still a mark;
+    a question the fold misses stays final."""
+    checklist = FORM.pages[5]
+    creased, slashed, untouched = (f.name for f in checklist.fields[:3])
+    image = rendered["pages"]["blank"][5].copy()
+    x0, y0, x1, y1 = _box(checklist, creased, "ENCLOSED")
+    cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
+    slope = 0.12 if seed == 0 else -0.2
+    cv2.line(image, (0, int(cy - slope * cx)), (image.shape[1] - 1, int(cy + slope * (image.shape[1] - 1 - cx))), 70, 1, cv2.LINE_AA)
+    sx0, sy0, sx1, sy1 = _box(checklist, slashed, "NA")
+    over = (sx1 - sx0) // 2
+    cv2.line(image, (sx0 - over // 3, sy1 + over // 2), (sx1 + over, sy0 - over), 40, 2, cv2.LINE_AA)
+    read = _read(image, (creased, slashed, untouched), seed)
+    raw, reading = read[creased]
+    assert _mark_of(raw, "ENCLOSED").state == "streaked", raw.marks
+    assert reading.needs_review and "line_through_box" in reading.reasons, reading.raw
+    raw, reading = read[slashed]
+    assert _mark_of(raw, "NA").state != "streaked" and reading.value == "NA", reading.raw
+    raw, reading = read[untouched]
+    assert reading.value is None and not reading.needs_review
+
+
+@pytest.mark.parametrize("seed", [0, 1])
 def test_a_ring_drawn_wide_around_a_box_is_ink_around_it(rendered, seed):
     """A circle well beyond the ring where ink around a box is measured (TICK_OUTSIDE_PX): it
     still shows on most sides of the box, so the question is not final, the circled box offered."""

@@ -6,6 +6,7 @@ cv2, and real rendered pages marked, damaged, aligned and read."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import cv2
@@ -16,6 +17,7 @@ from scan import thresholds as t
 from scan.accents import marks_near
 from scan.align import box_to_px
 from scan.engines import CharGuess, cell_recognizer, tesseract
+from scan.doubts import listed_as_read_but_marks
 from scan.judge import judge_comb, judge_field, judge_marks
 from scan.read import Mark, RawField, read_comb, read_marks
 from scan.ticks import mark_box as _mark
@@ -166,9 +168,70 @@ def test_a_listed_name_never_overrules_a_box_read_with_confidence():
     reading = judge_comb(_word("country_of_birth", letters), f, today=TODAY)
     assert reading.value == "ALGERIA" and reading.needs_review and "vocabulary_disagrees" in reading.reasons
     # Where the recognizer found the listed letter plausible, the list chooses, and may be final.
-    letters[6] = ("E", 0.6, (("A", 0.35), ("F", 0.02)))
+    letters[6] = ("F", 0.6, (("A", 0.35), ("E", 0.02)))
     chosen = judge_comb(_word("country_of_birth", letters), f, today=TODAY)
     assert chosen.value == "ALGERIA" and "vocabulary_disagrees" not in chosen.reasons
+    # ... unless what was read is another listed name but for its marks: ALGERIE read, E at 0.6,
+    # is ALGÉRIE's evidence as much as ALGERIA's; the list does not decide against those letters.
+    letters[6] = ("E", 0.6, (("A", 0.35), ("F", 0.02)))
+    torn = judge_comb(_word("country_of_birth", letters), f, today=TODAY)
+    assert torn.value == "ALGERIA" and torn.needs_review and "vocabulary_disagrees" in torn.reasons
+    assert json.loads(torn.evidence)["listed_as_read"] == ["ALGÉRIE"]
+
+
+def test_a_listed_name_without_the_mark_its_twin_has_is_not_final_when_a_mark_was_half_seen():
+    """BOGOTÁ written; the ICR, lacking Á, reads A at 0.64 and puts 0.25 on Â and Ä. The list holds
+    BOGOTA and BOGOTÁ (people write both): only the ink decides, and it showed a mark."""
+    f = FORM.field("city")
+    letters = [(c, 0.99, (("0", 0.005),)) for c in "BOGOT"] + [("A", 0.64, (("Â", 0.19), ("Ä", 0.06)))]
+    reading = judge_comb(_word("city", letters), f, today=TODAY)
+    assert reading.value == "BOGOTA" and reading.needs_review and "vocabulary_disagrees" in reading.reasons
+    assert json.loads(reading.evidence)["listed_twin_marks"] == [[5, "A", 0.64, "BOGOTÁ"]]
+    # A plain A read as such (its marked look-alikes at a trace) is the list's to take: final.
+    letters[5] = ("A", 0.985, (("Â", 0.004), ("R", 0.003)))
+    plain = judge_comb(_word("city", letters), f, today=TODAY)
+    assert plain.value == "BOGOTA" and "vocabulary_disagrees" not in plain.reasons and not plain.needs_review
+
+
+def test_a_listed_letter_no_reader_saw_against_a_rival_one_did_is_not_final():
+    """ALGÉRIE written; the ICR reads ALGERIF (its final E an F, A not among its candidates),
+    Tesseract ALGERIE. The list's ALGERIA wins on likelihood, its last A seen by nobody, while its
+    rival ALGÉRIE has the E Tesseract read there: offered, not final."""
+    f = FORM.field("country_of_birth")
+    letters = [(c, 0.99, (("N", 0.005),)) for c in "ALGERI"] + [("F", 0.93, (("E", 0.05), ("Ë", 0.001)))]
+    raw = _word("country_of_birth", letters)
+    raw = replace(raw, second_cells=tuple("ALGERIE") + raw.second_cells[7:], second_opinion="ALGERIE")
+    reading = judge_comb(raw, f, today=TODAY)
+    assert reading.value == "ALGERIA" and reading.needs_review and "vocabulary_disagrees" in reading.reasons
+    assert [i for i, *_ in json.loads(reading.evidence)["listed_unseen"]] == [6]
+    # The list choosing a letter Tesseract read there is choosing among what was seen.
+    raw = replace(raw, second_cells=tuple("ALGERIA") + raw.second_cells[7:], second_opinion="ALGERIA")
+    assert "listed_unseen" not in json.loads(judge_comb(raw, f, today=TODAY).evidence)
+
+
+def test_a_lone_punctuation_mark_after_a_name_is_not_final():
+    """SEO-YUN, then four empty boxes and a speck both readers read '.': 'SEO-YUN .' went final.
+    Punctuation alone, away from any letter, is not kept final; inside a name it is."""
+    f = FORM.field("given_names")
+    letters = [(c, 0.995, (("E", 0.001),)) for c in "SEO-YUN"] + [(" ", 1.0, ())] * 4 + [(".", 0.9997, (("-", 0.0001),))]
+    raw = _word("given_names", letters)
+    cells = list(raw.cells)
+    for k in range(7, 11):
+        cells[k] = None
+    raw = replace(raw, cells=tuple(cells), second_cells=tuple("SEO-YUN    .") + raw.second_cells[12:], second_opinion="SEO-YUN    .")
+    reading = judge_comb(raw, f, today=TODAY)
+    assert reading.needs_review and "doubtful_ink" in reading.reasons, reading
+    assert json.loads(reading.evidence)["stray_punctuation"] == ["."]
+    joined = judge_comb(_word("given_names", [(c, 0.999, (("E", 0.0005),)) for c in "SEO-YUN"]), f, today=TODAY)
+    assert "stray_punctuation" not in json.loads(joined.evidence)
+
+
+def test_a_list_choosing_only_among_marks_is_not_doubted():
+    """GUINEE read, the accent above the box out of the ICR's crop: the list's GUINÉE changes a
+    mark, not a letter, and stays the list's to choose."""
+    assert listed_as_read_but_marks("GUINEE", "GUINÉE", ("GUINÉE", "GUINEA")) == []
+    assert listed_as_read_but_marks("ALGERIE", "ALGERIA", ("ALGÉRIE", "ALGERIA")) == ["ALGÉRIE"]
+    assert listed_as_read_but_marks("ALGERIE", "ALGERIE", ("ALGÉRIE", "ALGERIE")) == []
 
 
 # ------------------------------------------------------------------------------ marks above letters
