@@ -31,8 +31,8 @@ import numpy as np
 from errors import CsqError
 
 MODEL_DIR = Path(__file__).resolve().parent / "models"
-MODEL_PATH = MODEL_DIR / "icr-v1.onnx"
-SIDECAR_PATH = MODEL_DIR / "icr-v1.json"
+MODEL_PATH = MODEL_DIR / "icr-v3.onnx"
+SIDECAR_PATH = MODEL_DIR / "icr-v3.json"
 
 # --- every number of the cell normalization, in one place (the sidecar records them) -------
 
@@ -290,7 +290,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class CombCellRecognizer(CharRecognizer):
-    """The trained CNN of scan/models/icr-v1.onnx, run by opencv's dnn module."""
+    """The trained CNN of scan/models/icr-v3.onnx (MODEL_PATH), run by opencv's dnn module."""
 
     def __init__(self, model_path: Path = MODEL_PATH, sidecar_path: Path = SIDECAR_PATH):
         self.card = load_model_card(sidecar_path)
