@@ -71,3 +71,25 @@ def test_tiny_end_to_end_bench(tmp_path):
         assert report[key] is not None and 0.0 <= report[key] <= 1.0, key
     assert report["pages_per_minute"] > 0
     assert report["machine"]["cores"]
+
+
+def test_the_bench_reads_each_envelope_on_the_day_it_arrived(tmp_path, monkeypatch):
+    """The mailroom scans an envelope the day it arrives: the reader's rules of the day (a
+    signature in the future) hold as of its received date, not the day the bench runs."""
+    import json
+
+    from bench.scan import run_scan_bench
+    from scan import pipeline
+
+    seen = []
+    real = pipeline.read_envelope
+
+    def recording(files, **kwargs):
+        seen.append(kwargs.get("today"))
+        return real(files, **kwargs)
+
+    monkeypatch.setattr(pipeline, "read_envelope", recording)
+    run_scan_bench(count=1, seed=5, db_url=f"sqlite:///{tmp_path / 'bench.db'}", data_dir=tmp_path / "data",
+                   workdir=tmp_path, show=False)
+    (truth,) = [json.loads(p.read_text()) for p in tmp_path.glob("bench-corpus-*/*/truth.json")]
+    assert [str(d) for d in seen] == [truth["received_date"]]
