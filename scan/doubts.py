@@ -5,7 +5,10 @@ scan.read (RawField) and the value scan.judge chose; each returns the boxes that
 not final, for scan.judge to name as a reason:
 - a listed name that takes off a mark the reader saw, or overrules a box read with confidence,
   or has a rival one box away that Tesseract reads there, or changes a letter of a reading that
-  is another listed name but for its marks (`vocabulary_disagrees`);
+  is another listed name but for its marks, or puts in a box a letter neither reader saw against
+  a close rival one did, or is the bare one of two listed spellings where the ICR half saw a mark
+  (`vocabulary_disagrees`);
+- a word of punctuation alone (`doubtful_ink`);
 - a mark near a letter, separate or joined, that the chosen character does not have
   (`unexplained_mark`);
 - close digits on a black-and-white scan (`bilevel_close_call`).
@@ -85,9 +88,9 @@ def listed_unseen(cells: list[CharGuess | None], span: range, read: str, listed:
                   second: tuple[str, ...]) -> list[tuple[int, int, str]]:
     """(position in the value, cell, rival) of every box where the listed value puts a character
     neither reader saw there (not among the ICR's candidates, not Tesseract's) while another entry,
-    LISTED_UNSEEN_RIVAL_BOXES boxes from it at most, has there what Tesseract read. The list may choose among readings the
-    readers found plausible; a letter nobody saw, against a listed rival one reader did see, is the
-    list deciding alone (other generator seed 9: ALGÉRIE written, ALGERIF read by the ICR, ALGERIE
+    LISTED_UNSEEN_RIVAL_BOXES boxes from it at most, has there what Tesseract read. The list may
+    choose among readings the readers found plausible; a letter nobody saw, against a listed rival
+    one reader did see, is the list deciding alone (other generator seed 9: ALGÉRIE written, ALGERIF read by the ICR, ALGERIE
     by Tesseract; ALGERIA chosen for its A in the last box, which neither read, final three times)."""
     out = []
     for k, (i, a, b) in enumerate(zip(span, read, listed)):
@@ -127,6 +130,13 @@ def listed_twin_marks(cells: list[CharGuess | None], span: range, chosen: str, e
             if marked_share(g, a) >= t.LISTED_TWIN_MARK_RATIO * max(g.prob(a), 1e-9):
                 out.append((k, i, twin))
     return out
+
+
+def stray_punctuation(value: str) -> list[str]:
+    """The words of a value that are punctuation alone ('.', '-', "'"), no letter or digit: a
+    speck read as a full stop four boxes after a name ("SEO-YUN ."); punctuation follows or joins
+    letters."""
+    return [w for w in value.split() if not any(c.isalnum() for c in w)]
 
 
 # Combining marks drawn above a letter (grave, acute, circumflex, tilde, macron, breve, dot,

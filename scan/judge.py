@@ -30,6 +30,7 @@ from scan.doubts import (
     listed_rivals,
     listed_twin_marks,
     listed_unseen,
+    stray_punctuation,
     unexplained_marks,
     vocabulary_drops_marks,
     vocabulary_overrules,
@@ -172,11 +173,6 @@ def _snap(cells: list[CharGuess | None], span: range, best: str, best_p: float, 
     return best, free / total, info
 
 
-def stray_punctuation(value: str) -> list[str]:
-    """The words of a value that are punctuation alone ('.', '-', "'"), never a letter or digit."""
-    return [w for w in value.split() if not any(c.isalnum() for c in w)]
-
-
 def field_char(ch: str, allowed: str) -> str:
     """Tesseract's character for a cell as the field allows it: it reads with its type's whitelist
     (its second opinion is calibrated so), and a character the field cannot hold (a 0 in a name) is
@@ -272,6 +268,11 @@ def with_second_opinion(cells: list[CharGuess | None], second: tuple[str, ...]) 
     return out
 
 
+# The evidence keys of scan/doubts.py's checks on a listed value: any of them, and the list's
+# choice is not final (vocabulary_disagrees).
+LIST_DOUBTS = ("vocabulary_overrules", "vocabulary_drops_marks", "listed_rivals", "listed_as_read", "listed_twin_marks", "listed_unseen")
+
+
 def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
     cells = list(raw.cells)
     prior_info: dict = {}
@@ -364,7 +365,7 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         twins = listed_twin_marks(seen, span, chosen, entries) if chosen in entries else []
         if twins:
             evidence["listed_twin_marks"] = [[i, seen[i].best, round(seen[i].p, 4), twin] for _, i, twin in twins]
-        if any(key in evidence for key in ("vocabulary_overrules", "vocabulary_drops_marks", "listed_rivals", "listed_as_read", "listed_twin_marks", "listed_unseen")):
+        if any(key in evidence for key in LIST_DOUBTS):
             reasons.append("vocabulary_disagrees")
         confidence = posterior
     evidence["p_read"] = round(confidence, 6)
@@ -417,17 +418,21 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
 # ------------------------------------------------------------------------------ tick boxes
 
 
+# Tick boxes something covers (scan/ticks.py states): what is under it cannot be read; the reason given.
+COVERED_BOX_REASONS = {"blotted": "blot", "streaked": "line_through_box"}
+
+
 def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # A speck beside a real answer is dust; alone in an otherwise blank question, it may be a
     # light touch of the pen: a person looks (nothing is offered: it is as likely dust).
     specks = [m.value for m in raw.marks if m.state == "speck"]
     # A blot (a punch hole, a staple's shadow) hides what is under it: the question is read from
     # the other boxes, as if it were empty, and a person looks.
-    blotted = [m.value for m in raw.marks if m.state == "blotted"]
     # So does a crease or a scanner's streak through a box: the line is the scan's, what the pen
     # did there (if anything) a person sees.
-    streaked = [m.value for m in raw.marks if m.state == "streaked"]
-    marks = tuple(replace(m, state="empty") if m.state in ("speck", "blotted", "streaked") else m for m in raw.marks)
+    covered = {state: [m.value for m in raw.marks if m.state == state] for state in COVERED_BOX_REASONS}
+    hidden = {value for values in covered.values() for value in values}
+    marks = tuple(replace(m, state="empty") if m.state == "speck" or m.state in COVERED_BOX_REASONS else m for m in raw.marks)
     if any(m.state in ("ticked", "filled") for m in marks):
         # A box faint only by a light blob (under the ink threshold) beside a box marked in ink:
         # the pen that marked that box dark would mark this one dark too; it is the scan's grain,
@@ -440,7 +445,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     filled = [m.value for m in marks if m.state == "filled"]
     faint = [m.value for m in marks if m.state == "faint"]
     cancelled = [m.value for m in marks if m.state == "cancelled"]
-    near = any(_near_threshold(m.fill) for m in raw.marks if m.state not in ("blotted", "streaked"))
+    near = any(_near_threshold(m.fill) for m in raw.marks if m.state not in COVERED_BOX_REASONS)
     reasons: list[str] = []
     if f.type == "checkbox":
         if states == ["empty"]:
@@ -492,7 +497,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # Ink around a box its reading calls empty is ink the reading does not explain: a box circled
     # (however wide the ring: ink on most of its sides) or slashed through, a check whose body lies
     # outside. Never final; a lone circled box where nothing else is marked is offered as the answer.
-    circled = [m.value for m in marks if m.state == "empty" and m.value not in blotted and m.value not in streaked
+    circled = [m.value for m in marks if m.state == "empty" and m.value not in hidden
                and (m.around >= t.TICK_AROUND_MIN or m.encircled >= t.TICK_ENCIRCLE_MIN)]
     if circled:
         evidence["ink_around"] = circled
@@ -502,14 +507,11 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             value = circled[0]
         conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
         reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["ink_around_box"]
-    if blotted:
-        evidence["blotted"] = blotted
-        conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
-        reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["blot"]
-    if streaked:
-        evidence["streaked"] = streaked
-        conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
-        reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["line_through_box"]
+    for state, values in covered.items():
+        if values:
+            evidence[state] = values
+            conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
+            reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + [COVERED_BOX_REASONS[state]]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)
