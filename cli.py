@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -797,7 +796,7 @@ def bench_scan(
     """Accuracy, automation, undetected errors and speed on generated envelopes with known truth."""
     import tempfile
 
-    from bench.scan import GENERATORS, run_scan_bench
+    from bench.scan import GENERATORS, fresh_registry_url, run_scan_bench
 
     if generator not in GENERATORS:
         raise BadArguments(f"--generator {generator!r}: use {' or '.join(GENERATORS)}")
@@ -805,13 +804,7 @@ def bench_scan(
     with tempfile.TemporaryDirectory(prefix="csq-bench-") as tmp:
         folder = workdir or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        if not registry_url:
-            # The bench's own registry starts empty each run: one kept from an earlier run would
-            # take this run's envelopes for ones it has (same fingerprints) and report the old readings.
-            for leftover in (folder / "bench-registry.db", folder / "bench-registry.db-wal", folder / "bench-registry.db-shm"):
-                leftover.unlink(missing_ok=True)
-            shutil.rmtree(folder / "data", ignore_errors=True)
-        url = registry_url or f"sqlite:///{(folder / 'bench-registry.db').resolve()}"
+        url = registry_url or fresh_registry_url(folder)
         report = run_scan_bench(count=count, seed=seed, db_url=url, data_dir=folder / "data", workdir=folder, generator=generator)
     _emit(report, as_json, f"{report['pages']} pages, {report['pages_per_minute']} pages/min, field accuracy "
           f"{report['field_accuracy']}, automation {report['automation_rate']}, undetected errors {report['undetected_error_rate']}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -160,16 +161,17 @@ def machine() -> dict:
 # -------------------------------------------------------------------------------- bench
 
 
-def _stage_recorder():
-    """scan.pipeline's per-stage clock, when it has one (a StageTimes passed as `stats=`)."""
-    import inspect
+BENCH_REGISTRY = "bench-registry.db"
 
-    from scan import pipeline
 
-    recorder = getattr(pipeline, "StageTimes", None)
-    if recorder is None or "stats" not in inspect.signature(pipeline.read_envelope).parameters:
-        return None
-    return recorder()
+def fresh_registry_url(folder: Path) -> str:
+    """The bench's own SQLite registry in `folder`, emptied: one kept from an earlier run would
+    take this run's envelopes for ones it has (same fingerprints) and report the old readings (a
+    model tried with CSQ_ICR_MODEL then looks exactly like the one before). Its page store too."""
+    for leftover in (BENCH_REGISTRY, f"{BENCH_REGISTRY}-wal", f"{BENCH_REGISTRY}-shm"):
+        (folder / leftover).unlink(missing_ok=True)
+    shutil.rmtree(folder / "data", ignore_errors=True)
+    return f"sqlite:///{(folder / BENCH_REGISTRY).resolve()}"
 
 
 def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdir: Path, prefilled_share: float = 0.25,
@@ -181,7 +183,7 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
     from registry.service import Registry
     from samples.generate import generate_corpus
     from samples.othergen import generate_corpus as generate_other, wrong_final_by_kind
-    from scan.pipeline import read_envelope
+    from scan.pipeline import StageTimes, read_envelope
 
     if generator not in GENERATORS:
         raise ValueError(f"generator must be one of {GENERATORS}, not {generator!r}")
@@ -197,7 +199,7 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
     form = load_form()
     registry = Registry.open(db_url, Path(data_dir))
     try:
-        stats = _stage_recorder()
+        stats = StageTimes()
         read_s = register_s = 0.0
         pages = 0
         results = []
@@ -206,7 +208,7 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
             # signature in the future) hold then, not on whatever day the bench happens to run.
             received = date.fromisoformat(sample.truth["received_date"])
             t0 = time.perf_counter()
-            reading = read_envelope(list(sample.files), stats=stats, today=received) if stats is not None else read_envelope(list(sample.files), today=received)
+            reading = read_envelope(list(sample.files), stats=stats, today=received)
             t1 = time.perf_counter()
             postmark = date.fromisoformat(sample.truth["postmark_date"]) if sample.truth["postmark_date"] else None
             result = registry.register_mail(reading, postmark=postmark, received=received)
@@ -254,7 +256,7 @@ def run_scan_bench(*, count: int, seed: int, db_url: str, data_dir: Path, workdi
             "read": round(read_s / pages * 1000, 1) if pages else None,
             "register": round(register_s / pages * 1000, 1) if pages else None,
             # Summed over the reader's worker processes: with 2 workers, twice the wall time.
-            **({f"stage:{k}": v for k, v in stats.per_page().items()} if stats is not None else {}),
+            **{f"stage:{k}": v for k, v in stats.per_page().items()},
         },
         **summarize(all_rows),
         "tick_box_accuracy": summarize(ticks)["field_accuracy"],

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import pickle
 import sys
 from dataclasses import dataclass
@@ -43,13 +42,14 @@ from scan import thresholds as t
 
 COMB_TYPES = ("text", "digits", "date")
 COMB_KINDS = ("text", "listed", "digits", "date")  # what confidences are calibrated as (scan.judge.confidence_kind)
+
+
 def cache_name() -> str:
     """The cache of a corpus's readings, one per ICR model: readings made with another model
     (CSQ_ICR_MODEL, to try one before adopting it) must never be taken for this one's."""
     from scan import icr
 
-    model = Path(os.environ.get("CSQ_ICR_MODEL") or icr.MODEL_PATH).stem
-    return f".scan-calibration-cache-{model}.pkl"
+    return f".scan-calibration-cache-{icr.model_in_use().stem}.pkl"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ not final, for scan.judge to name as a reason:
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 from scan import thresholds as t
 from scan.engines import CharGuess
@@ -72,6 +73,16 @@ def listed_rivals(span: range, chosen: str, entries: tuple[str, ...], second: tu
     return out
 
 
+@lru_cache(maxsize=64)
+def spellings(entries: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    """A list's entries by their folded form (BOGOTA: BOGOTA, BOGOTÁ), made once per list: the
+    checks below look up a value's other spellings on every listed field."""
+    out: dict[str, list[str]] = {}
+    for e in entries:
+        out.setdefault(fold(e), []).append(e)
+    return {k: tuple(v) for k, v in out.items()}
+
+
 def listed_as_read_but_marks(read: str, snapped: str, entries: tuple[str, ...]) -> list[str]:
     """Entries that are the reading itself but for its marks (ALGÉRIE for ALGERIE read), when the
     list chose another (ALGERIA). The ICR is known to miss marks, not letters: a reading that is a
@@ -81,7 +92,7 @@ def listed_as_read_but_marks(read: str, snapped: str, entries: tuple[str, ...]) 
     folded = fold(read)
     if fold(snapped) == folded:  # the list chose among the marks only (GUINÉE for GUINEE): its job
         return []
-    return [e for e in entries if e != snapped and len(e) == len(read) and fold(e) == folded]
+    return [e for e in spellings(entries).get(folded, ()) if e != snapped and len(e) == len(read)]
 
 
 def listed_unseen(cells: list[CharGuess | None], span: range, read: str, listed: str, entries: tuple[str, ...],
@@ -118,10 +129,9 @@ def listed_twin_marks(cells: list[CharGuess | None], span: range, chosen: str, e
     more of the bare letter's probability on a marked one. Between two such spellings only the
     ink decides, and a recogniser that lacks the letter (icr-v1 has no Á, Ã, Å) gives the twin
     almost nothing: the list's posterior then calls BOGOTA sure when A was read 0.64, Â 0.19."""
-    folded = fold(chosen)
     out = []
-    for twin in entries:
-        if twin == chosen or len(twin) != len(chosen) or fold(twin) != folded:
+    for twin in spellings(entries).get(fold(chosen), ()):
+        if twin == chosen or len(twin) != len(chosen):
             continue
         for k, (i, a, b) in enumerate(zip(span, chosen, twin)):
             g = cells[i]

@@ -184,13 +184,8 @@ class CellEngine(CellRecognizer):
         from scan import icr
 
         self._icr = icr
-        # CSQ_ICR_MODEL names another model file (its sidecar .json beside it): to try a newly
-        # trained model on the calibration corpus before it replaces the committed one.
-        other = os.environ.get("CSQ_ICR_MODEL")
-        if other:
-            self.model = icr.CombCellRecognizer(Path(other), Path(other).with_suffix(".json"))
-        else:
-            self.model = icr.CombCellRecognizer()
+        model = icr.model_in_use()  # CSQ_ICR_MODEL may name a model on trial
+        self.model = icr.CombCellRecognizer(model, model.with_suffix(".json"))
 
     def classify(self, cells: list[np.ndarray], charset: str) -> list[CharGuess]:
         if not cells:

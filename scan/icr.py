@@ -21,6 +21,7 @@ threads of our own, and opencv is asked for one thread when the recognizer loads
 from __future__ import annotations
 
 import json
+import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,13 @@ from errors import CsqError
 MODEL_DIR = Path(__file__).resolve().parent / "models"
 MODEL_PATH = MODEL_DIR / "icr-v3.onnx"
 SIDECAR_PATH = MODEL_DIR / "icr-v3.json"
+
+
+def model_in_use() -> Path:
+    """The model the scanner runs: MODEL_PATH, or the file CSQ_ICR_MODEL names (its sidecar .json
+    beside it), to try a newly trained model on a corpus before it replaces the committed one."""
+    other = os.environ.get("CSQ_ICR_MODEL")
+    return Path(other) if other else MODEL_PATH
 
 # --- every number of the cell normalization, in one place (the sidecar records them) -------
 
