@@ -39,6 +39,7 @@ from scan.engines import CharGuess
 from scan.field_cells import consistent_tokens, lookalike_twins, with_priors, within_charset
 from scan.model import FieldReading
 from scan.read import RawField
+from scan.ticks import Mark
 from templates.spec import FieldSpec, FormSpec, vocabulary
 from templates.validation import check_field, normalize_value, validate
 
@@ -496,17 +497,26 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
         value, conf, reasons = None, t.OMR_DOUBT_CONFIDENCE, ["speck"]
     # Ink around a box its reading calls empty is ink the reading does not explain: a box circled
     # (however wide the ring: ink on most of its sides) or slashed through, a check whose body lies
-    # outside. Never final; a lone circled box where nothing else is marked is offered as the answer.
+    # outside. A person looks, offered the lone circled box where nothing else is marked; final
+    # only when the ring is plainly a ring around one box and every other box is clean
+    # (lone_circle): how some people answer, and nothing else in the question competes.
     circled = [m.value for m in marks if m.state == "empty" and m.value not in hidden
                and (m.around >= t.TICK_AROUND_MIN or m.encircled >= t.TICK_ENCIRCLE_MIN)]
     if circled:
         evidence["ink_around"] = circled
-        if f.type == "checkbox" and value is False:
-            value = True
-        elif f.type == "choice" and value is None and len(circled) == 1 and not (ticked or filled or faint or cancelled):
-            value = circled[0]
-        conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
-        reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["ink_around_box"]
+        answer = lone_circle(marks) if not (ticked or filled or faint or cancelled or hidden or near) else None
+        if answer is not None:
+            value = True if f.type == "checkbox" else answer
+            conf = t.OMR_CIRCLED_CONFIDENCE
+            reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")]
+            evidence["circled"] = answer
+        else:
+            if f.type == "checkbox" and value is False:
+                value = True
+            elif f.type == "choice" and value is None and len(circled) == 1 and not (ticked or filled or faint or cancelled):
+                value = circled[0]
+            conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
+            reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["ink_around_box"]
     for state, values in covered.items():
         if values:
             evidence[state] = values
@@ -515,6 +525,21 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)
+
+
+def lone_circle(marks: tuple[Mark, ...]) -> str | None:
+    """The one box of a question circled as its answer, or None: a ring of ink around it
+    (TICK_AROUND_MIN in the ring, on TICK_ENCIRCLE_MIN of its sides), nothing inside but a speck,
+    and every other box clean inside and out, no ring of its own (a wide circle sweeping a
+    neighbour, or two boxes circled, is for a person)."""
+    rings = [m for m in marks if m.state == "empty" and m.fill < t.TICK_EMPTY_MAX
+             and m.around >= t.TICK_AROUND_MIN and m.encircled >= t.TICK_ENCIRCLE_MIN]
+    if len(rings) != 1:
+        return None
+    clean = all(m.state == "empty" and m.fill < t.TICK_EMPTY_MAX and m.around < t.TICK_CIRCLE_OTHERS_CLEAN
+                and m.outside < t.TICK_CIRCLE_OTHERS_CLEAN and m.encircled < t.TICK_ENCIRCLE_MIN
+                for m in marks if m is not rings[0])
+    return rings[0].value if clean else None
 
 
 def _near_threshold(fill: float) -> bool:

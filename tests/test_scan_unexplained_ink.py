@@ -112,6 +112,32 @@ def test_a_question_read_empty_with_ink_around_a_box_is_never_final():
     assert judge_marks(_raw("marital_status", {}), f).reasons == ("empty_required",)
 
 
+def test_a_lone_ring_around_one_box_with_every_other_box_clean_is_the_answer():
+    """How some people answer (issue 12: "a circled box may be read as ticked where nothing else
+    competes"): a ring around one box (ink in the ring, on most of its sides), nothing inside but
+    a speck, every other box clean. Anything beside it sends the question to a person."""
+    f = FORM.field("marital_status")
+    ring = Mark("MARRIED", 0.004, 0.2, "empty", 0.2, 0.9)
+    reading = judge_marks(_raw("marital_status", {"MARRIED": ring}), f)
+    assert reading.value == "MARRIED" and not reading.needs_review and reading.confidence == t.OMR_CIRCLED_CONFIDENCE
+    assert json.loads(reading.evidence)["circled"] == "MARRIED"
+    assert judge_marks(_raw("marital_status", {"MARRIED": replace(ring, state="speck")}), f).value == "MARRIED"
+    # Ink around another box, a second ring, a tick or a faint mark elsewhere, a ring on few sides
+    # (a slash), a fill near the empty threshold: a person decides.
+    for other in (Mark("SINGLE", 0.0, 0.0, "empty", t.TICK_CIRCLE_OTHERS_CLEAN),
+                  Mark("SINGLE", 0.0, t.TICK_CIRCLE_OTHERS_CLEAN, "empty", 0.0),
+                  Mark("SINGLE", 0.0, 0.0, "empty", 0.0, t.TICK_ENCIRCLE_MIN),
+                  Mark("SINGLE", 0.2, 0.0, "ticked"), Mark("SINGLE", 0.05, 0.0, "faint")):
+        doubted = judge_marks(_raw("marital_status", {"MARRIED": ring, "SINGLE": other}), f)
+        assert doubted.needs_review and "ink_around_box" in doubted.reasons, other
+    for ring_of_few_sides in (replace(ring, encircled=t.TICK_ENCIRCLE_MIN - 0.01), replace(ring, around=t.TICK_AROUND_MIN - 0.001),
+                              replace(ring, fill=t.TICK_EMPTY_MAX - t.OMR_THRESHOLD_MARGIN / 2)):
+        assert judge_marks(_raw("marital_status", {"MARRIED": ring_of_few_sides}), f).needs_review, ring_of_few_sides
+    box = FORM.field("previous_application")
+    circled_box = judge_marks(_raw("previous_application", {"box": Mark("box", 0.003, 0.18, "speck", 0.13, 0.8)}), box)
+    assert circled_box.value is True and not circled_box.needs_review
+
+
 def _draw_around(image: np.ndarray, page, name: str, value: str, how: str) -> np.ndarray:
     f = page.field(name)
     box = box_to_px(page, f.box if value == "box" else next(o.box for o in f.options if o.value == value))
@@ -129,9 +155,10 @@ def _draw_around(image: np.ndarray, page, name: str, value: str, how: str) -> np
 
 
 @pytest.mark.parametrize("seed", [0, 1])
-def test_circled_and_slashed_boxes_on_a_scanned_page_go_to_a_person(rendered, seed):
+def test_circled_and_slashed_boxes_on_a_scanned_page_are_read_as_people_mean_them(rendered, seed):
     """A rendered page 1, marked by people who circle or slash instead of ticking, scanned with
-    damage, aligned and read: neither question is final, each says what was seen."""
+    damage, aligned and read: the lone circle is the answer, the slash or the check beside the
+    box goes to a person with what was seen."""
     form = load_form()
     page1 = form.pages[0]
     image = rendered["pages"]["blank"][0]
@@ -140,8 +167,10 @@ def test_circled_and_slashed_boxes_on_a_scanned_page_go_to_a_person(rendered, se
     aligned, page = _aligned(image, seed)
     printed = printed_mask(page.form_id, page.version, page.index)
     read = {name: judge_field(read_marks(aligned, page, page.field(name), printed), page.field(name)) for name in ("marital_status", "sex")}
+    # A ring around one box, every other box clean: how this person answers, read as such.
     marital = read["marital_status"]
-    assert marital.needs_review and "ink_around_box" in marital.reasons and marital.value == "MARRIED"
+    assert marital.value == "MARRIED" and not marital.needs_review, marital
+    assert json.loads(marital.evidence)["circled"] == "MARRIED"
     sex = read["sex"]
     assert sex.needs_review and sex.reasons != ("empty_required",), sex
 
