@@ -56,6 +56,17 @@ HANDPRINT_FONTS: tuple[FontStyle, ...] = (
     FontStyle("humor-sans", f"{_FONTS}/truetype/humor-sans/Humor-Sans.ttf", "xkcd-like wobbly print"),
     FontStyle("dkg", f"{_FONTS}/truetype/fifthhorseman/dkg.ttf", "angular tall brush print"),
     FontStyle("breip", f"{_FONTS}/truetype/breip/Breip.ttf", "thin sloppy print, open letters"),
+    # More hands for training only (since icr-v5): thirteen fonts left the recognizer reading a third of
+    # unseen hands' letters wrong; each of these is another person's print.
+    FontStyle("purisa", f"{_FONTS}/opentype/tlwg/Purisa.otf", "even felt-tip print"),
+    FontStyle("purisa-bold-oblique", f"{_FONTS}/opentype/tlwg/Purisa-BoldOblique.otf", "slanted bold print"),
+    FontStyle("delphine", f"{_FONTS}/truetype/sjfonts/Delphine.ttf", "small quick slanted print"),
+    FontStyle("klee", f"{_FONTS}/truetype/klee/KleeOne-Regular.ttf", "pencil print"),
+    FontStyle("kiloji", f"{_FONTS}/truetype/kiloji/kiloji.ttf", "narrow upright print"),
+    FontStyle("seto", f"{_FONTS}/truetype/seto/setofont.ttf", "rounded bold print"),
+    FontStyle("yoz", f"{_FONTS}/truetype/yozvox-yozfont/YOzBA_.ttf", "wide careful print"),
+    FontStyle("domestic-manners", f"{_FONTS}/truetype/dustin/Domestic_Manners.ttf", "bold uneven print"),
+    FontStyle("tomson-talks", f"{_FONTS}/truetype/tomsontalks/TomsonTalks.ttf", "comic lettering"),
 )
 # Not used: femkeklaver (hollow outline letters, no pen writes that way), and the other
 # variants of dkg and Breip (the same hand as a held-out font: they would leak it into training).

@@ -184,8 +184,7 @@ class CellEngine(CellRecognizer):
         from scan import icr
 
         self._icr = icr
-        model = icr.model_in_use()  # CSQ_ICR_MODEL may name a model on trial
-        self.model = icr.CombCellRecognizer(model, model.with_suffix(".json"))
+        self.model = icr.CombCellEnsemble(icr.models_in_use())  # CSQ_ICR_MODEL may name models on trial
 
     def classify(self, cells: list[np.ndarray], charset: str) -> list[CharGuess]:
         if not cells:

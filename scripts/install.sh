@@ -11,6 +11,8 @@ DEB_PACKAGES=(
   fonts-dejavu-core
   fonts-bwht fonts-breip fonts-dkg-handwriting fonts-femkeklaver fonts-humor-sans
   fonts-comic-neue fonts-rufscript fonts-kristi fonts-dancingscript fonts-cabinsketch
+  fonts-tlwg-purisa-otf fonts-sjfonts fonts-klee fonts-kiloji fonts-seto fonts-yozvox-yozfont
+  fonts-dustin fonts-tomsontalks
   chromium chromium-driver
 )
 
