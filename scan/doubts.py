@@ -11,7 +11,9 @@ not final, for scan.judge to name as a reason:
 - a word of punctuation alone (`doubtful_ink`);
 - a mark near a letter, separate or joined, that the chosen character does not have
   (`unexplained_mark`);
-- close digits on a black-and-white scan (`bilevel_close_call`).
+- close digits on a black-and-white scan (`bilevel_close_call`);
+- in a field where letters and digits mix (a passport number), a box Tesseract reads as the
+  look-alike of what was chosen, 1 for I, 5 for S (`lookalike_disagrees`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from functools import lru_cache
 
 from scan import thresholds as t
 from scan.engines import CharGuess
+from scan.field_cells import LOOKALIKE_TWINS
 from scan.read import RawField
 from templates.alphabet import fold
 
@@ -207,3 +210,12 @@ def bilevel_close_calls(raw: RawField, cells: list[CharGuess | None], chosen: st
         if runner or shared:
             out.append(i)
     return out
+
+
+def lookalike_disagreements(chosen: str, span: range, second: tuple[str, ...]) -> list[int]:
+    """The cells (0-based) where Tesseract reads the look-alike of the chosen character, a digit
+    for a letter or the other way round (1 for I, 5 for S, 2 for Z): in a field whose letters and
+    digits mix by nature nothing around the box tells them apart, and the priors that pick one
+    (a national format) can be wrong (I345494 chosen for 1345494, Tesseract reading 1, final)."""
+    return [i for k, i in enumerate(span) if k < len(chosen) and i < len(second)
+            and len(second[i]) == 1 and LOOKALIKE_TWINS.get(chosen[k]) == second[i]]

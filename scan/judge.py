@@ -30,6 +30,7 @@ from scan.doubts import (
     listed_rivals,
     listed_twin_marks,
     listed_unseen,
+    lookalike_disagreements,
     stray_punctuation,
     unexplained_marks,
     vocabulary_drops_marks,
@@ -405,6 +406,11 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         # as another (1 and 7, 0 and 1) is not final there.
         reasons.append("bilevel_close_call")
         evidence["close_digits"] = close
+    twins = lookalike_disagreements(chosen, span, second) if f.type == "text" and f.pattern and raw.recognizer == "icr" else []
+    if twins:
+        # A passport number's I or 1, S or 5: the readers disagree on what no neighbour decides.
+        reasons.append("lookalike_disagrees")
+        evidence["lookalike_disagrees"] = [[i, chosen[i - span.start], second[i]] for i in twins]
     unexplained = unexplained_marks(raw, chosen, span) if f.type == "text" else []
     if unexplained:
         # A separate stroke over (or under) a letter read without one (an É read E, a Ç read C):

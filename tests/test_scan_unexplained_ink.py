@@ -547,6 +547,31 @@ def test_close_digits_on_a_bilevel_scan_are_never_final():
     assert "bilevel_close_call" not in alone.reasons
 
 
+def _passport(read: str, tesseract: str) -> RawField:
+    """A passport number the ICR read surely, box by box, and Tesseract read as `tesseract`."""
+    f = FORM.field("passport_number")
+    cells = [CharGuess(ch, 0.999, ((ch, 0.999),)) for ch in read] + [None] * (len(f.cells) - len(read))
+    return RawField("passport_number", f.type, f.page_index + 1, f.bounds, "ocr", cells=tuple(cells),
+                    cell_ink=(0.1,) * len(cells), second_cells=tuple(tesseract) + ("",) * (len(cells) - len(tesseract)),
+                    second_opinion=tesseract, second_confidence=0.9, recognizer="icr")
+
+
+@pytest.mark.parametrize(("read", "tesseract", "box"), [("I345494", "1345494", 0), ("S347795", "5347795", 0)])
+def test_a_letter_or_its_digit_twin_read_otherwise_by_tesseract_is_not_final(read, tesseract, box):
+    """In a passport number letters and digits mix: an I the ICR (and the national formats) chose
+    where Tesseract reads 1 is a guess between twins nothing around it decides (other generator
+    seeds 4 and 10: 1345494 and 5347795, final as I345494 and S347795)."""
+    f = FORM.field("passport_number")
+    doubted = judge_comb(_passport(read, tesseract), f, today=TODAY)
+    assert doubted.needs_review and "lookalike_disagrees" in doubted.reasons, doubted
+    assert json.loads(doubted.evidence)["lookalike_disagrees"][0][0] == box
+    agreed = judge_comb(_passport(read, read), f, today=TODAY)
+    assert "lookalike_disagrees" not in agreed.reasons
+    # A name has no twins to doubt: there letters win (scan.field_cells.consistent_tokens).
+    name = judge_comb(_word("family_name", [(c, 0.999, ((c, 0.999),)) for c in "SOLIS"]), FORM.field("family_name"), today=TODAY)
+    assert "lookalike_disagrees" not in name.reasons
+
+
 @pytest.mark.skipif(cell_recognizer() is None, reason="the comb-cell ICR (scan/models) is not installed")
 @pytest.mark.parametrize(("base", "angle"), [(9, 45), (5, 70), (2, 110)])  # in the cell's top, across its top line, rising from it
 def test_an_accent_written_apart_over_a_scanned_letter_is_never_dropped_silently(rendered, base, angle):
