@@ -346,11 +346,15 @@ class CombCellRecognizer(CharRecognizer):
             raise ValueError(f"no character of {charset!r} is known to the ICR model")
         return names
 
-    def probabilities(self, batch: np.ndarray, names: list[str]) -> np.ndarray:
-        """Temperature-scaled probabilities over `names` (renormalized over what the field
+    def log_probabilities(self, batch: np.ndarray, names: list[str]) -> np.ndarray:
+        """Temperature-scaled log-probabilities over `names` (renormalized over what the field
         allows), one row per preprocessed cell."""
         logits = self.logits_of_inputs(batch)[:, [self._index[c] for c in names]] / self.card.temperature
-        return _softmax(logits)
+        z = logits - logits.max(axis=1, keepdims=True)
+        return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+    def probabilities(self, batch: np.ndarray, names: list[str]) -> np.ndarray:
+        return np.exp(self.log_probabilities(batch, names))
 
     def classify(self, cells: list[np.ndarray], charset: str) -> list[CharGuess]:
         names = self.allowed(charset)
@@ -378,7 +382,7 @@ class CombCellEnsemble(CharRecognizer):
         if not cells:
             return []
         batch = preprocessed(cells)
-        log_p = sum(np.log(np.maximum(m.probabilities(batch, names), 1e-12)) for m in self.members) / len(self.members)
+        log_p = sum(m.log_probabilities(batch, names) for m in self.members) / len(self.members)
         return guesses_of(names, _softmax(log_p))
 
 

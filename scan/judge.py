@@ -514,7 +514,7 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
         if answer is not None:
             value = True if f.type == "checkbox" else answer
             conf = t.OMR_CIRCLED_CONFIDENCE
-            reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")]
+            reasons = _unsettled(reasons)
             evidence["circled"] = answer
         else:
             if f.type == "checkbox" and value is False:
@@ -522,15 +522,21 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             elif f.type == "choice" and value is None and len(circled) == 1 and not (ticked or filled or faint or cancelled):
                 value = circled[0]
             conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
-            reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + ["ink_around_box"]
+            reasons = _unsettled(reasons) + ["ink_around_box"]
     for state, values in covered.items():
         if values:
             evidence[state] = values
             conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
-            reasons = [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")] + [COVERED_BOX_REASONS[state]]
+            reasons = _unsettled(reasons) + [COVERED_BOX_REASONS[state]]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)
+
+
+def _unsettled(reasons: list[str]) -> list[str]:
+    """The reasons left once ink was seen around or over a box: the question is no longer one read
+    empty (EMPTY_REQUIRED) nor one holding only a speck."""
+    return [r for r in reasons if r not in (EMPTY_REQUIRED, "speck")]
 
 
 def lone_circle(marks: tuple[Mark, ...]) -> str | None:

@@ -650,7 +650,7 @@ def corrections_split(folder: Path) -> tuple[np.ndarray, np.ndarray]:
 WIDTHS = (32, 64, 144, 192, 256)  # the network's channels, stem to last block, and its hidden layer
 
 
-def build_model(n_classes: int):
+def build_model(n_classes: int, widths: tuple[int, ...] = WIDTHS):
     import torch.nn as nn
 
     def separable(cin: int, cout: int) -> list:
@@ -660,7 +660,7 @@ def build_model(n_classes: int):
     # A 5x5 stride-2 stem (opencv's dnn is slow on full-resolution one-channel convolutions),
     # then depthwise-separable blocks: cheap to run on one core. WIDTHS: icr-v1 to v4 had
     # (24, 48, 96, 128, 128) and underfit 22 hands (train accuracy 0.82 after 20 epochs; icr-v5 0.85).
-    w0, w1, w2, w3, fc = WIDTHS
+    w0, w1, w2, w3, fc = widths
     return nn.Sequential(
         nn.Conv2d(1, w0, 5, 2, 2, bias=False), nn.BatchNorm2d(w0), nn.ReLU(),  # 16 x 16
         *separable(w0, w1), nn.MaxPool2d(2),  # 8 x 8
@@ -688,14 +688,14 @@ def _augment(x, gen):
     return F.grid_sample(x, grid, align_corners=False, padding_mode="zeros")
 
 
-def _checkpoint_path(epochs: int, n: int) -> Path:
+def _checkpoint_path(epochs: int, n: int, widths: tuple[int, ...]) -> Path:
     """Where a training run in progress keeps its state: keyed by the cells and the recipe."""
     recipe = repr([_source_fingerprint(), epochs, n, BATCH, LR, WEIGHT_DECAY, LABEL_SMOOTHING, AUG_SHIFT_PX,
-                   AUG_ROT_DEG, AUG_SCALE, WIDTHS, inspect.getsource(build_model), inspect.getsource(_augment)])
+                   AUG_ROT_DEG, AUG_SCALE, widths, inspect.getsource(build_model), inspect.getsource(_augment)])
     return CACHE_DIR / f"checkpoint-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.pt"
 
 
-def train(x: np.ndarray, y: np.ndarray, epochs: int, deadline: float):
+def train(x: np.ndarray, y: np.ndarray, epochs: int, deadline: float, widths: tuple[int, ...] = WIDTHS):
     """The trained model, or None when the deadline (time.time()) came first: the state is then
     saved after the last whole epoch and the next run goes on from there, the same as if it
     had never stopped (every random state is in the checkpoint)."""
@@ -704,12 +704,12 @@ def train(x: np.ndarray, y: np.ndarray, epochs: int, deadline: float):
 
     torch.manual_seed(SEED)
     gen = torch.Generator().manual_seed(SEED)
-    model = build_model(len(CLASSES)).to(memory_format=torch.channels_last)  # 2x faster on CPU
+    model = build_model(len(CLASSES), widths).to(memory_format=torch.channels_last)  # 2x faster on CPU
     opt = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
     steps = epochs * (len(x) // BATCH)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=LR, total_steps=steps, pct_start=0.15)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
-    checkpoint = _checkpoint_path(epochs, len(x))
+    checkpoint = _checkpoint_path(epochs, len(x), widths)
     first, last_epoch_s = 0, 0.0
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=False)
@@ -917,7 +917,6 @@ def export_onnx(model, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global WIDTHS  # --widths sets the network build_model makes
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=icr.MODEL_DIR)
     parser.add_argument("--name", default=MODEL_NAME, help="the model's file name, without .onnx / .json")
@@ -936,7 +935,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generate-only", action="store_true",
                         help="only make (and cache) the cells: a first short run on a busy machine")
     args = parser.parse_args(argv)
-    WIDTHS = tuple(int(w) for w in args.widths.split(","))
+    widths = tuple(int(w) for w in args.widths.split(","))
 
     import torch
 
@@ -958,7 +957,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("training", flush=True)
     model = train(data["train"][0], data["train"][1], epochs=args.epochs,
-                  deadline=started + 60 * args.budget_min)
+                  deadline=started + 60 * args.budget_min, widths=widths)
     if model is None:
         print("time budget reached: run the same command again to go on from the last epoch")
         return EXIT_RESUME
@@ -1000,7 +999,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": onnx_path.name,
         "classes": CLASSES,
         "input_size": icr.INPUT_SIZE,
-        "widths": list(WIDTHS),
+        "widths": list(widths),
         "input": "float32 (n, 1, S, S), 0 = paper, 1 = ink: scan.icr.preprocess_cell",
         "preprocessing": icr.card_preprocessing(),
         "temperature": round(temperature, 4),
