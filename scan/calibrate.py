@@ -49,7 +49,7 @@ def cache_name() -> str:
     (CSQ_ICR_MODEL, to try one before adopting it) must never be taken for this one's."""
     from scan import icr
 
-    return f".scan-calibration-cache-{icr.models_name(icr.models_in_use())}.pkl"
+    return f".scan-calibration-cache-{icr.readers_name()}.pkl"
 
 
 @dataclass(frozen=True)

@@ -184,7 +184,7 @@ class CellEngine(CellRecognizer):
         from scan import icr
 
         self._icr = icr
-        self.model = icr.CombCellEnsemble(icr.models_in_use())  # CSQ_ICR_MODEL may name models on trial
+        self.model = icr.CombCellReader()  # CSQ_ICR_MODEL (CSQ_ICR_DIGIT_MODEL) may name models on trial
 
     def classify(self, cells: list[np.ndarray], charset: str) -> list[CharGuess]:
         if not cells:

@@ -41,8 +41,9 @@ from scan.field_cells import consistent_tokens, lookalike_twins, with_priors, wi
 from scan.model import FieldReading
 from scan.read import RawField
 from scan.ticks import Mark
+from templates.plausibility import SIGNATURE_FIELD
 from templates.spec import FieldSpec, FormSpec, vocabulary
-from templates.validation import check_field, normalize_value, validate
+from templates.validation import check_field, normalize_value, parse_date, validate
 
 
 # A required field read empty: never final. The reading may be right (the candidate left it
@@ -406,6 +407,12 @@ def judge_comb(raw: RawField, f: FieldSpec, *, today: date) -> FieldReading:
         # as another (1 and 7, 0 and 1) is not final there.
         reasons.append("bilevel_close_call")
         evidence["close_digits"] = close
+    signed = parse_date(value) if f.name == SIGNATURE_FIELD and isinstance(value, str) else None
+    if signed and (today - signed).days > t.SIGNED_LONG_BEFORE_DAYS:
+        # Signed half a year or more before the envelope arrived: possible, but a year's digit
+        # read wrong (2025 for 2026) looks just so, and nothing else on the form says which.
+        reasons.append("signed_long_before")
+        evidence["days_before_arrival"] = (today - signed).days
     twins = lookalike_disagreements(chosen, span, second) if f.type == "text" and f.pattern and raw.recognizer == "icr" else []
     if twins:
         # A passport number's I or 1, S or 5: the readers disagree on what no neighbour decides.

@@ -214,6 +214,8 @@ BILEVEL_RUNNER_RATIO = 0.05  # on a bilevel scan, a digit whose runner-up digit 
 BILEVEL_SHARED_RATIO = 0.002  # ... or that Tesseract reads as another digit the ICR gave this share: a close call (1/7,
 # 0/1 merge when thin strokes are lost: the 1977-for-1971 errors of issue 12). Bench seed 1, 42 numbers and dates final on
 # bilevel pages: at 0.01 and any Tesseract digit, 9 more went to a person (all right, automation 70.0 %); at these, 2
+SIGNED_LONG_BEFORE_DAYS = 183  # a form read as signed this long before it arrived is looked at: candidates sign, then mail
+# (both generators: 13-70 days); a year's last digit misread (2025 for 2026: other seeds 8 and 10, ours 4) lands a year back
 VOCABULARY_OVERRULE_P = 0.99  # a box the ICR read this surely (the runner-up under VOCABULARY_OVERRULE_RATIO of it)...
 # (at 0.8 the list rightly overruled 3 such boxes Tesseract read alike on bench seed 1, 7 on seed 7: held-out hands
 # fool both readers alike, I for T, H for R; at 0.99, 0 and 1)

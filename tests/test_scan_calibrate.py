@@ -156,7 +156,12 @@ def test_readings_are_cached_per_icr_model(monkeypatch):
     from scan.calibrate import cache_name
 
     monkeypatch.delenv("CSQ_ICR_MODEL", raising=False)
+    monkeypatch.delenv("CSQ_ICR_DIGIT_MODEL", raising=False)
     in_force = cache_name()
+    assert icr.MODEL_PATH.stem in in_force and icr.DIGIT_MODEL_PATHS[0].stem in in_force
+    monkeypatch.setenv("CSQ_ICR_DIGIT_MODEL", "/elsewhere/icr-v8.onnx")
+    digits_on_trial = cache_name()
+    assert digits_on_trial != in_force and "icr-v8" in digits_on_trial
+    monkeypatch.delenv("CSQ_ICR_DIGIT_MODEL")
     monkeypatch.setenv("CSQ_ICR_MODEL", "/elsewhere/icr-v9.onnx")
-    assert cache_name() != in_force and "icr-v9" in cache_name()
-    assert icr.MODEL_PATH.stem in in_force
+    assert cache_name() not in (in_force, digits_on_trial) and "icr-v9" in cache_name()

@@ -547,6 +547,20 @@ def test_close_digits_on_a_bilevel_scan_are_never_final():
     assert "bilevel_close_call" not in alone.reasons
 
 
+def test_a_signature_read_half_a_year_before_arrival_is_not_final():
+    """Candidates sign, then mail: a signature date read a year back is far more often a year's
+    digit misread (2025 for 2026, other seeds 8 and 10, ours 4) than a form kept a year."""
+    f = FORM.field("signature_date")
+    long_before = judge_comb(_digits("signature_date", "20250130", bilevel=False), f, today=TODAY)
+    assert long_before.needs_review and "signed_long_before" in long_before.reasons, long_before
+    assert json.loads(long_before.evidence)["days_before_arrival"] == (TODAY - date(2025, 1, 30)).days
+    recent = judge_comb(_digits("signature_date", "20260105", bilevel=False), f, today=TODAY)
+    assert "signed_long_before" not in recent.reasons
+    # Any other date may lie far back: a birth date, a diploma.
+    born = judge_comb(_digits("birth_date", "19900130", bilevel=False), FORM.field("birth_date"), today=TODAY)
+    assert "signed_long_before" not in born.reasons
+
+
 def _passport(read: str, tesseract: str) -> RawField:
     """A passport number the ICR read surely, box by box, and Tesseract read as `tesseract`."""
     f = FORM.field("passport_number")
