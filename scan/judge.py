@@ -460,6 +460,10 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     faint = [m.value for m in marks if m.state == "faint"]
     cancelled = [m.value for m in marks if m.state == "cancelled"]
     near = any(_near_threshold(m.fill) for m in raw.marks if m.state not in COVERED_BOX_REASONS)
+    # A light "tick" whose ink runs out past the box's line: a stroke passing through (a stray
+    # mark, a letter's tail), not a check drawn in the box. The reading stands; a person looks.
+    passing = [m.value for m in marks if m.state == "ticked" and m.fill < t.TICK_LIGHT_MAX
+               and max(m.outside, m.around) >= t.TICK_LIGHT_BEYOND]
     reasons: list[str] = []
     if f.type == "checkbox":
         if states == ["empty"]:
@@ -535,6 +539,9 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
             evidence[state] = values
             conf = min(conf, t.OMR_DOUBT_CONFIDENCE)
             reasons = _unsettled(reasons) + [COVERED_BOX_REASONS[state]]
+    if passing:
+        evidence["stroke_through"] = passing
+        conf, reasons = min(conf, t.OMR_DOUBT_CONFIDENCE), _unsettled(reasons) + ["stroke_through_box"]
     if near and conf >= t.OMR_CLEAR_CONFIDENCE:
         conf, reasons = t.OMR_NEAR_CONFIDENCE, reasons + ["near_threshold"]
     return _reading(raw, f, value, text, conf, reasons, evidence)

@@ -76,6 +76,8 @@ REASON_TEXTS = {
     "vocabulary_disagrees": Bilingual("la liste contredit une case lue", "the list contradicts a box read"),
     "bilevel_close_call": Bilingual("chiffres proches sur un scan noir et blanc", "close digits on a black-and-white scan"),
     "lookalike_disagrees": Bilingual("lettre ou chiffre ? (I ou 1, S ou 5, O ou 0)", "a letter or a digit? (I or 1, S or 5, O or 0)"),
+    "stroke_through_box": Bilingual("trait léger qui déborde de la case (coche ou trait égaré ?)",
+                                    "a light stroke running out of the box (a tick or a stray line?)"),
     "signed_long_before": Bilingual("signé plus de six mois avant l'arrivée : vérifiez l'année",
                                     "signed over six months before it arrived: check the year"),
 }

@@ -112,6 +112,23 @@ def test_a_question_read_empty_with_ink_around_a_box_is_never_final():
     assert judge_marks(_raw("marital_status", {}), f).reasons == ("empty_required",)
 
 
+def test_a_light_tick_whose_ink_runs_out_of_the_box_is_not_final():
+    """Other seed 14: an unanswered question read CELPIP, final, from a stray stroke of fill 0.09
+    crossing the box's edge. A light tick kept inside its box (a fine pen) stays final; a heavy
+    check whose tail leaves the box too."""
+    f = FORM.field("english_test")
+    stray = judge_marks(_raw("english_test", {"CELPIP": Mark("CELPIP", 0.09, 0.008, "ticked", 0.0076, 0.06)}), f)
+    assert stray.needs_review and "stroke_through_box" in stray.reasons and stray.value == "CELPIP"
+    assert json.loads(stray.evidence)["stroke_through"] == ["CELPIP"]
+    light = judge_marks(_raw("english_test", {"CELPIP": Mark("CELPIP", 0.09, 0.0, "ticked", 0.0)}), f)
+    assert not light.needs_review and light.value == "CELPIP"
+    heavy = judge_marks(_raw("english_test", {"CELPIP": Mark("CELPIP", 0.2, 0.02, "ticked", 0.02)}), f)
+    assert not heavy.needs_review and heavy.value == "CELPIP"
+    box = FORM.field("previous_application")
+    through = judge_marks(_raw("previous_application", {"box": Mark("box", 0.1, 0.01, "ticked", 0.01)}), box)
+    assert through.needs_review and through.value is True and "stroke_through_box" in through.reasons
+
+
 def test_a_lone_ring_around_one_box_with_every_other_box_clean_is_the_answer():
     """How some people answer (issue 12: "a circled box may be read as ticked where nothing else
     competes"): a ring around one box (ink in the ring, on most of its sides), nothing inside but
