@@ -254,7 +254,9 @@ OMR_CLEAR_CONFIDENCE = 0.999  # every box clearly empty or clearly marked
 OMR_NEAR_CONFIDENCE = 0.9
 OMR_DOUBT_CONFIDENCE = 0.5
 OMR_CIRCLED_CONFIDENCE = 0.99  # one box circled, every other clean (scan.judge.lone_circle): surer than a doubt, less than a tick
-OMR_THRESHOLD_MARGIN = 0.008  # a fill this close to a tick threshold is a coin toss
+OMR_THRESHOLD_MARGIN = 0.008  # a fill this close to a tick threshold is a coin toss (near_threshold), but for a box near
+# the empty one beside the question's one clear tick: either side, the answer is that tick (since 2026-12-06; 85 such
+# questions on 29 bench corpora had gone to a person, all right)
 SIGNATURE_EMPTY_INK = 0.002  # ink share of the signature box below which it is unsigned
 SIGNATURE_MIN_INK = 0.008  # ... above which, and spread over
 SIGNATURE_MIN_SPREAD = 0.15  # ... this share of the box width, it is signed
