@@ -57,13 +57,14 @@ def marks_near(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
         cells[i] = _body(labels[:, x0:x1], stats, x0, middle - half, middle + half)
     areas = [b[5] for b in cells.values() if b is not None]
     letter = float(np.median(areas)) if areas else 0.0
+    lines = writing_lines([b for b in cells.values() if b is not None])
     out_above, out_below = [], []
     for i, body in cells.items():
         if body is None:
             continue
-        if _mark(body, stats, free, joined, letter, ink.shape[0], side="above"):
+        if _mark(body, stats, free, joined, letter, ink.shape[0], side="above", lines=lines):
             out_above.append(i)
-        if _mark(body, stats, free, joined, letter, ink.shape[0], side="below"):
+        if _mark(body, stats, free, joined, letter, ink.shape[0], side="below", lines=lines):
             out_below.append(i)
     rising, sinking = beyond_the_line({i: b for i, b in cells.items() if b is not None}, cell_h)
     return Marks(tuple(out_above), tuple(out_below), rising, sinking)
@@ -104,6 +105,16 @@ def beyond_the_line(bodies: dict[int, tuple], cell_h: int) -> tuple[tuple[int, .
         if min(b[2] - base, taller) > max(t.ACCENT_JOINED_BELOW * cell_h, t.ACCENT_JOINED_SPREAD * spread_bottom):
             down.append(i)
     return tuple(up), tuple(down)
+
+
+def writing_lines(bodies: list[tuple]) -> tuple[float, float, float] | None:
+    """(cap line, baseline, letter height) of a field's writing: the median top, bottom and height
+    of its letters' bodies; None with fewer than ACCENT_JOINED_MIN_LETTERS letters."""
+    if len(bodies) < t.ACCENT_JOINED_MIN_LETTERS:
+        return None
+    tops = np.array([b[1] for b in bodies], float)
+    bottoms = np.array([b[2] for b in bodies], float)
+    return float(np.median(tops)), float(np.median(bottoms)), float(np.median(bottoms - tops))
 
 
 def _window(printed: np.ndarray, x0: int, y0: int, shape: tuple[int, int]) -> np.ndarray:
@@ -162,11 +173,13 @@ def _body(labels: np.ndarray, stats: np.ndarray, x0: int, y0: int, y1: int) -> t
     return set(ids), int(ys.min()), int(ys.max()) + 1, x0 + int(xs.min()), x0 + int(xs.max()) + 1, len(ys)
 
 
-def _mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, letter: float, height: int, *, side: str) -> bool:
-    return not why_no_mark(body, stats, free, joined, letter, height, side=side)
+def _mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, letter: float, height: int, *, side: str,
+          lines: tuple[float, float, float] | None = None) -> bool:
+    return not why_no_mark(body, stats, free, joined, letter, height, side=side, lines=lines)
 
 
-def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, letter: float, height: int, *, side: str) -> str:
+def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, letter: float, height: int, *, side: str,
+                lines: tuple[float, float, float] | None = None) -> str:
     """'' when pieces lying wholly above (or below) the letter's body, over its columns, make a
     pen's mark: no lone speck of dust, no hair-thin sliver, no big part of the letter cut off, no
     bar as wide as the letter (a T's top, an L's foot drawn apart), nothing running on out of the
@@ -201,6 +214,15 @@ def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.nda
     y0 = min(int(s[cv2.CC_STAT_TOP]) for s in marks)
     y1 = max(int(s[cv2.CC_STAT_TOP] + s[cv2.CC_STAT_HEIGHT]) for s in marks)
     area = sum(int(s[cv2.CC_STAT_AREA]) for s in marks)
+    # A letter whose body is short of the writer's letters, with a piece beside it reaching well
+    # inside the writing's lines (writing_lines): that piece is the rest of the letter, apart where a
+    # light pen skipped (a C's lower half under its top). A whole letter written low keeps the accent
+    # over it, however far inside the cap line it comes (BOGOTÁ's A).
+    if lines is not None:
+        cap, base, letter_h = lines
+        inside = (base - y0) if side == "below" else (y1 - cap)
+        if inside > t.ACCENT_INSIDE_LINES * letter_h and end - top < t.ACCENT_BROKEN_BODY * letter_h:
+            return "a short letter and a piece reaching well inside the writing's lines: the rest of it, where a stroke skipped"
     if max(x1 - x0, y1 - y0) < t.ACCENT_MIN_SIDE_PX or area < t.ACCENT_MIN_PX:
         return "a small dot: dust as likely as a pen"
     if len(marks) == 1 and area <= t.SPECK_MAX_PX and max(x1 - x0, y1 - y0) < t.SPECK_MAX_SIDE_PX:

@@ -147,6 +147,11 @@ ACCENT_SIDE_SLACK_PX = 3
 ACCENT_MIN_THICKNESS = 1.4  # a mark's ink over its length: a pen's stroke is 2 px or more, a sliver of a faint stroke 1
 ACCENT_MAX_AREA_SHARE = 0.35  # a mark has at most this share of the ink of a letter of the field (the median body, or
 # its own if larger): an accent is ~0.05-0.15 of a capital's, a thick pen's round diaeresis on a bilevel scan 0.33
+ACCENT_INSIDE_LINES = 0.25  # a piece apart from its letter reaching this share of the letter height inside the field's
+# cap line (above) or baseline (below) is part of the letter, not a mark (ours seed 10: FRANCE's C, its lower half broken off,
+# its body 0.57 of the field's letter height) ...
+ACCENT_BROKEN_BODY = 0.75  # ... when the letter's body is shorter than this share of it (ours seed 11: an accent over a whole A
+# written low, body 0.84, came 0.33 inside the cap line: without this, BOGOTÁ final as BOGOTA)
 ACCENT_MIN_GAP_PX = 1  # empty rows between a mark and the letter's body: one (a thick pen's acute over a small I on a
 # bilevel scan leaves one); a stroke a light scan broke in two is told by ACCENT_FAINT_MARGIN instead
 ACCENT_BELOW_BAR_WIDTH = 0.5  # below a letter, a flat piece this share of its width is its foot (a cedilla or ogonek is a hook)

@@ -408,6 +408,35 @@ def test_a_cedilla_apart_under_a_letter_is_a_mark_below(start):
     assert _marks_near(image, printed, boxes) == ((), (2,))
 
 
+def test_a_letter_broken_where_its_stroke_faded_is_no_mark_below(monkeypatch):
+    """A light pen that skips leaves a C's lower half apart from its top: that half reaches well
+    inside the writing's lines (writing_lines), where no cedilla is (ours seed 10: FRANCE's C)."""
+    image, printed, boxes = _comb(5)
+    for b in boxes[:4]:
+        _letter_e(image, b)
+    x0, y0, x1, y1 = boxes[4]
+    centre, axes = ((x0 + x1) // 2 + 2, (y0 + y1) // 2 + 3), (12, (y1 - y0) // 2 - 9)
+    cv2.ellipse(image, centre, axes, 0, 170, 310, 25, 2)  # the top and back of the C
+    cv2.ellipse(image, centre, axes, 0, 30, 150, 25, 2)  # its lower half, apart
+    assert _marks_near(image, printed, boxes) == ((), ())
+    monkeypatch.setattr(t, "ACCENT_INSIDE_LINES", 10.0)  # without the rule it was a mark below
+    assert _marks_near(image, printed, boxes) == ((), (4,))
+
+
+def test_an_accent_over_a_whole_letter_written_low_is_still_a_mark(monkeypatch):
+    """The accent comes well inside the writer's cap line, but over a letter of full height: a
+    mark (ours seed 11: BOGOTÁ's A written low, the accent taken for part of it, BOGOTA final)."""
+    image, printed, boxes = _comb(5)
+    for b in boxes[:4]:
+        _letter_e(image, b)
+    x0, y0, x1, y1 = boxes[4]
+    _letter_e(image, (x0, y0 + 13, x1, y1 + 13))  # the same E, 13 px lower
+    _accent(image, boxes[4], base=23, angle=45)  # its lower end a third of the E's height under the others' tops
+    assert _marks_near(image, printed, boxes) == ((4,), ())
+    monkeypatch.setattr(t, "ACCENT_BROKEN_BODY", 10.0)  # were every letter "short", it would be lost
+    assert _marks_near(image, printed, boxes) == ((), ())
+
+
 def test_plain_letters_have_no_mark_above_or_below():
     image, printed, boxes = _comb(6)
     for b in boxes:
