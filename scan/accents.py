@@ -89,12 +89,12 @@ def beyond_the_line(bodies: dict[int, tuple], cell_h: int) -> tuple[tuple[int, .
     its height pass the field's by ACCENT_JOINED_* of the cell height and by ACCENT_JOINED_SPREAD
     times the field's own spread of tops (or bottoms): a letter written higher or lower than its
     neighbours, at its ordinary height, is no mark; a hand whose letters wander is given its room."""
-    if len(bodies) < t.ACCENT_JOINED_MIN_LETTERS:
+    lines = writing_lines(list(bodies.values()))
+    if lines is None:
         return (), ()
+    cap, base, height = lines
     tops = np.array([b[1] for b in bodies.values()], float)
     bottoms = np.array([b[2] for b in bodies.values()], float)
-    height = float(np.median(bottoms - tops))
-    cap, base = float(np.median(tops)), float(np.median(bottoms))
     spread_top = float(np.median(np.abs(tops - cap)))
     spread_bottom = float(np.median(np.abs(bottoms - base)))
     up, down = [], []
@@ -181,7 +181,8 @@ def _mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, 
 def why_no_mark(body: tuple, stats: np.ndarray, free: np.ndarray, joined: np.ndarray, letter: float, height: int, *, side: str,
                 lines: tuple[float, float, float] | None = None) -> str:
     """'' when pieces lying wholly above (or below) the letter's body, over its columns, make a
-    pen's mark: no lone speck of dust, no hair-thin sliver, no big part of the letter cut off, no
+    pen's mark: no lone speck of dust, no hair-thin sliver, no big part of the letter cut off (nor the
+    rest of a short letter reaching inside the writing's lines, `lines`: writing_lines), no
     bar as wide as the letter (a T's top, an L's foot drawn apart), nothing running on out of the
     bands searched (a blot, another field's writing); else why not (for a person debugging)."""
     ids, top, end, left, right, body_ink = body
