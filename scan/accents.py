@@ -55,18 +55,16 @@ def marks_near(image: np.ndarray, boxes, written: list[int], printed: np.ndarray
         x0, x1 = max(0, bx0 + t.CELL_INSET_PX - xs0), bx1 - t.CELL_INSET_PX + 1 - xs0
         middle, half = (by0 + by1) // 2 - ys0, int((by1 - by0) * t.ACCENT_BODY_BAND)
         cells[i] = _body(labels[:, x0:x1], stats, x0, middle - half, middle + half)
-    areas = [b[5] for b in cells.values() if b is not None]
-    letter = float(np.median(areas)) if areas else 0.0
-    lines = writing_lines([b for b in cells.values() if b is not None])
+    bodies = {i: b for i, b in cells.items() if b is not None}
+    letter = float(np.median([b[5] for b in bodies.values()])) if bodies else 0.0
+    lines = writing_lines(list(bodies.values()))
     out_above, out_below = [], []
-    for i, body in cells.items():
-        if body is None:
-            continue
+    for i, body in bodies.items():
         if _mark(body, stats, free, joined, letter, ink.shape[0], side="above", lines=lines):
             out_above.append(i)
         if _mark(body, stats, free, joined, letter, ink.shape[0], side="below", lines=lines):
             out_below.append(i)
-    rising, sinking = beyond_the_line({i: b for i, b in cells.items() if b is not None}, cell_h)
+    rising, sinking = beyond_the_line(bodies, cell_h)
     return Marks(tuple(out_above), tuple(out_below), rising, sinking)
 
 

@@ -462,9 +462,9 @@ def judge_marks(raw: RawField, f: FieldSpec) -> FieldReading:
     # A box a hair from the empty threshold beside the question's one clear tick: on either side of
     # that threshold the answer is the tick (a faint box beside it is a review, never another value),
     # so it is no coin toss. Only a fill near the tick threshold can change what the question says.
-    answered = [m for m in raw.marks if m.state in ("ticked", "filled") and not _edges_near(m.fill)]
-    near = any(_edges_near(m.fill) for m in raw.marks if m.state not in COVERED_BOX_REASONS
-               and not (len(answered) == 1 and m is not answered[0] and _edges_near(m.fill) == {t.TICK_EMPTY_MAX}))
+    one_clear_tick = sum(m.state in ("ticked", "filled") and not _edges_near(m.fill) for m in raw.marks) == 1
+    edges = [_edges_near(m.fill) for m in raw.marks if m.state not in COVERED_BOX_REASONS]
+    near = any(e and not (one_clear_tick and e == {t.TICK_EMPTY_MAX}) for e in edges)
     # A light "tick" whose ink runs out past the box's line: a stroke passing through (a stray
     # mark, a letter's tail), not a check drawn in the box. The reading stands; a person looks.
     passing = [m.value for m in marks if m.state == "ticked" and m.fill < t.TICK_LIGHT_MAX
